@@ -1,0 +1,18 @@
+"""Typed dependencies that routes declare."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from service.api.container import Services
+
+
+def get_services(request: Request) -> Services:
+    """The running service's collaborators."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]

@@ -1,0 +1,102 @@
+"""RFC 9457 problem details: every error the API gives is `application/problem+json`."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+_TYPE_BASE = "https://funnel-ledger.dev/problems/"
+_log = logging.getLogger(__name__)
+
+
+class Problem(Exception):  # noqa: N818 - it is an HTTP problem, as RFC 9457 names it
+    """An error answered as problem details; extra members go into the body as they are."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        *,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.title = title or HTTPStatus(status).phrase
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_body(
+    status: int, slug: str | None, title: str, detail: str, instance: str, **extra: Any
+) -> dict[str, Any]:
+    """The JSON body of a problem."""
+    return {
+        "type": f"{_TYPE_BASE}{slug}" if slug else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        **extra,
+    }
+
+
+def problem_response(problem: Problem, instance: str) -> JSONResponse:
+    """The HTTP response for a `Problem`."""
+    body = problem_body(
+        problem.status, problem.slug, problem.title, problem.detail, instance, **problem.extra
+    )
+    return JSONResponse(body, problem.status, headers=problem.headers, media_type=PROBLEM_JSON)
+
+
+async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    return problem_response(exc, request.url.path)
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    body = problem_body(status, None, HTTPStatus(status).phrase, str(exc.detail), request.url.path)
+    return JSONResponse(body, status, headers=exc.headers, media_type=PROBLEM_JSON)
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"pointer": "/" + "/".join(str(p) for p in error.get("loc", ())), "detail": error["msg"]}
+        for error in exc.errors()
+    ]
+    body = problem_body(
+        422, "invalid-request", "Invalid request", "the request has invalid parameters",
+        request.url.path, errors=errors,
+    )
+    return JSONResponse(body, 422, media_type=PROBLEM_JSON)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    _log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    body = problem_body(
+        500, "internal-error", "Internal Server Error",
+        "the service failed to answer; nothing was stored by this request", request.url.path,
+    )
+    return JSONResponse(body, 500, media_type=PROBLEM_JSON)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error of the app a problem+json answer, without stack traces or SQL."""
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,174 @@
+"""`/v1/events`: ingestion of CloudEvents and the global feed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from service.api.auth import ReaderKey, WriterKey
+from service.api.body import read_limited
+from service.api.deps import ServicesDep
+from service.api.problems import Problem
+from service.events.codec import BATCH, PLAIN_JSON, STRUCTURED, BodyError, decode_body
+from service.events.envelope import CloudEvent, EnvelopeError, parse_event
+from service.store.appender import AppendResult
+from service.store.chain import iso
+from service.store.errors import (
+    AppendRejected,
+    KeyReuseConflict,
+    RetractionRejected,
+    VersionConflict,
+)
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+
+class EventResult(BaseModel):
+    """The outcome of one submitted event."""
+
+    source: str
+    id: str
+    status: Literal["created", "duplicate"]
+    position: int
+    stream_version: int
+
+
+class AppendResponse(BaseModel):
+    """Per-event outcomes, in the order the events were sent."""
+
+    results: list[EventResult]
+
+
+class StoredEvent(BaseModel):
+    """A stored event: its CloudEvents attributes and its place in the log."""
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: dict[str, Any]
+    position: int
+    stream_version: int
+    recorded_at: datetime
+    schema_version: int
+    hash: str
+
+
+class FeedPage(BaseModel):
+    """A page of the global feed; ask again with `after=next_after` for the next one."""
+
+    events: list[StoredEvent]
+    next_after: int = Field(description="The cursor for the next page: the last position here.")
+    head: int = Field(description="The newest position in the log when this page was read.")
+
+
+_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        media: {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}}
+        for media in (STRUCTURED, BATCH, PLAIN_JSON)
+    },
+}
+
+
+def _validate_all(raw_events: list[Any]) -> list[CloudEvent]:
+    now = datetime.now(UTC)
+    events: list[CloudEvent] = []
+    errors: list[dict[str, Any]] = []
+    for index, raw in enumerate(raw_events):
+        try:
+            events.append(parse_event(raw, now=now))
+        except EnvelopeError as exc:
+            errors.extend(
+                {"index": index, "pointer": e.pointer, "detail": e.detail} for e in exc.errors
+            )
+    if errors:
+        raise Problem(422, "invalid-events", "one or more events are invalid; nothing was stored",
+                      title="Invalid events", errors=errors)
+    return events
+
+
+def _rejection(exc: AppendRejected) -> Problem:
+    items = [
+        {"index": i.index, "source": i.source, "id": i.id, "detail": i.detail} for i in exc.items
+    ]
+    if isinstance(exc, KeyReuseConflict):
+        return Problem(409, "idempotency-conflict", "an event id was reused with different "
+                       "content; nothing was stored", title="Conflicting event", errors=items)
+    if isinstance(exc, VersionConflict):
+        return Problem(409, "version-conflict", "a stream is not at the expected version; "
+                       "nothing was stored", title="Version conflict", errors=items)
+    assert isinstance(exc, RetractionRejected)
+    return Problem(422, "invalid-retraction", "a retraction names no event it may retract; "
+                   "nothing was stored", title="Invalid retraction", errors=items)
+
+
+def _result_json(result: AppendResult) -> dict[str, Any]:
+    return {"source": result.source, "id": result.id, "status": result.status,
+            "position": result.position, "stream_version": result.stream_version}
+
+
+@router.post(
+    "",
+    summary="Append events",
+    status_code=201,
+    openapi_extra={"requestBody": _REQUEST_BODY},
+    responses={
+        200: {"model": AppendResponse, "description": "Every event was a duplicate."},
+        201: {"model": AppendResponse, "description": "At least one new event was stored."},
+    },
+)
+async def append_events(request: Request, services: ServicesDep, key: WriterKey) -> Response:
+    """Store CloudEvents (one, a batch, or binary mode) exactly once, all or nothing."""
+    settings = services.settings
+    body = await read_limited(request, settings.max_body_bytes)
+    try:
+        decoded = decode_body(request.headers.get("content-type"), request.headers, body)
+    except BodyError as exc:
+        raise Problem(exc.status, "unreadable-body", exc.detail, title=exc.title) from exc
+    if len(decoded.events) > settings.max_batch_events:
+        raise Problem(413, "batch-too-large", f"a batch holds at most {settings.max_batch_events} "
+                      "events", title="Content Too Large", limit_events=settings.max_batch_events)
+    if not decoded.events:
+        raise Problem(422, "empty-batch", "a batch holds at least one event", title="Empty batch")
+    events = _validate_all(decoded.events)
+    metadata = {"actor": key.name, "key_id": key.key_id}
+    try:
+        results = await services.appender.append(events, metadata)
+    except AppendRejected as exc:
+        raise _rejection(exc) from exc
+    status = 201 if any(r.status == "created" for r in results) else 200
+    payload = orjson.dumps({"results": [_result_json(r) for r in results]})
+    return Response(payload, status_code=status, media_type="application/json")
+
+
+@router.get("", summary="Read the global feed", response_model=FeedPage)
+async def read_feed(
+    services: ServicesDep,
+    _key: ReaderKey,
+    after: Annotated[int, Query(ge=0, description="Return events after this position.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    """Events in position order after `after`; no committed event is ever skipped."""
+    head = await services.reader.head()
+    rows = await services.reader.feed(after, limit)
+    events = [
+        {
+            "specversion": "1.0", "id": row.event_id, "source": row.source, "type": row.type,
+            "subject": row.subject, "time": iso(row.occurred_at),
+            "datacontenttype": "application/json", "data": row.data, "position": row.position,
+            "stream_version": row.stream_version, "recorded_at": iso(row.recorded_at),
+            "schema_version": row.schema_version, "hash": bytes(row.hash).hex(),
+        }
+        for row in rows
+    ]
+    next_after = rows[-1].position if rows else after
+    page = {"events": events, "next_after": next_after, "head": max(head, next_after)}
+    return Response(orjson.dumps(page), media_type="application/json")

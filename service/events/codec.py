@@ -1,0 +1,86 @@
+"""CloudEvents over HTTP: structured, batch, binary and plain JSON bodies to raw event mappings.
+
+This module only decodes; `service.events.envelope.parse_event` validates each event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+
+STRUCTURED = "application/cloudevents+json"
+BATCH = "application/cloudevents-batch+json"
+PLAIN_JSON = "application/json"
+_BINARY_PREFIX = "ce-"
+
+
+@dataclass(frozen=True, slots=True)
+class BodyError(Exception):
+    """The body cannot be read as events at all (before any event is validated)."""
+
+    status: int
+    title: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedBody:
+    """Raw events taken from one request, and whether they came as a batch."""
+
+    events: list[Any]
+    is_batch: bool
+
+
+def media_type(content_type: str | None) -> str:
+    """The bare, lower-case media type of a Content-Type header ('' when absent)."""
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BodyError(400, "Malformed JSON", f"the body is not valid JSON: {exc}") from exc
+
+
+def _binary(headers: Mapping[str, str], kind: str, body: bytes) -> DecodedBody:
+    event: dict[str, Any] = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered.startswith(_BINARY_PREFIX) and len(lowered) > len(_BINARY_PREFIX):
+            event[lowered[len(_BINARY_PREFIX):]] = unquote(value)
+    if kind:
+        event["datacontenttype"] = kind
+    if kind not in ("", PLAIN_JSON) and not kind.endswith("+json"):
+        raise BodyError(415, "Unsupported Media Type",
+                        "binary-mode events must carry JSON data (application/json)")
+    event["data"] = _json(body) if body else None
+    return DecodedBody([event], is_batch=False)
+
+
+def decode_body(content_type: str | None, headers: Mapping[str, str], body: bytes) -> DecodedBody:
+    """The raw events of a request body, by content mode; raise `BodyError` if unreadable."""
+    kind = media_type(content_type)
+    if any(name.lower() == "ce-specversion" for name in headers):
+        return _binary(headers, kind, body)
+    if kind == STRUCTURED:
+        return DecodedBody([_json(body)], is_batch=False)
+    if kind == BATCH:
+        parsed = _json(body)
+        if not isinstance(parsed, list):
+            raise BodyError(400, "Malformed batch", "a batch is a JSON array of events")
+        return DecodedBody(parsed, is_batch=True)
+    if kind == PLAIN_JSON:
+        parsed = _json(body)
+        if isinstance(parsed, list):
+            return DecodedBody(parsed, is_batch=True)
+        return DecodedBody([parsed], is_batch=False)
+    raise BodyError(
+        415,
+        "Unsupported Media Type",
+        f"send {STRUCTURED}, {BATCH} or {PLAIN_JSON} (or binary mode with ce-* headers)",
+    )

@@ -1,0 +1,240 @@
+"""CloudEvents 1.0 envelopes: validation of one event into a typed, normalised `CloudEvent`.
+
+Parsing of HTTP bodies and headers (structured, batch, binary) lives in `service.events.http`;
+this module validates one event given as a mapping of its attributes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from service.events.vocabulary import (
+    EVENT_TYPES,
+    REP_SUBJECT_PREFIX,
+    RETRACTION,
+    EventData,
+    RepTeamAssigned,
+    SubjectKind,
+)
+
+SUBJECT_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+MAX_FUTURE = timedelta(minutes=5)
+_CORE_ATTRIBUTES = frozenset(
+    {"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema",
+     "data", "data_base64"}
+)
+_JSON_CONTENT_TYPES = ("application/json", "text/json")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One problem with one attribute of an event; `pointer` is a JSON Pointer into the event."""
+
+    pointer: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeError(Exception):
+    """An event failed validation; every problem found is listed."""
+
+    errors: tuple[FieldError, ...]
+
+    def __str__(self) -> str:
+        return "; ".join(f"{error.pointer}: {error.detail}" for error in self.errors)
+
+
+@dataclass(frozen=True, slots=True)
+class CloudEvent:
+    """A validated contract event, normalised: `time` in UTC and `data` as its typed model."""
+
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: datetime
+    data: EventData
+    expected_version: int | None = None
+    original_time: str = ""
+    extensions: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The idempotency key: (source, id)."""
+        return (self.source, self.id)
+
+    def data_json(self) -> dict[str, Any]:
+        """The data as stored: JSON-ready, with optional fields that were not given left out."""
+        return self.data.model_dump(mode="json", exclude_none=True)
+
+    def fingerprint(self) -> bytes:
+        """A digest of the event's content: what tells a retry from a conflicting reuse of its key."""
+        content = {
+            "type": self.type,
+            "subject": self.subject,
+            "time": self.time.isoformat(),
+            "data": self.data_json(),
+        }
+        return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).digest()
+
+
+def _text(raw: Mapping[str, Any], name: str, errors: list[FieldError], max_len: int) -> str:
+    value = raw.get(name)
+    if not isinstance(value, str) or not value:
+        errors.append(FieldError(f"/{name}", f"'{name}' is required and must be a non-empty string"))
+        return ""
+    if len(value) > max_len:
+        errors.append(FieldError(f"/{name}", f"'{name}' is longer than {max_len} characters"))
+    return value
+
+
+def _time(raw: Mapping[str, Any], now: datetime, errors: list[FieldError]) -> datetime | None:
+    value = raw.get("time")
+    if not isinstance(value, str):
+        errors.append(FieldError("/time", "'time' is required: an RFC 3339 timestamp with a UTC offset"))
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        errors.append(FieldError("/time", f"'time' is not an RFC 3339 timestamp: {value!r}"))
+        return None
+    if "T" not in value.upper() or parsed.tzinfo is None or parsed.utcoffset() is None:
+        errors.append(FieldError("/time", "'time' must be a date-time with a UTC offset (Z or +hh:mm)"))
+        return None
+    if parsed - now > MAX_FUTURE:
+        errors.append(FieldError("/time", "'time' is more than 5 minutes in the future"))
+        return None
+    return parsed.astimezone(UTC)
+
+
+def _expected_version(raw: Mapping[str, Any], errors: list[FieldError]) -> int | None:
+    value = raw.get("expectedversion")
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        errors.append(FieldError("/expectedversion", "'expectedversion' must be a non-negative integer"))
+        return None
+    return value
+
+
+def _extensions(raw: Mapping[str, Any], errors: list[FieldError]) -> dict[str, Any]:
+    extensions: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name in _CORE_ATTRIBUTES or name == "expectedversion":
+            continue
+        if not EXTENSION_NAME.match(name):
+            errors.append(FieldError(f"/{name}", "extension names are 1-20 lower-case letters or digits"))
+        elif not isinstance(value, str | int | bool) or value is None:
+            errors.append(FieldError(f"/{name}", "extension values are strings, integers or booleans"))
+        else:
+            extensions[name] = value
+    return extensions
+
+
+def _subject(raw: Mapping[str, Any], kind: SubjectKind | None, errors: list[FieldError]) -> str:
+    subject = raw.get("subject")
+    if not isinstance(subject, str) or not SUBJECT_PATTERN.match(subject):
+        errors.append(FieldError("/subject", "'subject' is required and must match ^[A-Za-z0-9._:-]{1,128}$"))
+        return ""
+    is_rep = subject.startswith(REP_SUBJECT_PREFIX)
+    if kind is SubjectKind.REP and not (is_rep and len(subject) > len(REP_SUBJECT_PREFIX)):
+        errors.append(FieldError("/subject", "rep events are written to the subject 'rep:<rep_id>'"))
+    if kind is SubjectKind.DEAL and is_rep:
+        errors.append(FieldError("/subject", "deal events are written to a deal id, not to 'rep:…'"))
+    return subject
+
+
+def _data(
+    raw: Mapping[str, Any], model: type[EventData] | None, errors: list[FieldError]
+) -> EventData | None:
+    content_type = raw.get("datacontenttype")
+    if content_type is not None and (
+        not isinstance(content_type, str)
+        or content_type.split(";")[0].strip().lower() not in _JSON_CONTENT_TYPES
+    ):
+        errors.append(FieldError("/datacontenttype", "'datacontenttype' must be application/json"))
+    if "data_base64" in raw:
+        errors.append(FieldError("/data_base64", "binary data is not accepted; send JSON 'data'"))
+    data = raw.get("data")
+    if not isinstance(data, dict):
+        errors.append(FieldError("/data", "'data' is required and must be a JSON object"))
+        return None
+    if model is None:
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for item in exc.errors():
+            path = "/".join(str(part) for part in item["loc"])
+            errors.append(FieldError(f"/data/{path}" if path else "/data", item["msg"]))
+        return None
+
+
+def _team_rep_matches(subject: str, data: EventData | None, errors: list[FieldError]) -> None:
+    if isinstance(data, RepTeamAssigned) and data.rep_id is not None:
+        if f"{REP_SUBJECT_PREFIX}{data.rep_id}" != subject:
+            errors.append(FieldError("/data/rep_id", "'rep_id' must match the subject 'rep:<rep_id>'"))
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def parse_event(raw: object, *, now: datetime | None = None) -> CloudEvent:
+    """Validate one structured-mode event; raise `EnvelopeError` listing every problem."""
+    if not isinstance(raw, Mapping):
+        raise EnvelopeError((FieldError("", "an event must be a JSON object"),))
+    if _has_nul(raw):
+        raise EnvelopeError((FieldError("", "text may not contain the NUL character (U+0000)"),))
+    errors: list[FieldError] = []
+    if raw.get("specversion") != "1.0":
+        errors.append(FieldError("/specversion", "'specversion' must be \"1.0\""))
+    event_id = _text(raw, "id", errors, 256)
+    source = _text(raw, "source", errors, 512)
+    event_type = _text(raw, "type", errors, 128)
+    entry = EVENT_TYPES.get(event_type)
+    if event_type and entry is None:
+        errors.append(FieldError("/type", f"unknown event type {event_type!r}"))
+    subject = _subject(raw, entry.subject_kind if entry else None, errors)
+    time = _time(raw, now or datetime.now(UTC), errors)
+    expected_version = _expected_version(raw, errors)
+    extensions = _extensions(raw, errors)
+    data = _data(raw, entry.model if entry else None, errors)
+    _team_rep_matches(subject, data, errors)
+    if errors or data is None or time is None or entry is None:
+        raise EnvelopeError(tuple(errors))
+    return CloudEvent(
+        id=event_id,
+        source=source,
+        type=event_type,
+        subject=subject,
+        time=time,
+        data=data,
+        expected_version=expected_version,
+        original_time=str(raw["time"]),
+        extensions=extensions,
+    )
+
+
+def is_retraction(event: CloudEvent) -> bool:
+    """Whether the event retracts another one."""
+    return event.type == RETRACTION
+
+

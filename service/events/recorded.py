@@ -1,0 +1,34 @@
+"""The stored form of an event, as projections and readers see it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as durably stored: its envelope, its place in the log and its validated data.
+
+    `occurred_at` is valid time (CloudEvents `time`); `recorded_at` is transaction time, set by
+    the database. `position` orders the global log; `stream_version` orders the subject's stream.
+    """
+
+    position: int
+    subject: str
+    stream_version: int
+    source: str
+    id: str
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    data: Mapping[str, Any]
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    schema_version: int = 1
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The idempotency key: (source, id)."""
+        return (self.source, self.id)

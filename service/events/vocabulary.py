@@ -1,0 +1,201 @@
+"""The contract's event vocabulary: one frozen data model per event type, and their registry.
+
+Each model validates the CloudEvents `data` of one `type`. Models are facts in the past tense;
+the registry maps the contract's type strings to them explicitly.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from service.events.money import Amount, Currency
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+RepId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class SubjectKind(StrEnum):
+    """Which kind of stream an event type belongs to."""
+
+    DEAL = "deal"
+    REP = "rep"
+    ANY = "any"
+
+
+class EventData(BaseModel):
+    """Base of every event's data: immutable, and strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strict=True)
+
+
+class DealEventData(EventData):
+    """Data of an event on a deal stream: it always names the rep who acted."""
+
+    rep_id: RepId
+
+
+class Account(EventData):
+    """The prospect's company."""
+
+    name: Text
+    industry: Text | None = None
+    size: Annotated[str, StringConstraints(min_length=1, max_length=64)] | int | None = None
+
+
+class Eb(EventData):
+    """The economic buyer: the person who can approve the budget."""
+
+    name: Text
+    title: Text | None = None
+
+
+class LeadSourced(DealEventData):
+    """A new lead entered the funnel."""
+
+    account: Account
+    channel: Literal[
+        "web", "trade_show", "referral", "cold_call", "email", "linkedin", "event", "other"
+    ]
+
+
+class LeadContacted(DealEventData):
+    """Someone at the prospect was contacted."""
+
+    method: Literal["call", "email", "visit", "intro", "chat", "other"]
+    contact_role: Literal["eb", "influencer", "other"] | None = None
+
+
+class VisitCompleted(DealEventData):
+    """A client visit took place: a first sales introduction (FSI) or a follow-up (FUA)."""
+
+    kind: Literal["FSI", "FUA"]
+
+
+class CallLogged(DealEventData):
+    """A phone call with the prospect was logged."""
+
+    direction: Literal["outbound", "inbound"]
+    duration_s: Annotated[int, Field(ge=0, le=7 * 24 * 3600, strict=True)]
+    outcome: Text | None = None
+
+
+class DealQualified(DealEventData):
+    """The lead became an opportunity with an estimated amount."""
+
+    amount: Amount
+    currency: Currency
+    expected_close: date | None = None
+
+
+class DealDisqualified(DealEventData):
+    """The lead or deal was found not to be a real opportunity."""
+
+    reason: Text
+
+
+class EbCommitted(DealEventData):
+    """The economic buyer committed to the deal."""
+
+    eb: Eb
+
+
+class EbDeparted(DealEventData):
+    """The economic buyer left before the committee approved."""
+
+
+class CommitteeApproved(DealEventData):
+    """The client's committee formally approved the deal."""
+
+
+class ContractSigned(DealEventData):
+    """The contract was signed: the deal is won."""
+
+    amount: Amount
+    currency: Currency
+    contract_id: Text
+
+
+class DealLost(DealEventData):
+    """The deal was lost."""
+
+    reason: Text
+    competitor: Text | None = None
+
+
+class DealReassigned(DealEventData):
+    """The deal was handed to another rep; `rep_id` is who reassigned it."""
+
+    to_rep_id: RepId
+
+
+class AmountRevised(DealEventData):
+    """The deal's expected amount was revised."""
+
+    amount: Amount
+    currency: Currency
+
+
+class EventRetracted(EventData):
+    """An earlier event of the same stream is to be treated as never having happened."""
+
+    event_source: Text
+    event_id: Text
+    reason: Text
+    rep_id: RepId | None = None
+
+
+class RepTeamAssigned(EventData):
+    """A rep belongs to a team from the event's time on (subject `rep:<rep_id>`)."""
+
+    team_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    rep_id: RepId | None = None
+
+
+class EventType(BaseModel):
+    """One entry of the registry: the data model and the kind of subject it is written to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    model: type[EventData]
+    subject_kind: SubjectKind
+
+
+def _entry(name: str, model: type[EventData], kind: SubjectKind) -> tuple[str, EventType]:
+    return name, EventType(name=name, model=model, subject_kind=kind)
+
+
+EVENT_TYPES: dict[str, EventType] = dict(
+    [
+        _entry("lead.sourced", LeadSourced, SubjectKind.DEAL),
+        _entry("lead.contacted", LeadContacted, SubjectKind.DEAL),
+        _entry("visit.completed", VisitCompleted, SubjectKind.DEAL),
+        _entry("call.logged", CallLogged, SubjectKind.DEAL),
+        _entry("deal.qualified", DealQualified, SubjectKind.DEAL),
+        _entry("deal.disqualified", DealDisqualified, SubjectKind.DEAL),
+        _entry("deal.eb_committed", EbCommitted, SubjectKind.DEAL),
+        _entry("deal.eb_departed", EbDeparted, SubjectKind.DEAL),
+        _entry("deal.committee_approved", CommitteeApproved, SubjectKind.DEAL),
+        _entry("deal.contract_signed", ContractSigned, SubjectKind.DEAL),
+        _entry("deal.lost", DealLost, SubjectKind.DEAL),
+        _entry("deal.reassigned", DealReassigned, SubjectKind.DEAL),
+        _entry("deal.amount_revised", AmountRevised, SubjectKind.DEAL),
+        _entry("event.retracted", EventRetracted, SubjectKind.ANY),
+        _entry("rep.team_assigned", RepTeamAssigned, SubjectKind.REP),
+    ]
+)
+"""The contract's event types, by their CloudEvents `type`."""
+
+RETRACTION = "event.retracted"
+TEAM_ASSIGNMENT = "rep.team_assigned"
+REP_SUBJECT_PREFIX = "rep:"
+
+
+def data_model_for(event_type: str) -> type[EventData] | None:
+    """The data model of a contract event type, or None for an unknown type."""
+    entry = EVENT_TYPES.get(event_type)
+    return entry.model if entry else None

@@ -1,0 +1,63 @@
+"""A deal's valid-time timeline: its (stage, owner) between the instants its events occurred."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from service.events.recorded import RecordedEvent
+from service.projections.deal import DealState, evolve
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """The deal's stage and owner over [valid_from, valid_to); `valid_to` None: still open."""
+
+    valid_from: datetime
+    valid_to: datetime | None
+    stage: str | None
+    owner_rep_id: str | None
+
+    def covers(self, instant: datetime) -> bool:
+        """Whether `instant` falls in [valid_from, valid_to)."""
+        return self.valid_from <= instant and (self.valid_to is None or instant < self.valid_to)
+
+
+def timeline(events_ordered: Iterable[RecordedEvent]) -> tuple[Segment, ...]:
+    """The segments of a deal from its visible, ordered events, by the same `evolve` as `fold`.
+
+    A boundary falls only at an instant after whose events (all of them) stage or owner differ.
+    """
+    starts: list[tuple[datetime, str | None, str | None]] = []
+    state: DealState | None = None
+    for event in events_ordered:
+        # In order, `last_event_at` is the instant whose events the state has taken in so far.
+        if state is not None and event.occurred_at != state.last_event_at:
+            _close_instant(starts, state)
+        state = evolve(state, event)
+    if state is not None:
+        _close_instant(starts, state)
+    ends: list[datetime | None] = [start[0] for start in starts[1:]]
+    ends.append(None)
+    return tuple(
+        Segment(valid_from, valid_to, stage, owner)
+        for (valid_from, stage, owner), valid_to in zip(starts, ends, strict=True)
+    )
+
+
+def _close_instant(starts: list[tuple[datetime, str | None, str | None]], state: DealState) -> None:
+    # Equal neighbours are merged: a segment changes only when stage or owner does.
+    if not starts or starts[-1][1:] != (state.stage, state.owner_rep_id):
+        starts.append((state.last_event_at, state.stage, state.owner_rep_id))
+
+
+def _valid_from(segment: Segment) -> datetime:
+    return segment.valid_from
+
+
+def segment_at(segments: Sequence[Segment], instant: datetime) -> Segment | None:
+    """The segment covering `instant`, or None before the deal's first event."""
+    index = bisect_right(segments, instant, key=_valid_from)
+    return segments[index - 1] if index else None

@@ -1,0 +1,60 @@
+"""The tamper-evident hash chain over the events table.
+
+Each event's hash is SHA-256 over the RFC 8785 (JCS) canonical JSON of its stored record and the
+previous event's hash (32 zero bytes before the first event). The form is documented in
+`docs/audit.md` and recomputed, with the standard library only, by `tools/verify_export.py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import rfc8785
+
+GENESIS = bytes(32)
+
+
+def iso(instant: datetime) -> str:
+    """The canonical text of an instant: ISO 8601 in UTC, microseconds only when non-zero."""
+    return instant.astimezone(UTC).isoformat()
+
+
+def canonical_record(
+    *,
+    position: int,
+    subject: str,
+    stream_version: int,
+    source: str,
+    event_id: str,
+    event_type: str,
+    schema_version: int,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    data: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+    prev_hash: bytes,
+) -> bytes:
+    """The canonical bytes that an event's hash covers."""
+    record = {
+        "position": position,
+        "subject": subject,
+        "stream_version": stream_version,
+        "source": source,
+        "id": event_id,
+        "type": event_type,
+        "schema_version": schema_version,
+        "time": iso(occurred_at),
+        "recorded_at": iso(recorded_at),
+        "data": dict(data),
+        "metadata": dict(metadata),
+        "prev": prev_hash.hex(),
+    }
+    return rfc8785.dumps(record)
+
+
+def link_hash(canonical: bytes) -> bytes:
+    """The hash of one link of the chain."""
+    return hashlib.sha256(canonical).digest()

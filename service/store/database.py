@@ -1,0 +1,25 @@
+"""Connections: one async SQLAlchemy engine over asyncpg per database URL."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def async_url(database_url: str) -> URL:
+    """The SQLAlchemy asyncpg URL for a `postgresql://` (or already asyncpg) URL."""
+    url = make_url(database_url)
+    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
+        url = url.set(drivername="postgresql+asyncpg")
+    return url
+
+
+def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An engine with a bounded pool whose connections are checked before use."""
+    return create_async_engine(
+        async_url(database_url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"application_name": "funnel-ledger"}},
+    )

@@ -1,0 +1,169 @@
+"""API keys: created once and shown once, stored only as SHA-256 hashes of their secret."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+KEY_PREFIX = "fl"
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class Scope(StrEnum):
+    """What a key may do. `admin` may do everything."""
+
+    EVENTS_WRITE = "events:write"
+    READ = "read"
+    AUDIT = "audit"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored key, without its secret."""
+
+    key_id: str
+    name: str
+    scopes: frozenset[Scope]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    def allows(self, scope: Scope) -> bool:
+        """Whether the key carries `scope` (or `admin`)."""
+        return scope in self.scopes or Scope.ADMIN in self.scopes
+
+    def usable_at(self, now: datetime) -> bool:
+        """Whether the key is neither revoked nor expired at `now`."""
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return False
+        return self.expires_at is None or self.expires_at > now
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """A newly created key: the only moment its full token is known."""
+
+    key: ApiKey
+    token: str
+
+
+def parse_scopes(text_value: str) -> frozenset[Scope]:
+    """Scopes from a comma-separated list; raise ValueError naming an unknown one."""
+    names = [part.strip() for part in text_value.split(",") if part.strip()]
+    if not names:
+        raise ValueError("at least one scope is required")
+    try:
+        return frozenset(Scope(name) for name in names)
+    except ValueError as exc:
+        known = ", ".join(scope.value for scope in Scope)
+        raise ValueError(f"unknown scope in {text_value!r}; known scopes: {known}") from exc
+
+
+def _hash(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def split_token(token: str) -> tuple[str, str] | None:
+    """The (key id, secret) of a well-formed token, else None."""
+    parts = token.split("_")
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+_COLUMNS = "key_id, name, scopes, created_at, expires_at, revoked_at, last_used_at"
+
+
+class KeyStore:
+    """Creates, finds, lists and revokes API keys."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create(
+        self, name: str, scopes: frozenset[Scope], expires_at: datetime | None = None
+    ) -> IssuedKey:
+        """Create a key; its token is returned here and never again."""
+        key_id, secret = secrets.token_hex(8), secrets.token_hex(24)
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "INSERT INTO api_keys (key_id, name, secret_hash, scopes, expires_at) "
+                        "VALUES (:key_id, :name, :hash, :scopes, :expires_at) "
+                        f"RETURNING {_COLUMNS}"
+                    ),
+                    {"key_id": key_id, "name": name, "hash": _hash(secret),
+                     "scopes": sorted(scopes), "expires_at": expires_at},
+                )
+            ).one()
+        return IssuedKey(_to_key(row), f"{KEY_PREFIX}_{key_id}_{secret}")
+
+    async def authenticate(self, token: str, now: datetime | None = None) -> ApiKey | None:
+        """The usable key for a bearer token, or None; records when it was last used."""
+        parts = split_token(token)
+        if parts is None:
+            return None
+        key_id, secret = parts
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    text(f"SELECT {_COLUMNS}, secret_hash FROM api_keys WHERE key_id = :key_id"),
+                    {"key_id": key_id},
+                )
+            ).one_or_none()
+            if row is None or not hmac.compare_digest(bytes(row.secret_hash), _hash(secret)):
+                return None
+            key = _to_key(row)
+            now = now or datetime.now(UTC)
+            if not key.usable_at(now):
+                return None
+            if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
+                await conn.execute(
+                    text("UPDATE api_keys SET last_used_at = :now WHERE key_id = :key_id"),
+                    {"now": now, "key_id": key_id},
+                )
+        return key
+
+    async def list(self) -> list[ApiKey]:
+        """Every key, newest first."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                text(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at DESC, key_id")
+            )
+            return [_to_key(row) for row in result]
+
+    async def revoke(self, key_id: str, at: datetime | None = None) -> bool:
+        """Revoke a key from `at` (default now); False if there is no such key."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                text(
+                    "UPDATE api_keys SET revoked_at = COALESCE(:at, now()) "
+                    "WHERE key_id = :key_id AND revoked_at IS NULL RETURNING key_id"
+                ),
+                {"at": at, "key_id": key_id},
+            )
+            return result.one_or_none() is not None
+
+
+def _to_key(row: Row[Any]) -> ApiKey:
+    return ApiKey(
+        key_id=row.key_id,
+        name=row.name,
+        scopes=frozenset(Scope(s) for s in row.scopes),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+    )

@@ -1,0 +1,93 @@
+"""The read path of the log: the global feed, one stream, and the head position."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from service.events.recorded import RecordedEvent
+
+_COLUMNS = (
+    "position, subject, stream_version, source, event_id, type, occurred_at, recorded_at, "
+    "data, metadata, schema_version, hash"
+)
+_FEED = text(f"SELECT {_COLUMNS} FROM events WHERE position > :after ORDER BY position LIMIT :limit")
+_STREAM = text(
+    f"SELECT {_COLUMNS} FROM events WHERE subject = :subject "
+    "AND (CAST(:known_at AS timestamptz) IS NULL OR recorded_at <= :known_at) ORDER BY position"
+)
+_STREAMS = text(
+    f"SELECT {_COLUMNS} FROM events WHERE subject = ANY(CAST(:subjects AS text[])) "
+    "AND (CAST(:known_at AS timestamptz) IS NULL OR recorded_at <= :known_at) ORDER BY position"
+)
+_HEAD = text("SELECT COALESCE(max(position), 0) FROM events")
+
+
+def to_recorded(row: Row[Any]) -> RecordedEvent:
+    """A database row of the events table as a `RecordedEvent`."""
+    return RecordedEvent(
+        position=row.position,
+        subject=row.subject,
+        stream_version=row.stream_version,
+        source=row.source,
+        id=row.event_id,
+        type=row.type,
+        occurred_at=row.occurred_at,
+        recorded_at=row.recorded_at,
+        data=row.data,
+        metadata=row.metadata,
+        schema_version=row.schema_version,
+    )
+
+
+class EventReader:
+    """Reads the log; never writes."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def head(self) -> int:
+        """The position of the newest committed event (0 for an empty log)."""
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(_HEAD)).scalar_one())
+
+    async def feed(self, after: int, limit: int) -> list[Row[Any]]:
+        """Up to `limit` events after `after`, in position order, as raw rows (with hashes)."""
+        async with self._engine.connect() as conn:
+            return list(await conn.execute(_FEED, {"after": after, "limit": limit}))
+
+    async def stream(self, subject: str, known_at: datetime | None = None) -> list[RecordedEvent]:
+        """Every event of one subject recorded by `known_at` (all when None), in position order."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(_STREAM, {"subject": subject, "known_at": known_at})
+            return [to_recorded(row) for row in result]
+
+    async def streams(
+        self, subjects: Sequence[str], known_at: datetime | None = None
+    ) -> list[RecordedEvent]:
+        """Every event of several subjects recorded by `known_at`, in position order."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                _STREAMS, {"subjects": list(subjects), "known_at": known_at}
+            )
+            return [to_recorded(row) for row in result]
+
+    async def iterate(
+        self, after: int = 0, chunk: int = 10_000, conn: AsyncConnection | None = None
+    ) -> AsyncIterator[RecordedEvent]:
+        """Every event after `after`, in position order, read in chunks (memory stays flat)."""
+        while True:
+            if conn is None:
+                rows = await self.feed(after, chunk)
+            else:
+                rows = list(await conn.execute(_FEED, {"after": after, "limit": chunk}))
+            for row in rows:
+                yield to_recorded(row)
+            if len(rows) < chunk:
+                return
+            after = rows[-1].position

@@ -1,0 +1,73 @@
+"""Shared fixtures: a real PostgreSQL, a fresh migrated database per test, the app over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from service.api.app import create_app
+from service.settings import Settings
+from service.store.keys import Scope
+from tests.databases import TestServer
+
+
+@pytest.fixture(scope="session")
+async def test_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestServer]:
+    """The PostgreSQL server of this test run, with a migrated template database."""
+    server = TestServer(tmp_path_factory.mktemp("embedded-pg"))
+    await server.prepare_template()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def database_url(test_server: TestServer) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test."""
+    url = await test_server.create_database()
+    yield url
+    await test_server.drop_database(url)
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings for a test app on `database_url`."""
+    return Settings.model_validate({"DATABASE_URL": database_url, **overrides})
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Settings of the app under test."""
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The application, with its lifespan running."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+async def tokens(app: FastAPI) -> dict[str, str]:
+    """One bearer token per scope, keyed by scope name."""
+    keys = app.state.services.keys
+    return {
+        scope.value: (await keys.create(f"test-{scope.value}", frozenset({scope}))).token
+        for scope in Scope
+    }
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header for a token."""
+    return {"Authorization": f"Bearer {token}"}
