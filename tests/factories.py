@@ -40,7 +40,9 @@ def sourced(deal: str, rep: str, time: str, **kw: Any) -> dict[str, Any]:
 
 def qualified(deal: str, rep: str, time: str, amount: str = "1000.00", **kw: Any) -> dict[str, Any]:
     """A `deal.qualified` event."""
-    return ce("deal.qualified", deal, time, {"rep_id": rep, "amount": amount, "currency": "TWD"}, **kw)
+    return ce(
+        "deal.qualified", deal, time, {"rep_id": rep, "amount": amount, "currency": "TWD"}, **kw
+    )
 
 
 def signed(deal: str, rep: str, time: str, amount: str = "1000.00", **kw: Any) -> dict[str, Any]:
@@ -56,6 +58,10 @@ def visit(deal: str, rep: str, time: str, kind: str = "FSI", **kw: Any) -> dict[
 
 def retraction(deal: str, rep: str, time: str, target: dict[str, Any], **kw: Any) -> dict[str, Any]:
     """An `event.retracted` naming `target`."""
-    data = {"rep_id": rep, "event_source": target["source"], "event_id": target["id"],
-            "reason": "entered by mistake"}
+    data = {
+        "rep_id": rep,
+        "event_source": target["source"],
+        "event_id": target["id"],
+        "reason": "entered by mistake",
+    }
     return ce("event.retracted", deal, time, data, **kw)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,13 +10,11 @@ from fastapi import FastAPI
 from service import __version__
 from service.api.container import Services
 from service.api.problems import install_problem_handlers
-from service.api.routes import events
-from service.embedded import EmbeddedPostgres
+from service.api.routes import events, health
+from service.runtime import open_database
 from service.settings import Settings
 from service.store.appender import EventAppender
-from service.store.database import create_engine
 from service.store.keys import KeyStore
-from service.store.migrate import upgrade_to_head
 from service.store.reader import EventReader
 
 DESCRIPTION = """
@@ -31,14 +28,7 @@ opportunities, leads and client visits, both as it happened (`as_of`) and as it 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    embedded: EmbeddedPostgres | None = None
-    url = settings.database_url
-    if url is None:
-        embedded = EmbeddedPostgres(settings.data_dir)
-        url = await asyncio.to_thread(embedded.start)
-    engine = create_engine(url, pool_size=settings.pool_size)
-    try:
-        await upgrade_to_head(engine)
+    async with open_database(settings) as engine:
         app.state.services = Services(
             settings=settings,
             engine=engine,
@@ -47,10 +37,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             keys=KeyStore(engine),
         )
         yield
-    finally:
-        await engine.dispose()
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,10 +44,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Funnel Ledger",
         version=__version__,
-        description=DESCRIPTION,
+        description=" ".join(DESCRIPTION.split()),
         lifespan=_lifespan,
     )
     app.state.settings = settings or Settings()
     install_problem_handlers(app)
+    app.include_router(health.router)
     app.include_router(events.router)
     return app

@@ -28,15 +28,27 @@ def require(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> ApiKey:
         if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Problem(401, "unauthenticated", "send an API key as 'Authorization: Bearer <key>'",
-                          headers=_CHALLENGE)
+            raise Problem(
+                401,
+                "unauthenticated",
+                "send an API key as 'Authorization: Bearer <key>'",
+                headers=_CHALLENGE,
+            )
         key = await _key_store(request).authenticate(credentials.credentials)
         if key is None:
-            raise Problem(401, "unauthenticated", "the API key is unknown, revoked or expired",
-                          headers=_CHALLENGE)
+            raise Problem(
+                401,
+                "unauthenticated",
+                "the API key is unknown, revoked or expired",
+                headers=_CHALLENGE,
+            )
         if not key.allows(scope):
-            raise Problem(403, "forbidden", f"this key lacks the '{scope.value}' scope",
-                          required_scope=scope.value)
+            raise Problem(
+                403,
+                "forbidden",
+                f"this key lacks the '{scope.value}' scope",
+                required_scope=scope.value,
+            )
         request.state.api_key = key
         return key
 

@@ -8,8 +8,13 @@ from service.api.problems import Problem
 
 
 def _too_large(limit: int) -> Problem:
-    return Problem(413, "payload-too-large", f"the body is larger than {limit} bytes",
-                   title="Content Too Large", limit_bytes=limit)
+    return Problem(
+        413,
+        "payload-too-large",
+        f"the body is larger than {limit} bytes",
+        title="Content Too Large",
+        limit_bytes=limit,
+    )
 
 
 async def read_limited(request: Request, limit: int) -> bytes:

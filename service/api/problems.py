@@ -79,8 +79,12 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
         for error in exc.errors()
     ]
     body = problem_body(
-        422, "invalid-request", "Invalid request", "the request has invalid parameters",
-        request.url.path, errors=errors,
+        422,
+        "invalid-request",
+        "Invalid request",
+        "the request has invalid parameters",
+        request.url.path,
+        errors=errors,
     )
     return JSONResponse(body, 422, media_type=PROBLEM_JSON)
 
@@ -88,8 +92,11 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     _log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     body = problem_body(
-        500, "internal-error", "Internal Server Error",
-        "the service failed to answer; nothing was stored by this request", request.url.path,
+        500,
+        "internal-error",
+        "Internal Server Error",
+        "the service failed to answer; nothing was stored by this request",
+        request.url.path,
     )
     return JSONResponse(body, 500, media_type=PROBLEM_JSON)
 

@@ -52,12 +52,15 @@ def _binary(headers: Mapping[str, str], kind: str, body: bytes) -> DecodedBody:
     for name, value in headers.items():
         lowered = name.lower()
         if lowered.startswith(_BINARY_PREFIX) and len(lowered) > len(_BINARY_PREFIX):
-            event[lowered[len(_BINARY_PREFIX):]] = unquote(value)
+            event[lowered[len(_BINARY_PREFIX) :]] = unquote(value)
     if kind:
         event["datacontenttype"] = kind
     if kind not in ("", PLAIN_JSON) and not kind.endswith("+json"):
-        raise BodyError(415, "Unsupported Media Type",
-                        "binary-mode events must carry JSON data (application/json)")
+        raise BodyError(
+            415,
+            "Unsupported Media Type",
+            "binary-mode events must carry JSON data (application/json)",
+        )
     event["data"] = _json(body) if body else None
     return DecodedBody([event], is_batch=False)
 

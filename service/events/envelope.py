@@ -29,8 +29,18 @@ SUBJECT_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 MAX_FUTURE = timedelta(minutes=5)
 _CORE_ATTRIBUTES = frozenset(
-    {"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema",
-     "data", "data_base64"}
+    {
+        "specversion",
+        "id",
+        "source",
+        "type",
+        "subject",
+        "time",
+        "datacontenttype",
+        "dataschema",
+        "data",
+        "data_base64",
+    }
 )
 _JSON_CONTENT_TYPES = ("application/json", "text/json")
 
@@ -77,7 +87,7 @@ class CloudEvent:
         return self.data.model_dump(mode="json", exclude_none=True)
 
     def fingerprint(self) -> bytes:
-        """A digest of the event's content: what tells a retry from a conflicting reuse of its key."""
+        """A digest of the event's content: tells a retry from a conflicting reuse of its key."""
         content = {
             "type": self.type,
             "subject": self.subject,
@@ -90,7 +100,9 @@ class CloudEvent:
 def _text(raw: Mapping[str, Any], name: str, errors: list[FieldError], max_len: int) -> str:
     value = raw.get(name)
     if not isinstance(value, str) or not value:
-        errors.append(FieldError(f"/{name}", f"'{name}' is required and must be a non-empty string"))
+        errors.append(
+            FieldError(f"/{name}", f"'{name}' is required and must be a non-empty string")
+        )
         return ""
     if len(value) > max_len:
         errors.append(FieldError(f"/{name}", f"'{name}' is longer than {max_len} characters"))
@@ -100,7 +112,9 @@ def _text(raw: Mapping[str, Any], name: str, errors: list[FieldError], max_len: 
 def _time(raw: Mapping[str, Any], now: datetime, errors: list[FieldError]) -> datetime | None:
     value = raw.get("time")
     if not isinstance(value, str):
-        errors.append(FieldError("/time", "'time' is required: an RFC 3339 timestamp with a UTC offset"))
+        errors.append(
+            FieldError("/time", "'time' is required: an RFC 3339 timestamp with a UTC offset")
+        )
         return None
     try:
         parsed = datetime.fromisoformat(value)
@@ -108,7 +122,9 @@ def _time(raw: Mapping[str, Any], now: datetime, errors: list[FieldError]) -> da
         errors.append(FieldError("/time", f"'time' is not an RFC 3339 timestamp: {value!r}"))
         return None
     if "T" not in value.upper() or parsed.tzinfo is None or parsed.utcoffset() is None:
-        errors.append(FieldError("/time", "'time' must be a date-time with a UTC offset (Z or +hh:mm)"))
+        errors.append(
+            FieldError("/time", "'time' must be a date-time with a UTC offset (Z or +hh:mm)")
+        )
         return None
     if parsed - now > MAX_FUTURE:
         errors.append(FieldError("/time", "'time' is more than 5 minutes in the future"))
@@ -123,7 +139,9 @@ def _expected_version(raw: Mapping[str, Any], errors: list[FieldError]) -> int |
     if isinstance(value, str) and value.isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        errors.append(FieldError("/expectedversion", "'expectedversion' must be a non-negative integer"))
+        errors.append(
+            FieldError("/expectedversion", "'expectedversion' must be a non-negative integer")
+        )
         return None
     return value
 
@@ -134,9 +152,13 @@ def _extensions(raw: Mapping[str, Any], errors: list[FieldError]) -> dict[str, A
         if name in _CORE_ATTRIBUTES or name == "expectedversion":
             continue
         if not EXTENSION_NAME.match(name):
-            errors.append(FieldError(f"/{name}", "extension names are 1-20 lower-case letters or digits"))
+            errors.append(
+                FieldError(f"/{name}", "extension names are 1-20 lower-case letters or digits")
+            )
         elif not isinstance(value, str | int | bool) or value is None:
-            errors.append(FieldError(f"/{name}", "extension values are strings, integers or booleans"))
+            errors.append(
+                FieldError(f"/{name}", "extension values are strings, integers or booleans")
+            )
         else:
             extensions[name] = value
     return extensions
@@ -145,13 +167,19 @@ def _extensions(raw: Mapping[str, Any], errors: list[FieldError]) -> dict[str, A
 def _subject(raw: Mapping[str, Any], kind: SubjectKind | None, errors: list[FieldError]) -> str:
     subject = raw.get("subject")
     if not isinstance(subject, str) or not SUBJECT_PATTERN.match(subject):
-        errors.append(FieldError("/subject", "'subject' is required and must match ^[A-Za-z0-9._:-]{1,128}$"))
+        errors.append(
+            FieldError("/subject", "'subject' is required and must match ^[A-Za-z0-9._:-]{1,128}$")
+        )
         return ""
     is_rep = subject.startswith(REP_SUBJECT_PREFIX)
     if kind is SubjectKind.REP and not (is_rep and len(subject) > len(REP_SUBJECT_PREFIX)):
-        errors.append(FieldError("/subject", "rep events are written to the subject 'rep:<rep_id>'"))
+        errors.append(
+            FieldError("/subject", "rep events are written to the subject 'rep:<rep_id>'")
+        )
     if kind is SubjectKind.DEAL and is_rep:
-        errors.append(FieldError("/subject", "deal events are written to a deal id, not to 'rep:…'"))
+        errors.append(
+            FieldError("/subject", "deal events are written to a deal id, not to 'rep:…'")
+        )
     return subject
 
 
@@ -182,9 +210,9 @@ def _data(
 
 
 def _team_rep_matches(subject: str, data: EventData | None, errors: list[FieldError]) -> None:
-    if isinstance(data, RepTeamAssigned) and data.rep_id is not None:
-        if f"{REP_SUBJECT_PREFIX}{data.rep_id}" != subject:
-            errors.append(FieldError("/data/rep_id", "'rep_id' must match the subject 'rep:<rep_id>'"))
+    named = data.rep_id if isinstance(data, RepTeamAssigned) else None
+    if named is not None and f"{REP_SUBJECT_PREFIX}{named}" != subject:
+        errors.append(FieldError("/data/rep_id", "'rep_id' must match the subject 'rep:<rep_id>'"))
 
 
 def _has_nul(value: object) -> bool:
@@ -236,5 +264,3 @@ def parse_event(raw: object, *, now: datetime | None = None) -> CloudEvent:
 def is_retraction(event: CloudEvent) -> bool:
     """Whether the event retracts another one."""
     return event.type == RETRACTION
-
-

@@ -17,7 +17,7 @@ def _check_currency(code: str) -> str:
 
 def _reject_bool(value: object) -> object:
     if isinstance(value, bool):
-        raise ValueError("an amount is a decimal string or a number")
+        raise ValueError("an amount is a decimal string or a number")  # noqa: TRY004
     return value
 
 

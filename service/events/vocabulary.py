@@ -29,7 +29,7 @@ class SubjectKind(StrEnum):
 class EventData(BaseModel):
     """Base of every event's data: immutable, and strict about unknown fields."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class DealEventData(EventData):

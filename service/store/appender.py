@@ -170,11 +170,17 @@ def _classify(rows: list[_Row], stored: dict[Key, _Stored]) -> tuple[list[_Row],
         key = row.event.key
         previous = stored.get(key)
         earlier = first_of.get(key)
-        known_fingerprint = previous.fingerprint if previous else (earlier.fingerprint if earlier else None)
+        known_fingerprint = (
+            previous.fingerprint if previous else (earlier.fingerprint if earlier else None)
+        )
         if known_fingerprint is not None and known_fingerprint != row.fingerprint:
             conflicts.append(
-                RejectedItem(row.index, "this (source, id) is already used by an event with other "
-                             "content", source=key[0], id=key[1])
+                RejectedItem(
+                    row.index,
+                    "this (source, id) is already used by an event with other content",
+                    source=key[0],
+                    id=key[1],
+                )
             )
         elif previous is None and earlier is None:
             first_of[key] = row
@@ -187,16 +193,20 @@ def _classify(rows: list[_Row], stored: dict[Key, _Stored]) -> tuple[list[_Row],
 async def _assign_versions(conn: AsyncConnection, rows: list[_Row]) -> None:
     subjects = sorted({row.event.subject for row in rows})
     result = await conn.execute(_VERSIONS, {"subjects": subjects})
-    versions: dict[str, int] = {subject: version for subject, version in result}
+    versions: dict[str, int] = {row[0]: row[1] for row in result}
     mismatches: list[RejectedItem] = []
     for row in rows:
         current = versions[row.event.subject]
         expected = row.event.expected_version
         if expected is not None and expected != current:
             mismatches.append(
-                RejectedItem(row.index, f"expected version {expected} of stream "
-                             f"{row.event.subject!r}, but it is at version {current}",
-                             source=row.event.source, id=row.event.id)
+                RejectedItem(
+                    row.index,
+                    f"expected version {expected} of stream "
+                    f"{row.event.subject!r}, but it is at version {current}",
+                    source=row.event.source,
+                    id=row.event.id,
+                )
             )
         row.stream_version = versions[row.event.subject] = current + 1
     if mismatches:
@@ -212,8 +222,9 @@ def _check_retractions(rows: list[_Row], stored: dict[Key, _Stored]) -> None:
         event = row.event
         if event.type == RETRACTION:
             target = _target(event)
-            problem = _retraction_problem(event, target, stored.get(target), in_batch.get(target),
-                                          target in retracted_here)
+            problem = _retraction_problem(
+                event, target, stored.get(target), in_batch.get(target), target in retracted_here
+            )
             if problem:
                 problems.append(RejectedItem(row.index, problem, event.source, event.id))
             retracted_here.add(target)
@@ -248,9 +259,22 @@ async def _insert(conn: AsyncConnection, rows: list[_Row], metadata: dict[str, A
     position: int = head[0]
     prev_hash: bytes = bytes(head[1]) if head[1] is not None else GENESIS
     recorded_at: datetime = head[2]
-    columns: dict[str, list[Any]] = {name: [] for name in (
-        "positions", "subjects", "versions", "sources", "ids", "types", "occurred", "data",
-        "metadata", "fingerprints", "hashes")}
+    columns: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "positions",
+            "subjects",
+            "versions",
+            "sources",
+            "ids",
+            "types",
+            "occurred",
+            "data",
+            "metadata",
+            "fingerprints",
+            "hashes",
+        )
+    }
     for row in rows:
         position += 1
         row.position = position
@@ -259,18 +283,34 @@ async def _insert(conn: AsyncConnection, rows: list[_Row], metadata: dict[str, A
         event_metadata = {**metadata, "time": event.original_time}
         if event.extensions:
             event_metadata["extensions"] = dict(event.extensions)
-        prev_hash = link_hash(canonical_record(
-            position=position, subject=event.subject, stream_version=row.stream_version,
-            source=event.source, event_id=event.id, event_type=event.type, schema_version=1,
-            occurred_at=event.time, recorded_at=recorded_at, data=data, metadata=event_metadata,
-            prev_hash=prev_hash,
-        ))
+        prev_hash = link_hash(
+            canonical_record(
+                position=position,
+                subject=event.subject,
+                stream_version=row.stream_version,
+                source=event.source,
+                event_id=event.id,
+                event_type=event.type,
+                schema_version=1,
+                occurred_at=event.time,
+                recorded_at=recorded_at,
+                data=data,
+                metadata=event_metadata,
+                prev_hash=prev_hash,
+            )
+        )
         for name, value in (
-            ("positions", position), ("subjects", event.subject), ("versions", row.stream_version),
-            ("sources", event.source), ("ids", event.id), ("types", event.type),
-            ("occurred", event.time), ("data", orjson.dumps(data).decode()),
+            ("positions", position),
+            ("subjects", event.subject),
+            ("versions", row.stream_version),
+            ("sources", event.source),
+            ("ids", event.id),
+            ("types", event.type),
+            ("occurred", event.time),
+            ("data", orjson.dumps(data).decode()),
             ("metadata", orjson.dumps(event_metadata).decode()),
-            ("fingerprints", row.fingerprint), ("hashes", prev_hash),
+            ("fingerprints", row.fingerprint),
+            ("hashes", prev_hash),
         ):
             columns[name].append(value)
     await conn.execute(_INSERT, {**columns, "recorded_at": recorded_at})
@@ -285,8 +325,11 @@ def _results(
         key = row.event.key
         previous = stored.get(key)
         if previous is not None:
-            results.append(AppendResult(key[0], key[1], "duplicate", previous.position,
-                                        previous.stream_version))
+            results.append(
+                AppendResult(
+                    key[0], key[1], "duplicate", previous.position, previous.stream_version
+                )
+            )
             continue
         first = first_of[key]
         status: Literal["created", "duplicate"] = "created" if first is row else "duplicate"

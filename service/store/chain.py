@@ -38,7 +38,7 @@ def canonical_record(
     prev_hash: bytes,
 ) -> bytes:
     """The canonical bytes that an event's hash covers."""
-    record = {
+    record: dict[str, Any] = {
         "position": position,
         "subject": subject,
         "stream_version": stream_version,

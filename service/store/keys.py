@@ -104,8 +104,13 @@ class KeyStore:
                         "VALUES (:key_id, :name, :hash, :scopes, :expires_at) "
                         f"RETURNING {_COLUMNS}"
                     ),
-                    {"key_id": key_id, "name": name, "hash": _hash(secret),
-                     "scopes": sorted(scopes), "expires_at": expires_at},
+                    {
+                        "key_id": key_id,
+                        "name": name,
+                        "hash": _hash(secret),
+                        "scopes": sorted(scopes),
+                        "expires_at": expires_at,
+                    },
                 )
             ).one()
         return IssuedKey(_to_key(row), f"{KEY_PREFIX}_{key_id}_{secret}")

@@ -16,7 +16,9 @@ _COLUMNS = (
     "position, subject, stream_version, source, event_id, type, occurred_at, recorded_at, "
     "data, metadata, schema_version, hash"
 )
-_FEED = text(f"SELECT {_COLUMNS} FROM events WHERE position > :after ORDER BY position LIMIT :limit")
+_FEED = text(
+    f"SELECT {_COLUMNS} FROM events WHERE position > :after ORDER BY position LIMIT :limit"
+)
 _STREAM = text(
     f"SELECT {_COLUMNS} FROM events WHERE subject = :subject "
     "AND (CAST(:known_at AS timestamptz) IS NULL OR recorded_at <= :known_at) ORDER BY position"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from service.store.keys import Scope
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +26,9 @@ async def test_key_lacking_the_scope_is_403(client, tokens):
     response = await client.post("/v1/events", json={}, headers=bearer(tokens["read"]))
     assert response.status_code == 403
     assert response.json()["required_scope"] == "events:write"
-    assert (await client.get("/v1/events", headers=bearer(tokens["events:write"]))).status_code == 403
+    assert (
+        await client.get("/v1/events", headers=bearer(tokens["events:write"]))
+    ).status_code == 403
 
 
 async def test_admin_key_may_do_everything(client, tokens):
@@ -34,7 +37,7 @@ async def test_admin_key_may_do_everything(client, tokens):
 
 async def test_revoked_key_is_401(app, client):
     keys = app.state.services.keys
-    issued = await keys.create("temp", frozenset({"read"}))  # type: ignore[arg-type]
+    issued = await keys.create("temp", frozenset({Scope.READ}))
     assert (await client.get("/v1/events", headers=bearer(issued.token))).status_code == 200
     assert await keys.revoke(issued.key.key_id)
     assert (await client.get("/v1/events", headers=bearer(issued.token))).status_code == 401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import orjson
@@ -18,24 +19,40 @@ BATCH = "application/cloudevents-batch+json"
 ONE = "application/cloudevents+json"
 
 
-async def post(client: httpx.AsyncClient, token: str, body: object, content_type: str = BATCH,
-               **headers: str) -> httpx.Response:
-    return await client.post("/v1/events", content=orjson.dumps(body),
-                             headers={**bearer(token), "Content-Type": content_type, **headers})
+async def post(
+    client: httpx.AsyncClient, token: str, body: object, content_type: str = BATCH, **headers: str
+) -> httpx.Response:
+    return await client.post(
+        "/v1/events",
+        content=orjson.dumps(body),
+        headers={**bearer(token), "Content-Type": content_type, **headers},
+    )
 
 
-async def feed(client: httpx.AsyncClient, token: str, after: int = 0, limit: int = 1000) -> list[dict]:
+async def feed(
+    client: httpx.AsyncClient, token: str, after: int = 0, limit: int = 1000
+) -> list[dict[str, Any]]:
     response = await client.get(f"/v1/events?after={after}&limit={limit}", headers=bearer(token))
     assert response.status_code == 200
-    return response.json()["events"]
+    events: list[dict[str, Any]] = response.json()["events"]
+    return events
 
 
 async def test_one_structured_event_is_created(client, tokens):
     event = signed("D-1042", "R-07", "2026-03-30T09:12:00+08:00", amount="125000.00")
     response = await post(client, tokens["events:write"], event, ONE)
     assert response.status_code == 201
-    assert response.json() == {"results": [{"source": "crm", "id": event["id"], "status": "created",
-                                            "position": 1, "stream_version": 1}]}
+    assert response.json() == {
+        "results": [
+            {
+                "source": "crm",
+                "id": event["id"],
+                "status": "created",
+                "position": 1,
+                "stream_version": 1,
+            }
+        ]
+    }
     [stored] = await feed(client, tokens["read"])
     assert stored["time"] == "2026-03-30T01:12:00+00:00"
     assert stored["data"]["amount"] == "125000.00"
@@ -43,7 +60,10 @@ async def test_one_structured_event_is_created(client, tokens):
 
 
 async def test_same_batch_twice_stores_nothing_new(client, tokens):
-    batch = [sourced("D-1", "R-1", "2026-01-05T10:00:00Z"), visit("D-1", "R-1", "2026-01-06T10:00:00Z")]
+    batch = [
+        sourced("D-1", "R-1", "2026-01-05T10:00:00Z"),
+        visit("D-1", "R-1", "2026-01-06T10:00:00Z"),
+    ]
     first = await post(client, tokens["events:write"], batch)
     second = await post(client, tokens["events:write"], batch)
     assert first.status_code == 201
@@ -62,17 +82,32 @@ async def test_duplicate_within_one_batch_is_stored_once(client, tokens):
 
 
 async def test_plain_json_object_and_array_are_accepted(client, tokens):
-    single = await post(client, tokens["events:write"], sourced("D-1", "R-1", "2026-01-05T10:00:00Z"),
-                        "application/json")
-    many = await post(client, tokens["events:write"], [visit("D-1", "R-1", "2026-01-06T10:00:00Z")],
-                      "application/json; charset=utf-8")
+    single = await post(
+        client,
+        tokens["events:write"],
+        sourced("D-1", "R-1", "2026-01-05T10:00:00Z"),
+        "application/json",
+    )
+    many = await post(
+        client,
+        tokens["events:write"],
+        [visit("D-1", "R-1", "2026-01-06T10:00:00Z")],
+        "application/json; charset=utf-8",
+    )
     assert (single.status_code, many.status_code) == (201, 201)
 
 
 async def test_binary_mode_event_is_accepted(client, tokens):
-    headers = {**bearer(tokens["events:write"]), "Content-Type": "application/json",
-               "ce-specversion": "1.0", "ce-id": "pbx-1", "ce-source": "pbx",
-               "ce-type": "call.logged", "ce-subject": "D-9", "ce-time": "2026-02-01T08:00:00%2B08:00"}
+    headers = {
+        **bearer(tokens["events:write"]),
+        "Content-Type": "application/json",
+        "ce-specversion": "1.0",
+        "ce-id": "pbx-1",
+        "ce-source": "pbx",
+        "ce-type": "call.logged",
+        "ce-subject": "D-9",
+        "ce-time": "2026-02-01T08:00:00%2B08:00",
+    }
     data = {"rep_id": "R-2", "direction": "outbound", "duration_s": 120}
     response = await client.post("/v1/events", content=orjson.dumps(data), headers=headers)
     assert response.status_code == 201, response.text
@@ -116,7 +151,10 @@ async def test_batch_with_one_bad_item_is_422_naming_it_and_stores_nothing(clien
         ({"id": ""}, "/id"),
         ({"data": {"rep_id": "R-1", "account": {"name": "A"}, "channel": "fax"}}, "/data/channel"),
         ({"data": {"account": {"name": "A"}, "channel": "web"}}, "/data/rep_id"),
-        ({"data": {"rep_id": "R-1", "account": {"name": "A"}, "channel": "web", "x": 1}}, "/data/x"),
+        (
+            {"data": {"rep_id": "R-1", "account": {"name": "A"}, "channel": "web", "x": 1}},
+            "/data/x",
+        ),
     ],
 )
 async def test_invalid_event_is_422_with_a_pointer(client, tokens, mutation, pointer):
@@ -130,15 +168,21 @@ async def test_invalid_event_is_422_with_a_pointer(client, tokens, mutation, poi
 async def test_time_more_than_five_minutes_ahead_is_422(client, tokens):
     soon = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()
     later = (datetime.now(UTC) + timedelta(minutes=6)).isoformat()
-    assert (await post(client, tokens["events:write"], visit("D-1", "R-1", soon), ONE)).status_code == 201
+    assert (
+        await post(client, tokens["events:write"], visit("D-1", "R-1", soon), ONE)
+    ).status_code == 201
     response = await post(client, tokens["events:write"], visit("D-1", "R-1", later), ONE)
     assert response.status_code == 422 and response.json()["errors"][0]["pointer"] == "/time"
 
 
 async def test_amount_as_json_number_and_unknown_currency(client, tokens):
-    ok = qualified("D-1", "R-1", "2026-01-05T10:00:00Z") | {"data": {"rep_id": "R-1", "amount": 1500.5, "currency": "USD"}}
+    ok = qualified("D-1", "R-1", "2026-01-05T10:00:00Z") | {
+        "data": {"rep_id": "R-1", "amount": 1500.5, "currency": "USD"}
+    }
     assert (await post(client, tokens["events:write"], ok, ONE)).status_code == 201
-    bad = qualified("D-2", "R-1", "2026-01-05T10:00:00Z") | {"data": {"rep_id": "R-1", "amount": "1", "currency": "XYZ"}}
+    bad = qualified("D-2", "R-1", "2026-01-05T10:00:00Z") | {
+        "data": {"rep_id": "R-1", "amount": "1", "currency": "XYZ"}
+    }
     assert (await post(client, tokens["events:write"], bad, ONE)).status_code == 422
 
 
@@ -154,9 +198,15 @@ async def test_expected_version_mismatch_is_409(client, tokens):
 
 
 async def test_twenty_concurrent_appends_with_one_expected_version_leave_one_winner(client, tokens):
-    assert (await post(client, tokens["events:write"], sourced("D-1", "R-1", "2026-01-05T10:00:00Z"), ONE)).status_code == 201
+    assert (
+        await post(
+            client, tokens["events:write"], sourced("D-1", "R-1", "2026-01-05T10:00:00Z"), ONE
+        )
+    ).status_code == 201
     racers = [visit("D-1", "R-1", "2026-01-06T10:00:00Z", expectedversion=1) for _ in range(20)]
-    responses = await asyncio.gather(*(post(client, tokens["events:write"], e, ONE) for e in racers))
+    responses = await asyncio.gather(
+        *(post(client, tokens["events:write"], e, ONE) for e in racers)
+    )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201] + [409] * 19
     assert len(await feed(client, tokens["read"])) == 2
@@ -174,9 +224,17 @@ async def test_batch_over_the_limits_is_413(client, tokens):
 
 
 async def test_unsupported_media_type_and_malformed_json(client, tokens):
-    response = await client.post("/v1/events", content=b"x", headers={**bearer(tokens["events:write"]), "Content-Type": "text/plain"})
+    response = await client.post(
+        "/v1/events",
+        content=b"x",
+        headers={**bearer(tokens["events:write"]), "Content-Type": "text/plain"},
+    )
     assert response.status_code == 415
-    response = await client.post("/v1/events", content=b"{nope", headers={**bearer(tokens["events:write"]), "Content-Type": ONE})
+    response = await client.post(
+        "/v1/events",
+        content=b"{nope",
+        headers={**bearer(tokens["events:write"]), "Content-Type": ONE},
+    )
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     assert (await post(client, tokens["events:write"], [])).status_code == 422
@@ -205,8 +263,11 @@ async def test_retraction_rules(client, tokens):
 
 async def test_retraction_of_an_event_earlier_in_the_same_batch(client, tokens):
     target = visit("D-1", "R-1", "2026-01-06T10:00:00Z")
-    response = await post(client, tokens["events:write"],
-                          [target, retraction("D-1", "R-1", "2026-01-06T11:00:00Z", target)])
+    response = await post(
+        client,
+        tokens["events:write"],
+        [target, retraction("D-1", "R-1", "2026-01-06T11:00:00Z", target)],
+    )
     assert response.status_code == 201
 
 
@@ -222,5 +283,9 @@ async def test_feed_pages_with_a_cursor(client, tokens):
     assert (await post(client, tokens["events:write"], batch)).status_code == 201
     page = (await client.get("/v1/events?after=0&limit=3", headers=bearer(tokens["read"]))).json()
     assert [e["position"] for e in page["events"]] == [1, 2, 3] and page["next_after"] == 3
-    page = (await client.get(f"/v1/events?after={page['next_after']}&limit=10", headers=bearer(tokens["read"]))).json()
+    page = (
+        await client.get(
+            f"/v1/events?after={page['next_after']}&limit=10", headers=bearer(tokens["read"])
+        )
+    ).json()
     assert [e["position"] for e in page["events"]] == [4, 5, 6, 7] and page["head"] == 7

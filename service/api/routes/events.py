@@ -72,7 +72,11 @@ class FeedPage(BaseModel):
 _REQUEST_BODY: dict[str, Any] = {
     "required": True,
     "content": {
-        media: {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}}
+        media: {
+            "schema": {
+                "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]
+            }
+        }
         for media in (STRUCTURED, BATCH, PLAIN_JSON)
     },
 }
@@ -90,8 +94,13 @@ def _validate_all(raw_events: list[Any]) -> list[CloudEvent]:
                 {"index": index, "pointer": e.pointer, "detail": e.detail} for e in exc.errors
             )
     if errors:
-        raise Problem(422, "invalid-events", "one or more events are invalid; nothing was stored",
-                      title="Invalid events", errors=errors)
+        raise Problem(
+            422,
+            "invalid-events",
+            "one or more events are invalid; nothing was stored",
+            title="Invalid events",
+            errors=errors,
+        )
     return events
 
 
@@ -100,19 +109,39 @@ def _rejection(exc: AppendRejected) -> Problem:
         {"index": i.index, "source": i.source, "id": i.id, "detail": i.detail} for i in exc.items
     ]
     if isinstance(exc, KeyReuseConflict):
-        return Problem(409, "idempotency-conflict", "an event id was reused with different "
-                       "content; nothing was stored", title="Conflicting event", errors=items)
+        return Problem(
+            409,
+            "idempotency-conflict",
+            "an event id was reused with different content; nothing was stored",
+            title="Conflicting event",
+            errors=items,
+        )
     if isinstance(exc, VersionConflict):
-        return Problem(409, "version-conflict", "a stream is not at the expected version; "
-                       "nothing was stored", title="Version conflict", errors=items)
+        return Problem(
+            409,
+            "version-conflict",
+            "a stream is not at the expected version; nothing was stored",
+            title="Version conflict",
+            errors=items,
+        )
     assert isinstance(exc, RetractionRejected)
-    return Problem(422, "invalid-retraction", "a retraction names no event it may retract; "
-                   "nothing was stored", title="Invalid retraction", errors=items)
+    return Problem(
+        422,
+        "invalid-retraction",
+        "a retraction names no event it may retract; nothing was stored",
+        title="Invalid retraction",
+        errors=items,
+    )
 
 
 def _result_json(result: AppendResult) -> dict[str, Any]:
-    return {"source": result.source, "id": result.id, "status": result.status,
-            "position": result.position, "stream_version": result.stream_version}
+    return {
+        "source": result.source,
+        "id": result.id,
+        "status": result.status,
+        "position": result.position,
+        "stream_version": result.stream_version,
+    }
 
 
 @router.post(
@@ -134,8 +163,13 @@ async def append_events(request: Request, services: ServicesDep, key: WriterKey)
     except BodyError as exc:
         raise Problem(exc.status, "unreadable-body", exc.detail, title=exc.title) from exc
     if len(decoded.events) > settings.max_batch_events:
-        raise Problem(413, "batch-too-large", f"a batch holds at most {settings.max_batch_events} "
-                      "events", title="Content Too Large", limit_events=settings.max_batch_events)
+        raise Problem(
+            413,
+            "batch-too-large",
+            f"a batch holds at most {settings.max_batch_events} events",
+            title="Content Too Large",
+            limit_events=settings.max_batch_events,
+        )
     if not decoded.events:
         raise Problem(422, "empty-batch", "a batch holds at least one event", title="Empty batch")
     events = _validate_all(decoded.events)
@@ -161,11 +195,19 @@ async def read_feed(
     rows = await services.reader.feed(after, limit)
     events = [
         {
-            "specversion": "1.0", "id": row.event_id, "source": row.source, "type": row.type,
-            "subject": row.subject, "time": iso(row.occurred_at),
-            "datacontenttype": "application/json", "data": row.data, "position": row.position,
-            "stream_version": row.stream_version, "recorded_at": iso(row.recorded_at),
-            "schema_version": row.schema_version, "hash": bytes(row.hash).hex(),
+            "specversion": "1.0",
+            "id": row.event_id,
+            "source": row.source,
+            "type": row.type,
+            "subject": row.subject,
+            "time": iso(row.occurred_at),
+            "datacontenttype": "application/json",
+            "data": row.data,
+            "position": row.position,
+            "stream_version": row.stream_version,
+            "recorded_at": iso(row.recorded_at),
+            "schema_version": row.schema_version,
+            "hash": bytes(row.hash).hex(),
         }
         for row in rows
     ]

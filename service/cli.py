@@ -1,0 +1,183 @@
+"""The `funnel-ledger` command line: serve, migrate, keys, openapi."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from service.runtime import open_database
+from service.settings import Settings
+from service.store.keys import KeyStore, Scope, parse_scopes
+
+app = typer.Typer(
+    help="Funnel Ledger: the five numbers of a sales team, for any past date.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console(stderr=True)
+out = Console()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (needs DATABASE_URL).")] = 1,
+) -> None:
+    """Migrate the database, then serve the HTTP API."""
+    settings = Settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(_bootstrap(settings))
+    if workers > 1 and settings.database_url is None:
+        raise typer.BadParameter(
+            "several workers need a shared DATABASE_URL", param_hint="--workers"
+        )
+    uvicorn.run(
+        "service.api.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+async def _bootstrap(settings: Settings) -> None:
+    """Migrate, and on a store with no key yet, create and print a first admin key."""
+    async with open_database(settings) as engine:
+        keys = KeyStore(engine)
+        if not await keys.list():
+            issued = await keys.create("bootstrap-admin", frozenset({Scope.ADMIN}))
+            console.print("[bold]No API key existed: created an admin key (shown only once):[/]")
+            out.print(issued.token, soft_wrap=True)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+
+    async def run() -> None:
+        async with open_database(Settings()):
+            console.print("database migrated to the newest schema")
+
+    asyncio.run(run())
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")],
+    scopes: Annotated[str, typer.Option(help="Comma-separated: events:write, read, audit, admin.")],
+    expires: Annotated[datetime | None, typer.Option(help="Expiry instant (ISO 8601).")] = None,
+) -> None:
+    """Create a key; its token is printed as the last line, and shown only this once."""
+    try:
+        scope_set = parse_scopes(scopes)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scopes") from exc
+
+    async def run() -> str:
+        async with open_database(Settings()) as engine:
+            issued = await KeyStore(engine).create(name, scope_set, expires)
+            console.print(
+                f"created key {issued.key.key_id} ({name}: {', '.join(sorted(scope_set))})"
+            )
+            return issued.token
+
+    out.print(asyncio.run(run()), soft_wrap=True)
+
+
+@keys_app.command("list")
+def keys_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+) -> None:
+    """List keys (never their secrets)."""
+
+    async def run() -> None:
+        async with open_database(Settings()) as engine:
+            keys = await KeyStore(engine).list()
+        if as_json:
+            out.print_json(
+                json.dumps(
+                    [
+                        {
+                            "key_id": k.key_id,
+                            "name": k.name,
+                            "scopes": sorted(k.scopes),
+                            "created_at": k.created_at.isoformat(),
+                            "expires_at": k.expires_at.isoformat() if k.expires_at else None,
+                            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+                            "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None,
+                        }
+                        for k in keys
+                    ]
+                )
+            )
+            return
+        table = Table("key id", "name", "scopes", "created", "expires", "revoked", "last used")
+        for k in keys:
+            table.add_row(
+                k.key_id,
+                k.name,
+                ",".join(sorted(k.scopes)),
+                _when(k.created_at),
+                _when(k.expires_at),
+                _when(k.revoked_at),
+                _when(k.last_used_at),
+            )
+        out.print(table)
+
+    asyncio.run(run())
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (see `keys list`).")],
+) -> None:
+    """Revoke a key at once."""
+
+    async def run() -> bool:
+        async with open_database(Settings()) as engine:
+            return await KeyStore(engine).revoke(key_id)
+
+    if not asyncio.run(run()):
+        console.print(f"no active key {key_id!r}")
+        raise typer.Exit(1)
+    console.print(f"revoked {key_id}")
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI document the service serves, as YAML."""
+    import yaml
+
+    from service.api.app import create_app
+
+    document = create_app(Settings()).openapi()
+    out.print(
+        yaml.safe_dump(document, sort_keys=False, allow_unicode=True),
+        end="",
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
+    )
+
+
+def _when(instant: datetime | None) -> str:
+    return instant.isoformat(timespec="seconds") if instant else "-"
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()
