@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from service import __version__
 from service.api.container import Services
 from service.api.problems import install_problem_handlers
-from service.api.routes import events, health
+from service.api.routes import deals, events, health, scoreboard
 from service.runtime import open_database
 from service.settings import Settings
 from service.store.appender import EventAppender
 from service.store.keys import KeyStore
+from service.store.projector import Projector
 from service.store.reader import EventReader
 
 DESCRIPTION = """
@@ -29,14 +30,25 @@ opportunities, leads and client visits, both as it happened (`as_of`) and as it 
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     async with open_database(settings) as engine:
+        projector = Projector(
+            engine,
+            batch_size=settings.projector_batch_size,
+            poll_seconds=settings.projector_poll_seconds,
+        )
         app.state.services = Services(
             settings=settings,
             engine=engine,
-            appender=EventAppender(engine),
+            appender=EventAppender(engine, on_append=projector.wake),
             reader=EventReader(engine),
             keys=KeyStore(engine),
+            projector=projector,
         )
-        yield
+        if settings.run_projector:
+            projector.start()
+        try:
+            yield
+        finally:
+            await projector.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,4 +63,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(events.router)
+    app.include_router(deals.router)
+    app.include_router(scoreboard.router)
     return app

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.settings import Settings
 from service.store.appender import EventAppender
 from service.store.keys import KeyStore
+from service.store.projector import Projector
 from service.store.reader import EventReader
 
 
@@ -21,3 +22,4 @@ class Services:
     appender: EventAppender
     reader: EventReader
     keys: KeyStore
+    projector: Projector

@@ -259,10 +259,14 @@ def _apply(draft: _Draft, event: RecordedEvent) -> None:
     if handler is None:
         # Retractions and rep events are never folded into a deal: `visible` must filter them.
         raise ValueError(f"{event.type!r} is not a deal event and cannot be folded")
+    # Plain comparisons, not min()/max(): this runs once per event of every rebuild.
     at = event.occurred_at
-    draft.first_event_at = min(draft.first_event_at, at)
-    draft.last_event_at = max(draft.last_event_at, at)
-    draft.version = max(draft.version, event.stream_version)
+    if at < draft.first_event_at:  # noqa: PLR1730
+        draft.first_event_at = at
+    if at > draft.last_event_at:  # noqa: PLR1730
+        draft.last_event_at = at
+    if event.stream_version > draft.version:  # noqa: PLR1730
+        draft.version = event.stream_version
     handler(draft, event)
 
 
@@ -322,7 +326,7 @@ def deal_states(ordered: Iterable[RecordedEvent]) -> dict[str, DealState]:
     drafts: dict[str, _Draft] = {}
     for event in ordered:
         subject = event.subject
-        if not is_deal(subject):
+        if subject.startswith(REP_SUBJECT_PREFIX):
             continue
         draft = drafts.get(subject)
         if draft is None:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from service.events.recorded import RecordedEvent
 from service.events.vocabulary import REP_SUBJECT_PREFIX, TEAM_ASSIGNMENT
-from service.projections.knowledge import order_key
+from service.projections.knowledge import sort_in_order
 
 TeamHistory = dict[str, list[tuple[datetime, str]]]
 """rep_id → its team assignments as (valid_from, team_id), in contract order."""
@@ -16,14 +16,12 @@ TeamHistory = dict[str, list[tuple[datetime, str]]]
 
 def team_history(events: Iterable[RecordedEvent]) -> TeamHistory:
     """The team assignments per rep from visible events (see `visible`); others are ignored."""
-    assignments = sorted(
-        (
-            event
-            for event in events
-            if event.type == TEAM_ASSIGNMENT and event.subject.startswith(REP_SUBJECT_PREFIX)
-        ),
-        key=order_key,
-    )
+    assignments = [
+        event
+        for event in events
+        if event.type == TEAM_ASSIGNMENT and event.subject.startswith(REP_SUBJECT_PREFIX)
+    ]
+    sort_in_order(assignments)
     history: TeamHistory = {}
     for event in assignments:
         rep_id = event.subject[len(REP_SUBJECT_PREFIX) :]

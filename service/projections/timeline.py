@@ -39,6 +39,9 @@ def timeline(events_ordered: Iterable[RecordedEvent]) -> tuple[Segment, ...]:
         state = evolve(state, event)
     if state is not None:
         _close_instant(starts, state)
+    if not starts:
+        return ()
+    # Each segment ends where the next begins; the last one is still open.
     ends: list[datetime | None] = [start[0] for start in starts[1:]]
     ends.append(None)
     return tuple(

@@ -59,7 +59,10 @@ def test_events_without_stage_effect_keep_the_stage(type_: str) -> None:
     log.add("deal.qualified", D, "2026-03-01T00:00:00+00:00")
     log.add(type_, D, "2026-03-02T00:00:00+00:00")
     state = state_of(log)
-    assert (state.stage, state.stage_entered_at) == (Stage.OPPORTUNITY, at("2026-03-01T00:00:00+00:00"))
+    assert (state.stage, state.stage_entered_at) == (
+        Stage.OPPORTUNITY,
+        at("2026-03-01T00:00:00+00:00"),
+    )
 
 
 def test_a_deal_with_no_stage_setting_event_exists_with_a_null_stage() -> None:
@@ -95,7 +98,11 @@ def test_eb_departed_in_any_other_stage_changes_nothing(last: str) -> None:
     log.add("deal.eb_departed", D, "2026-03-05T00:00:00+00:00")
     after = state_of(log)
     # Then stage, its date and the EB stay; only the deal's dates and version move on
-    assert (after.stage, after.stage_entered_at, after.eb) == (before.stage, before.stage_entered_at, before.eb)
+    assert (after.stage, after.stage_entered_at, after.eb) == (
+        before.stage,
+        before.stage_entered_at,
+        before.eb,
+    )
     assert after.last_event_at == at("2026-03-05T00:00:00+00:00")
     assert after.version == before.version + 1
 
@@ -142,7 +149,13 @@ def test_owner_is_null_until_sourced_or_reassigned() -> None:
 
 def test_account_and_channel_come_from_sourcing() -> None:
     log = EventLog()
-    log.add("lead.sourced", D, "2026-03-01T00:00:00+00:00", account={"name": "Foxconn", "size": 500}, channel="referral")
+    log.add(
+        "lead.sourced",
+        D,
+        "2026-03-01T00:00:00+00:00",
+        account={"name": "Foxconn", "size": 500},
+        channel="referral",
+    )
     state = state_of(log)
     assert (state.account, state.channel) == ({"name": "Foxconn", "size": 500}, "referral")
 
@@ -153,7 +166,9 @@ def test_amount_is_set_by_qualification_signing_and_revision() -> None:
     assert (state_of(log).amount, state_of(log).currency) == ("100.00", "TWD")
     log.add("deal.amount_revised", D, "2026-03-02T00:00:00+00:00", amount="90.5", currency="USD")
     assert (state_of(log).amount, state_of(log).currency) == ("90.5", "USD")
-    log.add("deal.contract_signed", D, "2026-03-03T00:00:00+00:00", amount="125000.00", currency="TWD")
+    log.add(
+        "deal.contract_signed", D, "2026-03-03T00:00:00+00:00", amount="125000.00", currency="TWD"
+    )
     assert (state_of(log).amount, state_of(log).currency) == ("125000.00", "TWD")
 
 
@@ -183,7 +198,10 @@ def test_last_stage_wins_by_occurred_at_even_when_it_arrived_first() -> None:
     # Then the loss wins
     state = state_of(log)
     assert (state.stage, state.stage_entered_at) == (Stage.LOST, at("2026-03-05T00:00:00+00:00"))
-    assert (state.first_event_at, state.last_event_at) == (at("2026-03-01T00:00:00+00:00"), at("2026-03-05T00:00:00+00:00"))
+    assert (state.first_event_at, state.last_event_at) == (
+        at("2026-03-01T00:00:00+00:00"),
+        at("2026-03-05T00:00:00+00:00"),
+    )
     assert state.version == 3
 
 
@@ -200,7 +218,11 @@ def test_a_retracted_event_is_not_folded() -> None:
     signing = log.add("deal.contract_signed", D, "2026-03-02T00:00:00+00:00", amount="5.00")
     log.retract(signing, "2026-03-10T00:00:00+00:00")
     state = state_of(log)
-    assert (state.stage, state.amount, state.last_event_at) == (Stage.OPPORTUNITY, "1000.00", at("2026-03-01T00:00:00+00:00"))
+    assert (state.stage, state.amount, state.last_event_at) == (
+        Stage.OPPORTUNITY,
+        "1000.00",
+        at("2026-03-01T00:00:00+00:00"),
+    )
 
 
 def test_evolve_refuses_events_that_are_not_deal_events() -> None:
@@ -255,10 +277,22 @@ class TestDealStateAt:
     @staticmethod
     def log_with_other_subjects() -> tuple[EventLog, RecordedEvent]:
         log = EventLog()
-        log.add("lead.sourced", D, "2026-03-01T00:00:00+00:00", recorded_at="2026-03-01T00:00:00+00:00")
-        log.add("lead.sourced", "D-2", "2026-03-01T00:00:00+00:00", recorded_at="2026-03-01T00:00:00+00:00")
+        log.add(
+            "lead.sourced", D, "2026-03-01T00:00:00+00:00", recorded_at="2026-03-01T00:00:00+00:00"
+        )
+        log.add(
+            "lead.sourced",
+            "D-2",
+            "2026-03-01T00:00:00+00:00",
+            recorded_at="2026-03-01T00:00:00+00:00",
+        )
         log.team("R-1", "T-1", "2026-01-01T00:00:00+00:00", recorded_at="2026-03-01T00:00:00+00:00")
-        qualified = log.add("deal.qualified", D, "2026-03-05T00:00:00+00:00", recorded_at="2026-03-05T00:00:00+00:00")
+        qualified = log.add(
+            "deal.qualified",
+            D,
+            "2026-03-05T00:00:00+00:00",
+            recorded_at="2026-03-05T00:00:00+00:00",
+        )
         return log, qualified
 
     def test_only_the_deal_s_own_events_are_folded(self) -> None:
@@ -277,17 +311,28 @@ class TestDealStateAt:
 
     def test_no_deal_before_its_first_event_or_before_it_is_known(self) -> None:
         log, _ = self.log_with_other_subjects()
-        assert deal_state_at(D, log.events, as_of=at("2026-02-28T00:00:00+00:00"), known_at=None) is None
-        assert deal_state_at(D, log.events, as_of=None, known_at=at("2026-02-28T00:00:00+00:00")) is None
+        assert (
+            deal_state_at(D, log.events, as_of=at("2026-02-28T00:00:00+00:00"), known_at=None)
+            is None
+        )
+        assert (
+            deal_state_at(D, log.events, as_of=None, known_at=at("2026-02-28T00:00:00+00:00"))
+            is None
+        )
         assert deal_state_at("D-404", log.events, as_of=None, known_at=None) is None
 
     def test_a_fully_retracted_deal_does_not_exist(self) -> None:
         log = EventLog()
-        only = log.add("lead.sourced", D, "2026-03-01T00:00:00+00:00", recorded_at="2026-03-01T00:00:00+00:00")
+        only = log.add(
+            "lead.sourced", D, "2026-03-01T00:00:00+00:00", recorded_at="2026-03-01T00:00:00+00:00"
+        )
         log.retract(only, "2026-03-02T00:00:00+00:00", recorded_at="2026-03-02T00:00:00+00:00")
         assert deal_state_at(D, log.events, as_of=None, known_at=None) is None
         # ...but it did exist as known before the retraction
-        assert deal_state_at(D, log.events, as_of=None, known_at=at("2026-03-01T12:00:00+00:00")) is not None
+        assert (
+            deal_state_at(D, log.events, as_of=None, known_at=at("2026-03-01T12:00:00+00:00"))
+            is not None
+        )
 
     def test_a_retraction_moves_the_version_on(self) -> None:
         log, qualified = self.log_with_other_subjects()

@@ -22,7 +22,10 @@ def test_every_deal_event_type_has_default_data() -> None:
 def test_retraction_and_team_data_are_valid() -> None:
     log = EventLog()
     target = log.add("call.logged", "D-1", "2026-03-01T10:00:00+00:00")
-    for event in (log.retract(target, "2026-03-02T10:00:00+00:00"), log.team("R-1", "T-1", "2026-01-01T00:00:00+00:00")):
+    for event in (
+        log.retract(target, "2026-03-02T10:00:00+00:00"),
+        log.team("R-1", "T-1", "2026-01-01T00:00:00+00:00"),
+    ):
         model = data_model_for(event.type)
         assert model is not None
         model.model_validate(dict(event.data))

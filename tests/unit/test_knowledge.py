@@ -41,8 +41,15 @@ def test_as_of_is_inclusive() -> None:
 
 def test_known_at_is_inclusive_and_hides_later_records() -> None:
     log = EventLog()
-    known = log.add("call.logged", "D-1", "2026-03-01T00:00:00+00:00", recorded_at="2026-03-05T00:00:00+00:00")
-    log.add("call.logged", "D-1", "2026-02-01T00:00:00+00:00", recorded_at="2026-03-05T00:00:00.000001+00:00")
+    known = log.add(
+        "call.logged", "D-1", "2026-03-01T00:00:00+00:00", recorded_at="2026-03-05T00:00:00+00:00"
+    )
+    log.add(
+        "call.logged",
+        "D-1",
+        "2026-02-01T00:00:00+00:00",
+        recorded_at="2026-03-05T00:00:00.000001+00:00",
+    )
     assert visible(log.events, as_of=None, known_at=at("2026-03-05T00:00:00+00:00")) == [known]
 
 
@@ -57,7 +64,9 @@ def test_a_known_retraction_removes_its_target_and_itself() -> None:
 def test_a_retraction_recorded_after_known_at_is_ignored() -> None:
     # Given a retraction recorded on 03-10 of an event recorded on 03-02
     log = EventLog()
-    target = log.add("call.logged", "D-1", "2026-03-01T00:00:00+00:00", recorded_at="2026-03-02T00:00:00+00:00")
+    target = log.add(
+        "call.logged", "D-1", "2026-03-01T00:00:00+00:00", recorded_at="2026-03-02T00:00:00+00:00"
+    )
     log.retract(target, "2026-03-01T00:00:00+00:00", recorded_at="2026-03-10T00:00:00+00:00")
     # When asked as known before the retraction, Then the event is still there
     assert visible(log.events, as_of=None, known_at=at("2026-03-09T00:00:00+00:00")) == [target]
@@ -87,8 +96,12 @@ def test_a_retraction_matches_source_and_id() -> None:
     other = log.add("call.logged", "D-1", "2026-03-02T00:00:00+00:00")
     retraction = log.retract(target, "2026-03-03T00:00:00+00:00")
     wrong_source = log.add(
-        "event.retracted", "D-1", "2026-03-03T00:00:00+00:00",
-        event_source="phone", event_id=other.id, reason="x",
+        "event.retracted",
+        "D-1",
+        "2026-03-03T00:00:00+00:00",
+        event_source="phone",
+        event_id=other.id,
+        reason="x",
     )
     assert ids(visible(log.events, as_of=None, known_at=None)) == [other.id]
     assert retraction.id != wrong_source.id

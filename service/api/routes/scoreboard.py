@@ -1,0 +1,154 @@
+"""`/v1/scoreboard` and `/v1/funnel`: the five numbers and the funnel, for any past date."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+
+from service.api.auth import ReaderKey
+from service.api.deps import ServicesDep
+from service.api.params import as_of_or_now, known_at_or_now, period
+from service.api.reads import Consistency, snapshot
+from service.api.schemas import FunnelModel, ScoreboardModel
+from service.projections.scoreboard import GroupBy, Scoreboard
+from service.store import scoreboard_query
+from service.store.chain import iso
+
+router = APIRouter(prefix="/v1", tags=["scoreboard"])
+
+MinPosition = Annotated[int | None, Query(ge=0, description="Wait until this is projected.")]
+ConsistencyParam = Annotated[Consistency, Query(description="strong: wait for all acknowledged")]
+CSV_COLUMNS = (
+    "row",
+    "key",
+    "closed_deals",
+    "committed_deals",
+    "opportunities",
+    "leads",
+    "client_visits",
+    "fsi_visits",
+    "fua_visits",
+    "open_leads",
+    "open_opportunities",
+    "open_committed_deals",
+)
+
+
+def _wants_csv(request: Request, fmt: str | None) -> bool:
+    if fmt is not None:
+        return fmt == "csv"
+    accept = request.headers.get("accept", "")
+    return "text/csv" in accept and "application/json" not in accept
+
+
+def scoreboard_csv(board: Scoreboard) -> str:
+    """The scoreboard as CSV: one line per row, then a `totals` line; money per currency."""
+    currencies = sorted(
+        {c for row in board.rows for c in row.numbers.closed_value} | set(board.totals.closed_value)
+    )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([*CSV_COLUMNS, *(f"closed_value_{c}" for c in currencies)])
+    lines = [("row", row.key, row.numbers) for row in board.rows]
+    lines.append(("totals", None, board.totals))
+    for kind, key, n in lines:
+        writer.writerow(
+            [
+                kind,
+                "" if key is None else key,
+                n.closed_deals,
+                n.committed_deals,
+                n.opportunities,
+                n.leads,
+                n.client_visits,
+                n.fsi_visits,
+                n.fua_visits,
+                n.open.leads,
+                n.open.opportunities,
+                n.open.committed_deals,
+                *(
+                    format(n.closed_value[c], "f") if c in n.closed_value else "0"
+                    for c in currencies
+                ),
+            ]
+        )
+    return buffer.getvalue()
+
+
+@router.get(
+    "/scoreboard",
+    response_model=ScoreboardModel,
+    summary="The five numbers",
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+async def get_scoreboard(
+    request: Request,
+    services: ServicesDep,
+    _key: ReaderKey,
+    from_: Annotated[str | None, Query(alias="from", description="Start (a date: 00:00).")] = None,
+    to: Annotated[str | None, Query(description="End, excluded (a date: 00:00).")] = None,
+    period_: Annotated[
+        str | None, Query(alias="period", description="2026-Q1, 2026-03, 2026-W10")
+    ] = None,
+    known_at: Annotated[str | None, Query(description="Transaction time; default now.")] = None,
+    group_by: GroupBy = "rep",
+    format_: Annotated[str | None, Query(alias="format", pattern="^(json|csv)$")] = None,
+    min_position: MinPosition = None,
+    consistency: ConsistencyParam = "strong",
+) -> Any:
+    """The five numbers of [from, to) per rep, team or all, as known at `known_at`."""
+    settings = services.settings
+    start, end = period(settings, from_, to, period_)
+    known = known_at_or_now(settings, known_at)
+    async with snapshot(services, min_position, consistency) as snap:
+        board = await scoreboard_query.scoreboard(
+            snap.conn, start=start, end=end, known_at=known, group_by=group_by
+        )
+    headers = {"X-Funnel-Position": str(snap.position)}
+    if _wants_csv(request, format_):
+        return Response(
+            scoreboard_csv(board), media_type="text/csv; charset=utf-8", headers=headers
+        )
+    body = {
+        **board.to_json(),
+        "from": iso(start),
+        "to": iso(end),
+        "known_at": iso(known),
+        "position": snap.position,
+    }
+    return Response(orjson.dumps(body), media_type="application/json", headers=headers)
+
+
+@router.get("/funnel", response_model=FunnelModel, summary="Deals per stage")
+async def get_funnel(
+    services: ServicesDep,
+    _key: ReaderKey,
+    as_of: Annotated[
+        str | None, Query(description="Valid time: a date (its end) or a date-time.")
+    ] = None,
+    known_at: Annotated[str | None, Query(description="Transaction time; default now.")] = None,
+    rep_id: Annotated[str | None, Query(description="Only deals this rep owns at `as_of`.")] = None,
+    min_position: MinPosition = None,
+    consistency: ConsistencyParam = "strong",
+) -> Any:
+    """Every deal counted by its stage at (`as_of`, `known_at`)."""
+    settings = services.settings
+    at, known = as_of_or_now(settings, as_of), known_at_or_now(settings, known_at)
+    async with snapshot(services, min_position, consistency) as snap:
+        stages = await scoreboard_query.funnel(snap.conn, as_of=at, known_at=known, rep_id=rep_id)
+    body = {
+        "as_of": iso(at),
+        "known_at": iso(known),
+        "rep_id": rep_id,
+        "stages": stages,
+        "position": snap.position,
+    }
+    return Response(
+        orjson.dumps(body),
+        media_type="application/json",
+        headers={"X-Funnel-Position": str(snap.position)},
+    )

@@ -1,0 +1,151 @@
+"""Response models of the read endpoints, as BI tools see them in the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class DealStateModel(BaseModel):
+    """A deal at (`as_of`, `known_at`): contract §4."""
+
+    deal_id: str
+    stage: str | None
+    owner_rep_id: str | None
+    account: dict[str, Any] | None
+    channel: str | None
+    amount: str | None
+    currency: str | None
+    eb: dict[str, Any] | None
+    stage_entered_at: str | None
+    first_event_at: str
+    last_event_at: str
+    fsi_visits: int
+    fua_visits: int
+    calls: int
+    version: int
+
+
+class DealResponse(DealStateModel):
+    """A deal's state with the instants it answers for."""
+
+    as_of: str
+    known_at: str
+    position: int = Field(description="The newest log position this answer reflects.")
+
+
+class DealPage(BaseModel):
+    """A page of deals; pass `after=next_after` for the next one."""
+
+    as_of: str
+    known_at: str
+    position: int
+    deals: list[DealStateModel]
+    next_after: str | None
+
+
+class RetractedBy(BaseModel):
+    """The retraction that removed an event."""
+
+    source: str
+    id: str
+    position: int
+
+
+class DealEvent(BaseModel):
+    """One event of a deal's stream."""
+
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: str
+    data: dict[str, Any]
+    position: int
+    stream_version: int
+    recorded_at: str
+    retracted: bool
+    retracted_by: RetractedBy | None
+
+
+class DealEvents(BaseModel):
+    """A deal's events in `occurred_at` order as known at `known_at`."""
+
+    deal_id: str
+    known_at: str
+    events: list[DealEvent]
+
+
+class OpenModel(BaseModel):
+    """Deals open at the end of the period."""
+
+    leads: int
+    opportunities: int
+    committed_deals: int
+
+
+class ConversionModel(BaseModel):
+    """Flow ratios between consecutive stages (null when nothing to convert)."""
+
+    lead_to_opportunity: float | None
+    opportunity_to_committed: float | None
+    committed_to_closed: float | None
+
+
+class NumbersModel(BaseModel):
+    """The five numbers with visits split, closed value per currency and open deals."""
+
+    closed_deals: int
+    committed_deals: int
+    opportunities: int
+    leads: int
+    client_visits: int
+    fsi_visits: int
+    fua_visits: int
+    closed_value: dict[str, str]
+    open: OpenModel
+    conversion: ConversionModel
+    fsi_share: float | None
+
+
+class RowModel(NumbersModel):
+    """One scoreboard row: a rep, a team, null (no one) or "all"."""
+
+    key: str | None
+
+
+class ScoreboardModel(BaseModel):
+    """The scoreboard of [from, to) as known at `known_at`: contract §6."""
+
+    model_config = {"populate_by_name": True}
+
+    from_: str = Field(alias="from")
+    to: str
+    known_at: str
+    group_by: str
+    rows: list[RowModel]
+    totals: NumbersModel
+    position: int
+
+
+class StagesModel(BaseModel):
+    """Deals per stage."""
+
+    lead: int
+    opportunity: int
+    eb_committed: int
+    committed: int
+    won: int
+    lost: int
+    disqualified: int
+
+
+class FunnelModel(BaseModel):
+    """The funnel at (`as_of`, `known_at`): contract §6."""
+
+    as_of: str
+    known_at: str
+    rep_id: str | None
+    stages: StagesModel
+    position: int

@@ -1,0 +1,64 @@
+"""A deal's timeline across transaction time: what was believed about it, and when.
+
+The read models store these rows so that any (`as_of`, `known_at`) question about a deal's stage
+and owner is one lookup: the segment covering `as_of` among those believed at `known_at`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import groupby
+
+from service.events.recorded import RecordedEvent
+from service.projections.knowledge import visible
+from service.projections.timeline import Segment, timeline
+
+
+@dataclass(frozen=True, slots=True)
+class KnownSegment:
+    """A timeline segment believed during [known_from, known_to); `known_to` None: still so."""
+
+    segment: Segment
+    known_from: datetime
+    known_to: datetime | None
+
+
+def _recorded_at(event: RecordedEvent) -> datetime:
+    return event.recorded_at
+
+
+def deal_history(stream: Sequence[RecordedEvent]) -> list[KnownSegment]:
+    """Every timeline segment a deal ever had, with when it was believed.
+
+    `stream` is all of the deal's events (retractions included) in position order, along which
+    `recorded_at` never decreases. Each distinct `recorded_at` is one step of knowledge; the
+    timeline after each step comes from `timeline`, the same fold as everywhere else.
+    """
+    believed: dict[Segment, datetime] = {}
+    history: list[KnownSegment] = []
+    known: list[RecordedEvent] = []
+    for recorded_at, step in groupby(stream, key=_recorded_at):
+        known.extend(step)
+        now_believed = set(timeline(visible(known, as_of=None, known_at=None)))
+        gone = [s for s in believed if s not in now_believed]
+        history.extend(KnownSegment(s, believed.pop(s), recorded_at) for s in gone)
+        for segment in now_believed:
+            believed.setdefault(segment, recorded_at)
+    history.extend(KnownSegment(segment, since, None) for segment, since in believed.items())
+    return history
+
+
+def believed_at(
+    history: Iterable[KnownSegment], as_of: datetime, known_at: datetime
+) -> Segment | None:
+    """The segment covering `as_of` as believed at `known_at` (None: the deal did not exist)."""
+    for row in history:
+        if (
+            row.known_from <= known_at
+            and (row.known_to is None or known_at < row.known_to)
+            and row.segment.covers(as_of)
+        ):
+            return row.segment
+    return None

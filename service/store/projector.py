@@ -1,0 +1,159 @@
+"""The async projector: tails the log from its checkpoint into the read models.
+
+Rows and checkpoint commit in one transaction, so a crash never applies a batch twice or skips
+one. Exactly one projector is active per database (a session advisory lock elects it); it wakes
+on LISTEN/NOTIFY and on local appends, and polls as a fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from service.store import checkpoints
+from service.store.appender import NOTIFY_CHANNEL
+from service.store.read_model_writer import READ_MODELS, apply_batch
+from service.store.reader import to_recorded
+
+PROJECTOR_LOCK = 7_351_002
+_log = logging.getLogger(__name__)
+_FEED = text(
+    "SELECT position, subject, stream_version, source, event_id, type, occurred_at, recorded_at, "
+    "data, metadata, schema_version FROM events WHERE position > :after ORDER BY position "
+    "LIMIT :limit"
+)
+
+
+async def project_once(engine: AsyncEngine, batch_size: int, name: str = READ_MODELS) -> int:
+    """Project one batch after the checkpoint; return how many events it held."""
+    async with engine.begin() as conn:
+        checkpoint = await checkpoints.load(conn, name, lock=True)
+        rows = await conn.execute(_FEED, {"after": checkpoint.position, "limit": batch_size})
+        events = [to_recorded(row) for row in rows]
+        if events:
+            await apply_batch(conn, events)
+            await checkpoints.advance(conn, name, events[-1].position)
+        return len(events)
+
+
+async def catch_up(engine: AsyncEngine, batch_size: int) -> int:
+    """Project until the read models reach the head of the log; return the events projected."""
+    total = 0
+    while count := await project_once(engine, batch_size):
+        total += count
+    return total
+
+
+class Projector:
+    """Keeps the read models up to date while the service runs."""
+
+    def __init__(self, engine: AsyncEngine, *, batch_size: int, poll_seconds: float) -> None:
+        self._engine = engine
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self.is_leader = False
+
+    def wake(self, _position: int | None = None) -> None:
+        """Ask the projector to look at the log now (called after a local append)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run in the background until `stop`."""
+        self._task = asyncio.create_task(self._run(), name="projector")
+
+    async def stop(self) -> None:
+        """Stop and release leadership."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def wait_for(self, target: int, wait_seconds: float) -> bool:
+        """Wait until the read models reflect `target`; False if `wait_seconds` pass first."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
+        delay = 0.002
+        while True:
+            if await checkpoints.position(self._engine, READ_MODELS) >= target:
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            self._wake.set()
+            async with self._progress:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._progress.wait(), min(delay, remaining))
+            delay = min(delay * 2, 0.05)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with self._engine.connect() as session:
+                    try:
+                        await self._lead(session)
+                    finally:
+                        # A session lock must not go back to the pool with the connection.
+                        await session.invalidate()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                _log.exception("projector failed; retrying")
+                with contextlib.suppress(Exception):
+                    await checkpoints.record_error(self._engine, READ_MODELS, repr(exc))
+                await asyncio.sleep(self._poll_seconds)
+            finally:
+                self.is_leader = False
+
+    async def _lead(self, session: AsyncConnection) -> None:
+        """Become the leader (or wait to), then project whenever woken or polled."""
+        # Another process may hold the lock: poll for it, as no event tells us it was released.
+        while not await _try_lock(session):  # noqa: ASYNC110
+            await asyncio.sleep(self._poll_seconds)
+        self.is_leader = True
+        await session.commit()
+        listener = await self._listen(session)
+        try:
+            while True:
+                self._wake.clear()
+                while await project_once(self._engine, self._batch_size):
+                    await self._notify_progress()
+                await self._notify_progress()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+        finally:
+            await listener()
+
+    async def _notify_progress(self) -> None:
+        async with self._progress:
+            self._progress.notify_all()
+
+    async def _listen(self, session: AsyncConnection) -> Any:
+        raw = await session.get_raw_connection()
+        driver: Any = raw.driver_connection
+
+        def on_notify(*_args: object) -> None:
+            self._wake.set()
+
+        await driver.add_listener(NOTIFY_CHANNEL, on_notify)
+
+        async def unlisten() -> None:
+            with contextlib.suppress(Exception):
+                await driver.remove_listener(NOTIFY_CHANNEL, on_notify)
+
+        return unlisten
+
+
+async def _try_lock(session: AsyncConnection) -> bool:
+    result = await session.execute(
+        text("SELECT pg_try_advisory_lock(:key)"), {"key": PROJECTOR_LOCK}
+    )
+    return bool(result.scalar_one())

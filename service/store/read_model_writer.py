@@ -1,0 +1,185 @@
+"""Writing the read models from a batch of events, inside the caller's transaction.
+
+Flow facts and team assignments are one row per event; a retraction marks its target's row with
+the transaction time it stopped counting. A deal's segments are a pure function of its stream
+(`deal_history`), so every deal a batch touches has its segments replaced whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.events.recorded import RecordedEvent
+from service.events.vocabulary import REP_SUBJECT_PREFIX, RETRACTION, TEAM_ASSIGNMENT
+from service.projections.bitemporal import KnownSegment, deal_history
+from service.projections.deal import is_deal
+from service.projections.facts import flow_fact
+from service.store.reader import to_recorded
+
+READ_MODELS = "read_models"
+
+
+@dataclass(frozen=True, slots=True)
+class Tables:
+    """The names of one generation of read-model tables (live, or being rebuilt)."""
+
+    facts: str = "rm_flow_facts"
+    teams: str = "rm_team_assignments"
+    segments: str = "rm_deal_segments"
+
+    def all(self) -> tuple[str, str, str]:
+        """Every table of the generation."""
+        return (self.facts, self.teams, self.segments)
+
+
+LIVE = Tables()
+
+
+def _subject(event: RecordedEvent) -> str:
+    return event.subject
+
+
+async def apply_batch(
+    conn: AsyncConnection, events: Sequence[RecordedEvent], tables: Tables = LIVE
+) -> None:
+    """Project `events` (consecutive positions of the log) into the read models."""
+    if not events:
+        return
+    await _insert_facts(conn, events, tables)
+    await _insert_teams(conn, events, tables)
+    await _mark_retracted(conn, events, tables)
+    deals = sorted({e.subject for e in events if is_deal(e.subject)})
+    if deals:
+        streams = await _streams(conn, deals, events[-1].position)
+        await replace_segments(conn, {d: deal_history(s) for d, s in streams.items()}, tables)
+
+
+async def _insert_facts(
+    conn: AsyncConnection, events: Sequence[RecordedEvent], tables: Tables
+) -> None:
+    facts = [fact for fact in map(flow_fact, events) if fact is not None]
+    if not facts:
+        return
+    await conn.execute(
+        text(
+            f"INSERT INTO {tables.facts} (position, deal_id, kind, rep_id, occurred_at, "
+            "recorded_at, amount, currency, visit_kind) "
+            "SELECT * FROM unnest(CAST(:p AS bigint[]), CAST(:d AS text[]), CAST(:k AS text[]), "
+            "CAST(:r AS text[]), CAST(:o AS timestamptz[]), CAST(:rec AS timestamptz[]), "
+            "CAST(:a AS numeric[]), CAST(:c AS text[]), CAST(:v AS text[])) "
+            "ON CONFLICT (position) DO NOTHING"
+        ),
+        {
+            "p": [f.position for f in facts],
+            "d": [f.deal_id for f in facts],
+            "k": [f.kind for f in facts],
+            "r": [f.rep_id for f in facts],
+            "o": [f.occurred_at for f in facts],
+            "rec": [f.recorded_at for f in facts],
+            "a": [f.amount for f in facts],
+            "c": [f.currency for f in facts],
+            "v": [f.visit_kind for f in facts],
+        },
+    )
+
+
+async def _insert_teams(
+    conn: AsyncConnection, events: Sequence[RecordedEvent], tables: Tables
+) -> None:
+    rows = [e for e in events if e.type == TEAM_ASSIGNMENT]
+    if not rows:
+        return
+    await conn.execute(
+        text(
+            f"INSERT INTO {tables.teams} (position, rep_id, team_id, valid_from, recorded_at) "
+            "SELECT * FROM unnest(CAST(:p AS bigint[]), CAST(:r AS text[]), CAST(:t AS text[]), "
+            "CAST(:v AS timestamptz[]), CAST(:rec AS timestamptz[])) "
+            "ON CONFLICT (position) DO NOTHING"
+        ),
+        {
+            "p": [e.position for e in rows],
+            "r": [e.subject[len(REP_SUBJECT_PREFIX) :] for e in rows],
+            "t": [e.data["team_id"] for e in rows],
+            "v": [e.occurred_at for e in rows],
+            "rec": [e.recorded_at for e in rows],
+        },
+    )
+
+
+async def _mark_retracted(
+    conn: AsyncConnection, events: Sequence[RecordedEvent], tables: Tables
+) -> None:
+    retractions = [e for e in events if e.type == RETRACTION]
+    if not retractions:
+        return
+    params: dict[str, Any] = {
+        "s": [e.data["event_source"] for e in retractions],
+        "i": [e.data["event_id"] for e in retractions],
+        "rec": [e.recorded_at for e in retractions],
+    }
+    for table in (tables.facts, tables.teams):
+        await conn.execute(
+            text(
+                f"UPDATE {table} AS t SET retracted_at = x.recorded_at "
+                "FROM (SELECT e.position, u.recorded_at FROM unnest(CAST(:s AS text[]), "
+                "CAST(:i AS text[]), CAST(:rec AS timestamptz[])) AS u(source, event_id, "
+                "recorded_at) JOIN events e ON e.source = u.source AND e.event_id = u.event_id"
+                ") AS x WHERE t.position = x.position"
+            ),
+            params,
+        )
+
+
+async def _streams(
+    conn: AsyncConnection, deals: list[str], up_to: int
+) -> dict[str, list[RecordedEvent]]:
+    result = await conn.execute(
+        text(
+            "SELECT position, subject, stream_version, source, event_id, type, occurred_at, "
+            "recorded_at, data, metadata, schema_version FROM events "
+            "WHERE subject = ANY(CAST(:deals AS text[])) AND position <= :up_to "
+            "ORDER BY subject, position"
+        ),
+        {"deals": deals, "up_to": up_to},
+    )
+    events = [to_recorded(row) for row in result]
+    return {deal: list(stream) for deal, stream in groupby(events, key=_subject)}
+
+
+async def replace_segments(
+    conn: AsyncConnection, histories: dict[str, list[KnownSegment]], tables: Tables = LIVE
+) -> None:
+    """Make the stored segments of these deals exactly `histories`."""
+    deals = list(histories)
+    await conn.execute(
+        text(f"DELETE FROM {tables.segments} WHERE deal_id = ANY(CAST(:deals AS text[]))"),
+        {"deals": deals},
+    )
+    rows = [(deal, row) for deal, history in histories.items() for row in history]
+    if not rows:
+        return
+    await conn.execute(
+        text(
+            f"INSERT INTO {tables.segments} (deal_id, valid_from, valid_to, known_from, "
+            "known_to, stage, owner_rep_id) "
+            "SELECT d, vf, COALESCE(vt, 'infinity'), kf, COALESCE(kt, 'infinity'), s, o "
+            "FROM unnest(CAST(:d AS text[]), CAST(:vf AS timestamptz[]), "
+            "CAST(:vt AS timestamptz[]), CAST(:kf AS timestamptz[]), CAST(:kt AS timestamptz[]), "
+            "CAST(:s AS text[]), CAST(:o AS text[])) AS u(d, vf, vt, kf, kt, s, o)"
+        ),
+        {
+            "d": [deal for deal, _ in rows],
+            "vf": [row.segment.valid_from for _, row in rows],
+            "vt": [row.segment.valid_to for _, row in rows],
+            "kf": [row.known_from for _, row in rows],
+            "kt": [row.known_to for _, row in rows],
+            "s": [row.segment.stage for _, row in rows],
+            "o": [row.segment.owner_rep_id for _, row in rows],
+        },
+    )

@@ -1,0 +1,191 @@
+"""The scoreboard and the funnel from the read models: the SQL form of the pure fold.
+
+`tests/integration/test_read_models.py` proves these answers equal `compute_scoreboard` and
+`compute_funnel` on generated histories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.projections.deal import STAGES
+from service.projections.scoreboard import (
+    ALL_KEY,
+    GroupBy,
+    OpenNumbers,
+    Scoreboard,
+    ScoreNumbers,
+    ScoreRow,
+)
+from service.projections.teams import TeamHistory, team_at
+from service.store.read_model_writer import LIVE, Tables
+from service.store.teams_query import team_history_known_at, team_intervals
+
+_JUST_BEFORE = timedelta(microseconds=1)
+_TEAM_JOIN = (
+    "LEFT JOIN unnest(CAST(:t_rep AS text[]), CAST(:t_team AS text[]), "
+    "CAST(:t_from AS timestamptz[]), CAST(:t_to AS timestamptz[])) AS ti(rep_id, team_id, "
+    "valid_from, valid_to) ON ti.rep_id = f.rep_id AND f.occurred_at >= ti.valid_from "
+    "AND (ti.valid_to IS NULL OR f.occurred_at < ti.valid_to)"
+)
+_KEY = {"rep": "f.rep_id", "team": "ti.team_id", "all": "'all'"}
+
+
+def _counting(tables: Tables, group_by: GroupBy) -> str:
+    join = _TEAM_JOIN if group_by == "team" else ""
+    return (
+        f"SELECT f.*, {_KEY[group_by]} AS key FROM {tables.facts} f {join} "
+        "WHERE f.occurred_at >= :start AND f.occurred_at < :end AND f.recorded_at <= :k "
+        "AND (f.retracted_at IS NULL OR f.retracted_at > :k)"
+    )
+
+
+def _flow_sql(tables: Tables, group_by: GroupBy) -> str:
+    return (
+        f"WITH counting AS ({_counting(tables, group_by)}) "
+        "SELECT key, GROUPING(key) AS is_total, "
+        "count(DISTINCT deal_id) FILTER (WHERE kind = 'signed') AS closed_deals, "
+        "count(DISTINCT deal_id) FILTER (WHERE kind = 'approved') AS committed_deals, "
+        "count(DISTINCT deal_id) FILTER (WHERE kind = 'qualified') AS opportunities, "
+        "count(DISTINCT deal_id) FILTER (WHERE kind = 'sourced') AS leads, "
+        "count(*) FILTER (WHERE visit_kind = 'FSI') AS fsi_visits, "
+        "count(*) FILTER (WHERE visit_kind = 'FUA') AS fua_visits "
+        "FROM counting GROUP BY GROUPING SETS ((key), ())"
+    )
+
+
+def _value_sql(tables: Tables, group_by: GroupBy) -> str:
+    latest = "ORDER BY {by}, deal_id, occurred_at DESC, position DESC"
+    return (
+        f"WITH counting AS ({_counting(tables, group_by)} AND f.kind = 'signed') "
+        "SELECT false AS is_total, key, currency, sum(amount) AS value FROM ("
+        "SELECT DISTINCT ON (key, deal_id) key, amount, currency FROM counting "
+        f"{latest.format(by='key')}) AS per_key GROUP BY key, currency "
+        "UNION ALL SELECT true, NULL, currency, sum(amount) FROM ("
+        "SELECT DISTINCT ON (deal_id) amount, currency FROM counting "
+        f"{latest.format(by='deal_id')}) AS per_deal GROUP BY currency"
+    )
+
+
+def _open_sql(tables: Tables) -> str:
+    return (
+        "SELECT owner_rep_id, "
+        "count(*) FILTER (WHERE stage = 'lead') AS leads, "
+        "count(*) FILTER (WHERE stage IN ('opportunity', 'eb_committed', 'committed')) "
+        "AS opportunities, "
+        "count(*) FILTER (WHERE stage = 'committed') AS committed_deals "
+        f"FROM {tables.segments} WHERE valid_from <= :t AND valid_to > :t "
+        "AND known_from <= :k AND known_to > :k GROUP BY owner_rep_id"
+    )
+
+
+class _Numbers:
+    """Mutable accumulator of one key's numbers from the three queries."""
+
+    def __init__(self) -> None:
+        self.flow: Mapping[str, int] = {}
+        self.value: dict[str, Decimal] = {}
+        self.open = [0, 0, 0]
+
+    def freeze(self) -> ScoreNumbers:
+        flow = self.flow
+        fsi, fua = flow.get("fsi_visits", 0), flow.get("fua_visits", 0)
+        return ScoreNumbers(
+            closed_deals=flow.get("closed_deals", 0),
+            committed_deals=flow.get("committed_deals", 0),
+            opportunities=flow.get("opportunities", 0),
+            leads=flow.get("leads", 0),
+            client_visits=fsi + fua,
+            fsi_visits=fsi,
+            fua_visits=fua,
+            closed_value=dict(self.value),
+            open=OpenNumbers(*self.open),
+        )
+
+
+async def scoreboard(
+    conn: AsyncConnection,
+    *,
+    start: datetime,
+    end: datetime,
+    known_at: datetime,
+    group_by: GroupBy,
+    tables: Tables = LIVE,
+) -> Scoreboard:
+    """The five numbers of [start, end) known at `known_at`, grouped by rep, team or all."""
+    history: TeamHistory = {}
+    params: dict[str, Any] = {"start": start, "end": end, "k": known_at}
+    if group_by == "team":
+        history = await team_history_known_at(conn, known_at, tables)
+        reps, teams, starts, ends = team_intervals(history)
+        params |= {"t_rep": reps, "t_team": teams, "t_from": starts, "t_to": ends}
+    keys: dict[str | None, _Numbers] = {}
+    totals = _Numbers()
+    for row in await conn.execute(text(_flow_sql(tables, group_by)), params):
+        target = totals if row.is_total else keys.setdefault(row.key, _Numbers())
+        target.flow = row._asdict()
+    for row in await conn.execute(text(_value_sql(tables, group_by)), params):
+        target = totals if row.is_total else keys.setdefault(row.key, _Numbers())
+        target.value[row.currency] = row.value
+    last_instant = end - _JUST_BEFORE
+    opened = await conn.execute(text(_open_sql(tables)), {"t": last_instant, "k": known_at})
+    for row in opened:
+        key = _open_key(group_by, history, row.owner_rep_id, last_instant)
+        for target in (keys.setdefault(key, _Numbers()), totals):
+            target.open = [
+                a + b
+                for a, b in zip(
+                    target.open, (row.leads, row.opportunities, row.committed_deals), strict=True
+                )
+            ]
+    rows = [ScoreRow(key, numbers.freeze()) for key, numbers in keys.items()]
+    rows = [row for row in rows if not row.numbers.is_zero()]
+    rows.sort(key=lambda row: (row.key is None, row.key or ""))
+    return Scoreboard(
+        start=start,
+        end=end,
+        known_at=known_at,
+        group_by=group_by,
+        rows=tuple(rows),
+        totals=totals.freeze(),
+    )
+
+
+def _open_key(
+    group_by: GroupBy, history: TeamHistory, owner: str | None, instant: datetime
+) -> str | None:
+    if group_by == "all":
+        return ALL_KEY
+    if group_by == "team":
+        return team_at(history, owner, instant)
+    return owner
+
+
+async def funnel(
+    conn: AsyncConnection,
+    *,
+    as_of: datetime,
+    known_at: datetime,
+    rep_id: str | None,
+    tables: Tables = LIVE,
+) -> dict[str, int]:
+    """Deals per stage at (`as_of`, `known_at`); with `rep_id`, only those it owns then."""
+    owner_filter = "AND owner_rep_id = :rep" if rep_id is not None else ""
+    result = await conn.execute(
+        text(
+            f"SELECT stage, count(*) AS deals FROM {tables.segments} "
+            "WHERE valid_from <= :t AND valid_to > :t AND known_from <= :k AND known_to > :k "
+            f"AND stage IS NOT NULL {owner_filter} GROUP BY stage"
+        ),
+        {"t": as_of, "k": known_at, "rep": rep_id},
+    )
+    stages = dict.fromkeys(STAGES, 0)
+    for row in result:
+        stages[row.stage] = row.deals
+    return stages
