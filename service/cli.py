@@ -157,6 +157,30 @@ def keys_revoke(
     console.print(f"revoked {key_id}")
 
 
+@app.command("rebuild")
+def rebuild_command() -> None:
+    """Rebuild the read models from position 0 and swap them in (the service may keep running)."""
+    from rich.progress import Progress
+
+    from service.store.rebuild import rebuild
+
+    async def run() -> None:
+        async with open_database(Settings()) as engine:
+            with Progress(console=console) as bar:
+                task = bar.add_task("rebuilding read models", total=None)
+
+                def progress(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                report = await rebuild(engine, progress=progress)
+        console.print(
+            f"rebuilt {report.events} events, {report.deals} deals; "
+            f"read models at position {report.position}"
+        )
+
+    asyncio.run(run())
+
+
 @app.command()
 def openapi() -> None:
     """Print the OpenAPI document the service serves, as YAML."""

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from service import __version__
 from service.api.container import Services
 from service.api.problems import install_problem_handlers
-from service.api.routes import deals, events, health, scoreboard
+from service.api.routes import admin, deals, events, health, scoreboard
 from service.runtime import open_database
 from service.settings import Settings
 from service.store.appender import EventAppender
@@ -65,4 +65,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(deals.router)
     app.include_router(scoreboard.router)
+    app.include_router(admin.router)
     return app

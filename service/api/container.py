@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,3 +24,4 @@ class Services:
     reader: EventReader
     keys: KeyStore
     projector: Projector
+    rebuild_state: Any = None

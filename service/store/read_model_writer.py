@@ -51,13 +51,20 @@ async def apply_batch(
     """Project `events` (consecutive positions of the log) into the read models."""
     if not events:
         return
-    await _insert_facts(conn, events, tables)
-    await _insert_teams(conn, events, tables)
-    await _mark_retracted(conn, events, tables)
+    await insert_flow_rows(conn, events, tables)
     deals = sorted({e.subject for e in events if is_deal(e.subject)})
     if deals:
         streams = await _streams(conn, deals, events[-1].position)
         await replace_segments(conn, {d: deal_history(s) for d, s in streams.items()}, tables)
+
+
+async def insert_flow_rows(
+    conn: AsyncConnection, events: Sequence[RecordedEvent], tables: Tables = LIVE
+) -> None:
+    """The per-event rows of a batch: flow facts, team assignments, retraction marks."""
+    await _insert_facts(conn, events, tables)
+    await _insert_teams(conn, events, tables)
+    await _mark_retracted(conn, events, tables)
 
 
 async def _insert_facts(
@@ -153,14 +160,18 @@ async def _streams(
 
 
 async def replace_segments(
-    conn: AsyncConnection, histories: dict[str, list[KnownSegment]], tables: Tables = LIVE
+    conn: AsyncConnection,
+    histories: dict[str, list[KnownSegment]],
+    tables: Tables = LIVE,
+    *,
+    delete_first: bool = True,
 ) -> None:
     """Make the stored segments of these deals exactly `histories`."""
-    deals = list(histories)
-    await conn.execute(
-        text(f"DELETE FROM {tables.segments} WHERE deal_id = ANY(CAST(:deals AS text[]))"),
-        {"deals": deals},
-    )
+    if delete_first:
+        await conn.execute(
+            text(f"DELETE FROM {tables.segments} WHERE deal_id = ANY(CAST(:deals AS text[]))"),
+            {"deals": list(histories)},
+        )
     rows = [(deal, row) for deal, history in histories.items() for row in history]
     if not rows:
         return
