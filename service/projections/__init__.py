@@ -10,7 +10,7 @@ from service.projections.deal import (
     fold,
     is_deal,
 )
-from service.projections.knowledge import order_key, retracted_keys, visible
+from service.projections.knowledge import order_key, retracted_keys, sort_in_order, visible
 from service.projections.periods import parse_instant, parse_period, start_of
 from service.projections.scoreboard import (
     ALL_KEY,
@@ -49,6 +49,7 @@ __all__ = [
     "parse_period",
     "retracted_keys",
     "segment_at",
+    "sort_in_order",
     "start_of",
     "team_at",
     "team_history",

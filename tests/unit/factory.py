@@ -66,7 +66,7 @@ class EventLog:
             subject=subject,
             stream_version=version,
             source="crm",
-            id=f"e-{position}",
+            id=f"e-{len(self.events) + 1}",
             type=type_,
             occurred_at=at(time),
             recorded_at=(
