@@ -12,8 +12,9 @@ from datetime import datetime
 from itertools import groupby
 
 from service.events.recorded import RecordedEvent
-from service.projections.knowledge import visible
-from service.projections.timeline import Segment, timeline
+from service.events.vocabulary import RETRACTION
+from service.projections.knowledge import order_key, visible
+from service.projections.timeline import Segment, TimelineBuilder
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,20 +35,38 @@ def deal_history(stream: Sequence[RecordedEvent]) -> list[KnownSegment]:
 
     `stream` is all of the deal's events (retractions included) in position order, along which
     `recorded_at` never decreases. Each distinct `recorded_at` is one step of knowledge; the
-    timeline after each step comes from `timeline`, the same fold as everywhere else.
+    timeline after each step comes from `timeline`'s fold. A step that only adds events at or
+    after the latest instant known (the usual case) extends the fold instead of redoing it.
     """
     believed: dict[Segment, datetime] = {}
     history: list[KnownSegment] = []
     known: list[RecordedEvent] = []
-    for recorded_at, step in groupby(stream, key=_recorded_at):
+    builder = TimelineBuilder()
+    for recorded_at, step_events in groupby(stream, key=_recorded_at):
+        step = list(step_events)
         known.extend(step)
-        now_believed = set(timeline(visible(known, as_of=None, known_at=None)))
+        if _extends(builder, step):
+            for event in sorted(step, key=order_key):
+                builder.add(event)
+        else:
+            builder = TimelineBuilder()
+            for event in visible(known, as_of=None, known_at=None):
+                builder.add(event)
+        now_believed = set(builder.segments())
         gone = [s for s in believed if s not in now_believed]
         history.extend(KnownSegment(s, believed.pop(s), recorded_at) for s in gone)
         for segment in now_believed:
             believed.setdefault(segment, recorded_at)
     history.extend(KnownSegment(segment, since, None) for segment, since in believed.items())
     return history
+
+
+def _extends(builder: TimelineBuilder, step: list[RecordedEvent]) -> bool:
+    """Whether folding `step` after what the builder holds keeps the contract order."""
+    state = builder.state
+    return state is not None and all(
+        event.type != RETRACTION and event.occurred_at >= state.last_event_at for event in step
+    )
 
 
 def believed_at(

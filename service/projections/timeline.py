@@ -25,29 +25,45 @@ class Segment:
         return self.valid_from <= instant and (self.valid_to is None or instant < self.valid_to)
 
 
+class TimelineBuilder:
+    """Folds a deal's visible events, in order, into its timeline; later events may be added."""
+
+    def __init__(self) -> None:
+        self._starts: list[tuple[datetime, str | None, str | None]] = []
+        self.state: DealState | None = None
+
+    def add(self, event: RecordedEvent) -> None:
+        """Take in the next event; it must not come before the last one in contract order."""
+        # In order, `last_event_at` is the instant whose events the state has taken in so far.
+        if self.state is not None and event.occurred_at != self.state.last_event_at:
+            _close_instant(self._starts, self.state)
+        self.state = evolve(self.state, event)
+
+    def segments(self) -> tuple[Segment, ...]:
+        """The timeline of the events taken in so far."""
+        starts = list(self._starts)
+        if self.state is not None:
+            _close_instant(starts, self.state)
+        if not starts:
+            return ()
+        # Each segment ends where the next begins; the last one is still open.
+        ends: list[datetime | None] = [start[0] for start in starts[1:]]
+        ends.append(None)
+        return tuple(
+            Segment(valid_from, valid_to, stage, owner)
+            for (valid_from, stage, owner), valid_to in zip(starts, ends, strict=True)
+        )
+
+
 def timeline(events_ordered: Iterable[RecordedEvent]) -> tuple[Segment, ...]:
     """The segments of a deal from its visible, ordered events, by the same `evolve` as `fold`.
 
     A boundary falls only at an instant after whose events (all of them) stage or owner differ.
     """
-    starts: list[tuple[datetime, str | None, str | None]] = []
-    state: DealState | None = None
+    builder = TimelineBuilder()
     for event in events_ordered:
-        # In order, `last_event_at` is the instant whose events the state has taken in so far.
-        if state is not None and event.occurred_at != state.last_event_at:
-            _close_instant(starts, state)
-        state = evolve(state, event)
-    if state is not None:
-        _close_instant(starts, state)
-    if not starts:
-        return ()
-    # Each segment ends where the next begins; the last one is still open.
-    ends: list[datetime | None] = [start[0] for start in starts[1:]]
-    ends.append(None)
-    return tuple(
-        Segment(valid_from, valid_to, stage, owner)
-        for (valid_from, stage, owner), valid_to in zip(starts, ends, strict=True)
-    )
+        builder.add(event)
+    return builder.segments()
 
 
 def _close_instant(starts: list[tuple[datetime, str | None, str | None]], state: DealState) -> None:
