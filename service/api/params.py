@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from service.api.problems import Problem
 from service.projections.periods import parse_instant, parse_period
 from service.settings import Settings
+
+_PLUS_AS_SPACE = re.compile(r" (\d{2}:?\d{2})$")
 
 
 def _invalid(name: str, detail: str) -> Problem:
@@ -25,6 +28,8 @@ def instant(
     """A query parameter as a UTC instant (None when absent); 422 when unreadable."""
     if value is None or value == "":
         return None
+    # An unencoded '+' in a query string arrives as a space: "…T10:00:00 08:00".
+    value = _PLUS_AS_SPACE.sub(r"+\1", value)
     try:
         return parse_instant(value, settings.zone, end_of_date=end_of_date)
     except ValueError as exc:

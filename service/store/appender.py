@@ -1,17 +1,22 @@
 """The write path: validated events appended atomically, exactly once, in one global order.
 
-Ordering decision (see docs/ordering.md): every append takes one transaction-scoped advisory lock
-before it reads the head of the log, and holds it until commit. Positions are therefore assigned
-and committed in the same order, with no gaps, so a reader that sees position N has already been
-able to see every position below N. `recorded_at` and the hash chain are set at that same point.
+Ordering decision (see docs/ordering.md): every append transaction takes one transaction-scoped
+advisory lock before it reads the head of the log, and holds it until commit. Positions are
+therefore assigned and committed in the same order, with no gaps, so a reader that sees position
+N has already been able to see every position below N. `recorded_at` and the hash chain are set
+at that same point.
+
+Group commit: requests that arrive while a transaction is in flight wait in a queue and are
+written together by the next one, each planned on its own (one request's refusal never affects
+another's outcome). Under load this turns many small commits into few large ones.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from sqlalchemy import text
@@ -19,49 +24,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.events.envelope import CloudEvent
 from service.events.vocabulary import RETRACTION
-from service.store.chain import GENESIS, canonical_record, link_hash
-from service.store.errors import (
-    KeyReuseConflict,
-    RejectedItem,
-    RetractionRejected,
-    VersionConflict,
+from service.store.append_plan import (
+    AppendResult,
+    Key,
+    LogView,
+    Stored,
+    plan_request,
+    retraction_target,
 )
+from service.store.chain import GENESIS
+from service.store.errors import AppendRejected
+
+__all__ = ["APPEND_LOCK", "NOTIFY_CHANNEL", "AppendResult", "EventAppender"]
 
 APPEND_LOCK = 7_351_000
 NOTIFY_CHANNEL = "funnel_events"
-
-Key = tuple[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class AppendResult:
-    """What happened to one event of a batch."""
-
-    source: str
-    id: str
-    status: Literal["created", "duplicate"]
-    position: int
-    stream_version: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Stored:
-    fingerprint: bytes
-    position: int
-    stream_version: int
-    subject: str
-    type: str
-    retracted: bool
-
-
-@dataclass(slots=True)
-class _Row:
-    index: int
-    event: CloudEvent
-    fingerprint: bytes
-    stream_version: int = 0
-    position: int = 0
-
+MAX_GROUP_EVENTS = 5000
 
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _EXISTING = text(
@@ -80,13 +58,14 @@ _VERSIONS = text(
     """
     SELECT s.subject,
            COALESCE((SELECT max(e.stream_version) FROM events e WHERE e.subject = s.subject), 0)
+               AS version
     FROM unnest(CAST(:subjects AS text[])) AS s(subject)
     """
 )
 _HEAD = text(
     """
-    SELECT COALESCE(last.position, 0), last.hash,
-           GREATEST(clock_timestamp(), last.recorded_at)
+    SELECT COALESCE(last.position, 0) AS position, last.hash,
+           GREATEST(clock_timestamp(), last.recorded_at) AS recorded_at
     FROM (SELECT 1) AS one
     LEFT JOIN LATERAL (SELECT position, hash, recorded_at FROM events
                        ORDER BY position DESC LIMIT 1) AS last ON true
@@ -110,228 +89,119 @@ _INSERT = text(
 _NOTIFY = text("SELECT pg_notify(:channel, :position)")
 
 
+@dataclass(slots=True)
+class _Request:
+    events: Sequence[CloudEvent]
+    metadata: Mapping[str, Any]
+    done: asyncio.Future[list[AppendResult]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
 class EventAppender:
-    """Appends batches of validated events to the log."""
+    """Appends batches of validated events to the log, grouping concurrent requests."""
 
     def __init__(self, engine: AsyncEngine, on_append: Callable[[int], None] | None = None) -> None:
         self._engine = engine
         self._on_append = on_append
+        self._queue: list[_Request] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def append(
         self, events: Sequence[CloudEvent], metadata: Mapping[str, Any] | None = None
     ) -> list[AppendResult]:
         """Store the new events of the batch, all or nothing; report each event's outcome."""
+        request = _Request(events, dict(metadata or {}))
+        self._queue.append(request)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain(), name="event-appender")
+        # Shielded: a caller that goes away must not cancel the group's transaction.
+        return await asyncio.shield(request.done)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            group = _take_group(self._queue)
+            try:
+                head = await self._write(group)
+            except Exception as exc:  # handed to every waiting request
+                for request in group:
+                    if not request.done.done():
+                        request.done.set_exception(exc)
+                continue
+            if head and self._on_append is not None:
+                self._on_append(head)
+
+    async def _write(self, group: list[_Request]) -> int:
         async with self._engine.begin() as conn:
             await conn.execute(_LOCK, {"key": APPEND_LOCK})
-            results = await _append_locked(conn, events, dict(metadata or {}))
-        created = [r.position for r in results if r.status == "created"]
-        if created and self._on_append is not None:
-            self._on_append(max(created))
-        return results
+            view = await _load_view(conn, [e for request in group for e in request.events])
+            outcomes: list[list[AppendResult] | AppendRejected] = []
+            for request in group:
+                try:
+                    outcomes.append(plan_request(view, request.events, request.metadata))
+                except AppendRejected as exc:
+                    outcomes.append(exc)
+            if view.rows:
+                await _insert(conn, view)
+        for request, outcome in zip(group, outcomes, strict=True):
+            if isinstance(outcome, AppendRejected):
+                request.done.set_exception(outcome)
+            else:
+                request.done.set_result(outcome)
+        return view.position if view.rows else 0
 
 
-async def _append_locked(
-    conn: AsyncConnection, events: Sequence[CloudEvent], metadata: dict[str, Any]
-) -> list[AppendResult]:
-    rows = [_Row(i, event, event.fingerprint()) for i, event in enumerate(events)]
-    retraction_targets = [_target(row.event) for row in rows if row.event.type == RETRACTION]
-    stored = await _existing(conn, [row.event.key for row in rows] + retraction_targets)
-    new_rows, first_of = _classify(rows, stored)
-    if new_rows:
-        await _assign_versions(conn, new_rows)
-        _check_retractions(new_rows, stored)
-        await _insert(conn, new_rows, metadata)
-    return _results(rows, stored, first_of)
+def _take_group(queue: list[_Request]) -> list[_Request]:
+    group: list[_Request] = []
+    size = 0
+    while queue and (not group or size + len(queue[0].events) <= MAX_GROUP_EVENTS):
+        request = queue.pop(0)
+        group.append(request)
+        size += len(request.events)
+    return group
 
 
-def _target(event: CloudEvent) -> Key:
-    data = event.data_json()
-    return (str(data["event_source"]), str(data["event_id"]))
-
-
-async def _existing(conn: AsyncConnection, keys: list[Key]) -> dict[Key, _Stored]:
-    result = await conn.execute(
+async def _load_view(conn: AsyncConnection, events: list[CloudEvent]) -> LogView:
+    keys: list[Key] = [event.key for event in events]
+    keys += [retraction_target(event) for event in events if event.type == RETRACTION]
+    existing = await conn.execute(
         _EXISTING, {"sources": [k[0] for k in keys], "ids": [k[1] for k in keys]}
     )
-    return {
-        (r.source, r.event_id): _Stored(
+    stored = {
+        (r.source, r.event_id): Stored(
             bytes(r.fingerprint), r.position, r.stream_version, r.subject, r.type, r.retracted
         )
-        for r in result
+        for r in existing
     }
-
-
-def _classify(rows: list[_Row], stored: dict[Key, _Stored]) -> tuple[list[_Row], dict[Key, _Row]]:
-    """Split the batch into new events and duplicates; refuse any key reused with other content."""
-    conflicts: list[RejectedItem] = []
-    first_of: dict[Key, _Row] = {}
-    new_rows: list[_Row] = []
-    for row in rows:
-        key = row.event.key
-        previous = stored.get(key)
-        earlier = first_of.get(key)
-        known_fingerprint = (
-            previous.fingerprint if previous else (earlier.fingerprint if earlier else None)
-        )
-        if known_fingerprint is not None and known_fingerprint != row.fingerprint:
-            conflicts.append(
-                RejectedItem(
-                    row.index,
-                    "this (source, id) is already used by an event with other content",
-                    source=key[0],
-                    id=key[1],
-                )
-            )
-        elif previous is None and earlier is None:
-            first_of[key] = row
-            new_rows.append(row)
-    if conflicts:
-        raise KeyReuseConflict(conflicts)
-    return new_rows, first_of
-
-
-async def _assign_versions(conn: AsyncConnection, rows: list[_Row]) -> None:
-    subjects = sorted({row.event.subject for row in rows})
-    result = await conn.execute(_VERSIONS, {"subjects": subjects})
-    versions: dict[str, int] = {row[0]: row[1] for row in result}
-    mismatches: list[RejectedItem] = []
-    for row in rows:
-        current = versions[row.event.subject]
-        expected = row.event.expected_version
-        if expected is not None and expected != current:
-            mismatches.append(
-                RejectedItem(
-                    row.index,
-                    f"expected version {expected} of stream "
-                    f"{row.event.subject!r}, but it is at version {current}",
-                    source=row.event.source,
-                    id=row.event.id,
-                )
-            )
-        row.stream_version = versions[row.event.subject] = current + 1
-    if mismatches:
-        raise VersionConflict(mismatches)
-
-
-def _check_retractions(rows: list[_Row], stored: dict[Key, _Stored]) -> None:
-    """A retraction must name an existing, unretracted, non-retraction event of its subject."""
-    in_batch: dict[Key, _Row] = {}
-    retracted_here: set[Key] = set()
-    problems: list[RejectedItem] = []
-    for row in rows:
-        event = row.event
-        if event.type == RETRACTION:
-            target = _target(event)
-            problem = _retraction_problem(
-                event, target, stored.get(target), in_batch.get(target), target in retracted_here
-            )
-            if problem:
-                problems.append(RejectedItem(row.index, problem, event.source, event.id))
-            retracted_here.add(target)
-        in_batch[event.key] = row
-    if problems:
-        raise RetractionRejected(problems)
-
-
-def _retraction_problem(
-    event: CloudEvent,
-    target: Key,
-    stored: _Stored | None,
-    earlier: _Row | None,
-    retracted_in_batch: bool,
-) -> str | None:
-    name = f"event (source={target[0]!r}, id={target[1]!r})"
-    if stored is None and earlier is None:
-        return f"the retracted {name} does not exist"
-    subject = stored.subject if stored else earlier.event.subject  # type: ignore[union-attr]
-    kind = stored.type if stored else earlier.event.type  # type: ignore[union-attr]
-    if subject != event.subject:
-        return f"the retracted {name} belongs to another subject ({subject!r})"
-    if kind == RETRACTION:
-        return f"the {name} is itself a retraction and cannot be retracted"
-    if (stored is not None and stored.retracted) or retracted_in_batch:
-        return f"the {name} is already retracted"
-    return None
-
-
-async def _insert(conn: AsyncConnection, rows: list[_Row], metadata: dict[str, Any]) -> None:
+    subjects = sorted({event.subject for event in events})
+    versions = {r.subject: r.version for r in await conn.execute(_VERSIONS, {"subjects": subjects})}
     head = (await conn.execute(_HEAD)).one()
-    position: int = head[0]
-    prev_hash: bytes = bytes(head[1]) if head[1] is not None else GENESIS
-    recorded_at: datetime = head[2]
-    columns: dict[str, list[Any]] = {
-        name: []
-        for name in (
-            "positions",
-            "subjects",
-            "versions",
-            "sources",
-            "ids",
-            "types",
-            "occurred",
-            "data",
-            "metadata",
-            "fingerprints",
-            "hashes",
-        )
-    }
-    for row in rows:
-        position += 1
-        row.position = position
-        event = row.event
-        data = event.data_json()
-        event_metadata = {**metadata, "time": event.original_time}
-        if event.extensions:
-            event_metadata["extensions"] = dict(event.extensions)
-        prev_hash = link_hash(
-            canonical_record(
-                position=position,
-                subject=event.subject,
-                stream_version=row.stream_version,
-                source=event.source,
-                event_id=event.id,
-                event_type=event.type,
-                schema_version=1,
-                occurred_at=event.time,
-                recorded_at=recorded_at,
-                data=data,
-                metadata=event_metadata,
-                prev_hash=prev_hash,
-            )
-        )
-        for name, value in (
-            ("positions", position),
-            ("subjects", event.subject),
-            ("versions", row.stream_version),
-            ("sources", event.source),
-            ("ids", event.id),
-            ("types", event.type),
-            ("occurred", event.time),
-            ("data", orjson.dumps(data).decode()),
-            ("metadata", orjson.dumps(event_metadata).decode()),
-            ("fingerprints", row.fingerprint),
-            ("hashes", prev_hash),
-        ):
-            columns[name].append(value)
-    await conn.execute(_INSERT, {**columns, "recorded_at": recorded_at})
-    await conn.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL, "position": str(position)})
+    return LogView(
+        stored=stored,
+        versions=versions,
+        position=head.position,
+        prev_hash=bytes(head.hash) if head.hash is not None else GENESIS,
+        recorded_at=head.recorded_at,
+    )
 
 
-def _results(
-    rows: list[_Row], stored: dict[Key, _Stored], first_of: dict[Key, _Row]
-) -> list[AppendResult]:
-    results: list[AppendResult] = []
-    for row in rows:
-        key = row.event.key
-        previous = stored.get(key)
-        if previous is not None:
-            results.append(
-                AppendResult(
-                    key[0], key[1], "duplicate", previous.position, previous.stream_version
-                )
-            )
-            continue
-        first = first_of[key]
-        status: Literal["created", "duplicate"] = "created" if first is row else "duplicate"
-        results.append(AppendResult(key[0], key[1], status, first.position, first.stream_version))
-    return results
+async def _insert(conn: AsyncConnection, view: LogView) -> None:
+    rows = view.rows
+    await conn.execute(
+        _INSERT,
+        {
+            "positions": [r.position for r in rows],
+            "subjects": [r.event.subject for r in rows],
+            "versions": [r.stream_version for r in rows],
+            "sources": [r.event.source for r in rows],
+            "ids": [r.event.id for r in rows],
+            "types": [r.event.type for r in rows],
+            "occurred": [r.event.time for r in rows],
+            "data": [orjson.dumps(r.data).decode() for r in rows],
+            "metadata": [orjson.dumps(r.metadata).decode() for r in rows],
+            "fingerprints": [r.fingerprint for r in rows],
+            "hashes": [r.hash for r in rows],
+            "recorded_at": view.recorded_at,
+        },
+    )
+    await conn.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL, "position": str(view.position)})

@@ -1,0 +1,1 @@
+"""Benchmarks: plain scripts that print their figures (run `python bench/run.py`)."""

@@ -1,0 +1,146 @@
+"""A deterministic, realistic sales history for benchmarks: deals over a year, in batches.
+
+Deals move lead → opportunity → EB commitment → committee → signed (or get lost or
+disqualified) with visits and calls along the way; a few events arrive late, a few are retracted,
+reps belong to teams. Events are CloudEvents dicts ready to POST.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+START = datetime(2025, 7, 1, tzinfo=UTC)
+DAYS = 365
+CHANNELS = ("web", "trade_show", "referral", "cold_call", "email", "linkedin", "event", "other")
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How big a generated history is."""
+
+    deals: int
+    reps: int = 60
+    teams: int = 6
+
+
+def _event(n: int, kind: str, subject: str, when: datetime, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": f"b-{n}",
+        "source": "bench",
+        "type": kind,
+        "subject": subject,
+        "time": when.isoformat(),
+        "data": data,
+    }
+
+
+def _deal_events(
+    rng: random.Random, deal: int, reps: int
+) -> list[tuple[str, datetime, dict[str, Any]]]:
+    rep = f"R-{rng.randrange(reps):03d}"
+    t = START + timedelta(seconds=rng.randrange(DAYS * 86400 - 60 * 86400))
+    out: list[tuple[str, datetime, dict[str, Any]]] = []
+
+    def step(kind: str, data: dict[str, Any], days: float) -> None:
+        nonlocal t
+        t += timedelta(seconds=int(rng.expovariate(1 / (days * 86400))) + 60)
+        out.append((kind, t, {"rep_id": rep, **data}))
+
+    amount = f"{rng.randrange(50, 5000) * 1000}.00"
+    step(
+        "lead.sourced",
+        {"account": {"name": f"Account {deal}"}, "channel": rng.choice(CHANNELS)},
+        0.1,
+    )
+    step("lead.contacted", {"method": "call"}, 2)
+    step("visit.completed", {"kind": "FSI"}, 5)
+    for _ in range(rng.randrange(1, 5)):
+        step("call.logged", {"direction": "outbound", "duration_s": rng.randrange(30, 1800)}, 3)
+    if rng.random() < 0.15:
+        step("deal.disqualified", {"reason": "no budget"}, 5)
+        return out
+    step("deal.qualified", {"amount": amount, "currency": "TWD"}, 7)
+    step("visit.completed", {"kind": "FUA"}, 7)
+    if rng.random() < 0.1:
+        step("deal.reassigned", {"to_rep_id": f"R-{rng.randrange(reps):03d}"}, 3)
+    if rng.random() < 0.35:
+        step("deal.lost", {"reason": "price"}, 10)
+        return out
+    step("deal.eb_committed", {"eb": {"name": "Ms. Chen", "title": "CFO"}}, 10)
+    if rng.random() < 0.1:
+        step("deal.eb_departed", {}, 10)
+        step("deal.eb_committed", {"eb": {"name": "Mr. Lin"}}, 10)
+    step("visit.completed", {"kind": "FUA"}, 5)
+    if rng.random() < 0.3:
+        step("deal.lost", {"reason": "competitor", "competitor": "Acme"}, 10)
+        return out
+    step("deal.committee_approved", {}, 10)
+    step(
+        "deal.contract_signed",
+        {"amount": amount, "currency": "TWD", "contract_id": f"C-{deal}"},
+        10,
+    )
+    return out
+
+
+def history(shape: Shape, seed: int = 7) -> list[dict[str, Any]]:
+    """Every event of the history, in the order they are sent (mostly time order, some late)."""
+    rng = random.Random(seed)
+    timed: list[tuple[datetime, dict[str, Any]]] = []
+    n = 0
+    for rep in range(shape.reps):
+        n += 1
+        when = START - timedelta(days=30)
+        timed.append(
+            (
+                when,
+                _event(
+                    n,
+                    "rep.team_assigned",
+                    f"rep:R-{rep:03d}",
+                    when,
+                    {"team_id": f"T-{rep % shape.teams}"},
+                ),
+            )
+        )
+    for deal in range(shape.deals):
+        for kind, when, data in _deal_events(rng, deal, shape.reps):
+            n += 1
+            timed.append((when, _event(n, kind, f"D-{deal:06d}", when, data)))
+
+    # Delivery follows time, but about 2% of events arrive up to two weeks late.
+    def delivered(pair: tuple[datetime, dict[str, Any]]) -> datetime:
+        late = timedelta(days=rng.uniform(0, 14)) if rng.random() < 0.02 else timedelta(0)
+        return pair[0] + late
+
+    timed.sort(key=delivered)
+    events = [event for _, event in timed]
+    # A few retractions of earlier events, sent after them.
+    retractable = [e for e in events[: len(events) // 2] if e["type"] == "visit.completed"]
+    for target in rng.sample(retractable, min(len(retractable), len(events) // 500)):
+        n += 1
+        retraction = _event(
+            n,
+            "event.retracted",
+            target["subject"],
+            datetime.fromisoformat(target["time"]) + timedelta(days=1),
+            {
+                "event_source": "bench",
+                "event_id": target["id"],
+                "reason": "duplicate entry",
+                "rep_id": target["data"]["rep_id"],
+            },
+        )
+        events.append(retraction)
+    return events
+
+
+def batches(events: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    """The events in consecutive batches of `size`."""
+    for start in range(0, len(events), size):
+        yield events[start : start + size]

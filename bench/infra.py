@@ -1,0 +1,157 @@
+"""Benchmark infrastructure: a fresh embedded PostgreSQL, service processes, timing helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+
+from service.embedded import EmbeddedPostgres
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def embedded_server() -> Iterator[str]:
+    """A fresh embedded PostgreSQL for this run; yields the URL of a new database in it."""
+    with tempfile.TemporaryDirectory(prefix="funnel-bench-") as tmp:
+        Path(tmp).chmod(0o755)
+        server = EmbeddedPostgres(Path(tmp))
+        url = server.start()
+        try:
+            yield url
+        finally:
+            server.stop()
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The URL in the form asyncpg accepts."""
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def sql(url: str, statement: str) -> None:
+    """Run one statement."""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@dataclass
+class Process:
+    """A service process started for a benchmark."""
+
+    popen: subprocess.Popen[bytes]
+    base: str
+
+    @property
+    def pid(self) -> int:
+        """The process id."""
+        return self.popen.pid
+
+    def rss(self) -> int:
+        """Resident memory in bytes."""
+        return int(psutil.Process(self.pid).memory_info().rss)
+
+    def stop(self) -> None:
+        """Terminate and wait."""
+        self.popen.terminate()
+        try:
+            self.popen.wait(30)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+
+
+def start_process(args: list[str], env: dict[str, str], port: int) -> Process:
+    """Start a uvicorn-served app and wait until it answers /healthz."""
+    popen = subprocess.Popen(
+        args,
+        env={**os.environ, **env},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return Process(popen, base)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    popen.kill()
+    raise RuntimeError(f"{args} did not start")
+
+
+def start_service(database_url: str, *, projector: bool) -> Process:
+    """The real service (uvicorn, uvloop, httptools, one worker) on `database_url`."""
+    port = free_port()
+    env = {
+        "DATABASE_URL": database_url,
+        "FUNNEL_RUN_PROJECTOR": "true" if projector else "false",
+        "FUNNEL_READ_WAIT_SECONDS": "120",
+    }
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "service.api.main:app",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--log-level",
+        "warning",
+    ]
+    return start_process(args, env, port)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The `fraction` quantile (nearest rank) of `values`."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def latencies(call: Callable[[], Awaitable[Any]], count: int) -> dict[str, float]:
+    """p50 and p95 in milliseconds of `count` sequential calls (after two warm-ups)."""
+    for _ in range(2):
+        await call()
+    samples = []
+    for _ in range(count):
+        began = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - began) * 1000)
+    return {
+        "p50_ms": round(statistics.median(samples), 2),
+        "p95_ms": round(percentile(samples, 0.95), 2),
+    }
+
+
+def run(coroutine: Awaitable[Any]) -> Any:
+    """Run a coroutine to completion."""
+    return asyncio.run(coroutine)  # type: ignore[arg-type]

@@ -1,0 +1,38 @@
+"""As-of reads: scoreboard, funnel and one deal, for past `as_of` and `known_at`."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from bench.infra import Process, latencies
+
+
+async def read_latencies(
+    server: Process, token: str, known_past: str, count: int
+) -> dict[str, Any]:
+    """p50/p95 of the read endpoints; `known_past` is a past transaction time."""
+    headers = {"Authorization": f"Bearer {token}"}
+    known_past = quote(known_past)
+    queries = {
+        "scoreboard_quarter_by_rep": "/v1/scoreboard?period=2026-Q1&group_by=rep",
+        "scoreboard_quarter_by_rep_past_known_at": f"/v1/scoreboard?period=2026-Q1&group_by=rep&known_at={known_past}",
+        "scoreboard_quarter_by_team": "/v1/scoreboard?period=2026-Q1&group_by=team",
+        "funnel_past_as_of": "/v1/funnel?as_of=2026-02-15",
+        "funnel_past_as_of_past_known_at": f"/v1/funnel?as_of=2026-02-15&known_at={known_past}",
+        "deal_past_as_of": "/v1/deals/D-004242?as_of=2026-02-15",
+        "deal_past_as_of_past_known_at": f"/v1/deals/D-004242?as_of=2026-02-15&known_at={known_past}",
+    }
+    figures: dict[str, Any] = {}
+    async with httpx.AsyncClient(base_url=server.base, headers=headers, timeout=60) as http:
+        for name, path in queries.items():
+
+            async def call(path: str = path) -> None:
+                response = await http.get(path)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
+
+            figures[name] = await latencies(call, count)
+    return figures

@@ -1,0 +1,132 @@
+"""Run the benchmark suite and print its figures: `python bench/run.py [--quick]`.
+
+Everything runs on this machine in one run, against a fresh embedded PostgreSQL: ratios
+against the raw ceiling and a peer measured in the same run are what to compare across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import ingest, peer, reads, single
+from bench.datagen import Shape, history
+from bench.infra import embedded_server, start_service
+from service.store.database import create_engine
+from service.store.keys import KeyStore, Scope
+from service.store.migrate import upgrade_to_head
+from service.store.projector import catch_up
+from service.store.rebuild import rebuild
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def say(label: str, value: Any) -> None:
+    """Print one figure as it is measured."""
+    print(f"{label:<48} {value}", flush=True)
+
+
+async def prepare(url: str) -> str:
+    """Migrate the database and create an admin key; return its token."""
+    engine = create_engine(url, pool_size=2)
+    await upgrade_to_head(engine)
+    token = (await KeyStore(engine).create("bench", frozenset({Scope.ADMIN}))).token
+    await engine.dispose()
+    return token
+
+
+async def projector_figures(url: str, events: int) -> dict[str, float]:
+    """Catch-up rate from an empty read model, then a full rebuild's time."""
+    engine = create_engine(url, pool_size=4)
+    began = time.perf_counter()
+    projected = await catch_up(engine, batch_size=2000)
+    catch_up_s = time.perf_counter() - began
+    began = time.perf_counter()
+    report = await rebuild(engine)
+    rebuild_s = time.perf_counter() - began
+    await engine.dispose()
+    return {
+        "catch_up_events_per_s": projected / catch_up_s,
+        "catch_up_s": catch_up_s,
+        "rebuild_s": rebuild_s,
+        "rebuild_events_per_s": report.events / rebuild_s,
+        "events": events,
+    }
+
+
+async def main(quick: bool) -> dict[str, Any]:
+    shape = Shape(deals=2_000 if quick else 100_000)
+    figures: dict[str, Any] = {
+        "quick": quick,
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": __import__("os").cpu_count(),
+            "python": platform.python_version(),
+        },
+        "started": datetime.now(UTC).isoformat(),
+    }
+    events = history(shape)
+    say("events generated", f"{len(events)} ({shape.deals} deals)")
+    with embedded_server() as url:
+        token = await prepare(url)
+        raw = await ingest.raw_ceiling(url, events)
+        say("raw asyncpg ceiling (1000-row tx), events/s", round(raw))
+        server = start_service(url, projector=False)
+        try:
+            ours = await ingest.http_batches(server, token, events)
+        finally:
+            server.stop()
+        say("HTTP ingest (1000-event batches), events/s", round(ours["events_per_s"]))
+        say("  ratio to raw ceiling (goal >= 0.5)", round(ours["events_per_s"] / raw, 3))
+        say(
+            "  service RSS start/peak MB", f"{ours['rss_start_mb']:.0f} / {ours['rss_peak_mb']:.0f}"
+        )
+        say(
+            "  RSS max in first/last quarter MB",
+            f"{ours['rss_first_quarter_mb']:.0f} / {ours['rss_last_quarter_mb']:.0f}",
+        )
+        figures["ingest"] = {"raw_events_per_s": raw, **ours, "ratio": ours["events_per_s"] / raw}
+        known_past = datetime.now(UTC).isoformat()
+        projection = await projector_figures(url, len(events))
+        say("projector catch-up, events/s", round(projection["catch_up_events_per_s"]))
+        say("rebuild of all events, s (goal < 20 at 1M)", round(projection["rebuild_s"], 2))
+        say("  rebuild events/s (goal >= 50k)", round(projection["rebuild_events_per_s"]))
+        figures["projection"] = projection
+        server = start_service(url, projector=True)
+        try:
+            figures["reads"] = await reads.read_latencies(
+                server, token, known_past, 10 if quick else 40
+            )
+            for name, value in figures["reads"].items():
+                say(f"read {name}", value)
+            figures["single"] = await single.compare(url, server, token, 3 if quick else 10)
+            for name, value in figures["single"].items():
+                say(f"single-event c=16 {name}", value)
+        finally:
+            server.stop()
+        figures["peer"] = await peer.compare(url, events[: 2_000 if quick else 20_000])
+        for name, value in figures["peer"].items():
+            say(f"peer {name}", value)
+    return figures
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small data, about a minute")
+    args = parser.parse_args()
+    began = time.perf_counter()
+    result = asyncio.run(main(args.quick))
+    result["seconds"] = round(time.perf_counter() - began, 1)
+    RESULTS.mkdir(exist_ok=True)
+    name = "quick.json" if args.quick else "full.json"
+    (RESULTS / name).write_text(json.dumps(result, indent=2, default=str))
+    say("total seconds", result["seconds"])
