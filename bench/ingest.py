@@ -78,14 +78,13 @@ async def http_batches(
         "Authorization": f"Bearer {token}",
         "Content-Type": "application/cloudevents-batch+json",
     }
-    memory = {"start": server.rss(), "peak": server.rss(), "samples": []}
+    start_rss = server.rss()
+    samples: list[int] = []
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.wait(0.5):
-            rss = server.rss()
-            memory["peak"] = max(memory["peak"], rss)
-            memory["samples"].append(rss)
+            samples.append(server.rss())
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -106,13 +105,13 @@ async def http_batches(
     elapsed = time.perf_counter() - began
     stop.set()
     sampler.join()
-    samples = memory["samples"] or [memory["start"]]
+    samples = samples or [start_rss]
     quarter = max(1, len(samples) // 4)
     return {
         "events_per_s": len(events) / elapsed,
         "seconds": elapsed,
-        "rss_start_mb": memory["start"] / 2**20,
-        "rss_peak_mb": memory["peak"] / 2**20,
+        "rss_start_mb": start_rss / 2**20,
+        "rss_peak_mb": max(samples) / 2**20,
         "rss_first_quarter_mb": max(samples[:quarter]) / 2**20,
         "rss_last_quarter_mb": max(samples[-quarter:]) / 2**20,
     }

@@ -80,7 +80,8 @@ async def main() -> None:
     parts = urlsplit(args.url)
     assert parts.hostname in ("127.0.0.1", "localhost"), "load goes to this machine only"
     run = uuid.uuid4().hex[:8]
-    counter, samples, errors = [0], [], [0]
+    counter, errors = [0], [0]
+    samples: list[float] = []
     began = time.perf_counter()
     deadline = began + args.seconds
     await asyncio.gather(

@@ -38,15 +38,15 @@ def _measure(database_url: str, events: list[dict[str, Any]]) -> dict[str, float
             self.count += 1
 
     os.environ.update(_environment(database_url))
-    app = Application()
+    app: Application[Any] = Application()
     single = events[: max(1, len(events) // 10)]
     began = time.perf_counter()
     for item in single:
-        deal = Deal(item["subject"])
-        deal.happened(item["type"], item["time"], item["data"])
-        app.save(deal)
+        fresh = Deal(item["subject"])
+        fresh.happened(item["type"], item["time"], item["data"])
+        app.save(fresh)
     single_rate = 2 * len(single) / (time.perf_counter() - began)
-    aggregates: dict[str, Any] = {}
+    aggregates: dict[str, Deal] = {}
     for item in events:
         deal = aggregates.get(item["subject"])
         if deal is None:

@@ -63,9 +63,9 @@ def deal_history(stream: Sequence[RecordedEvent]) -> list[KnownSegment]:
 
 def _extends(builder: TimelineBuilder, step: list[RecordedEvent]) -> bool:
     """Whether folding `step` after what the builder holds keeps the contract order."""
-    state = builder.state
-    return state is not None and all(
-        event.type != RETRACTION and event.occurred_at >= state.last_event_at for event in step
+    last = builder.last_event_at
+    return last is not None and all(
+        event.type != RETRACTION and event.occurred_at >= last for event in step
     )
 
 

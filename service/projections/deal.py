@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from service.events.recorded import RecordedEvent
-from service.events.vocabulary import REP_SUBJECT_PREFIX, RETRACTION
+from service.events.vocabulary import NON_DEAL_PREFIXES, RETRACTION
 from service.projections.knowledge import visible
 
 
@@ -38,8 +38,8 @@ STAGES: Final = (
 
 
 def is_deal(subject: str) -> bool:
-    """Whether a subject names a deal stream (rep streams are `rep:<rep_id>`)."""
-    return not subject.startswith(REP_SUBJECT_PREFIX)
+    """Whether a subject names a deal stream (not a `rep:<rep_id>` or `team:<team_id>` one)."""
+    return not subject.startswith(NON_DEAL_PREFIXES)
 
 
 def _iso(instant: datetime | None) -> str | None:
@@ -270,6 +270,49 @@ def _apply(draft: _Draft, event: RecordedEvent) -> None:
     handler(draft, event)
 
 
+class DealFold:
+    """A fold in progress, fed one event at a time by the same mutator as `evolve` and `fold`.
+
+    For callers that need the stage and owner after every event (timelines, histories) without
+    paying for a frozen `DealState` each time.
+    """
+
+    __slots__ = ("_draft",)
+
+    def __init__(self) -> None:
+        self._draft: _Draft | None = None
+
+    def add(self, event: RecordedEvent) -> None:
+        """Fold the next visible event in contract order."""
+        if self._draft is None:
+            self._draft = _start(event.subject, event)
+        _apply(self._draft, event)
+
+    @property
+    def started(self) -> bool:
+        """Whether any event was folded."""
+        return self._draft is not None
+
+    @property
+    def stage(self) -> str | None:
+        """The stage so far."""
+        return None if self._draft is None else self._draft.stage
+
+    @property
+    def owner_rep_id(self) -> str | None:
+        """The owner so far."""
+        return None if self._draft is None else self._draft.owner_rep_id
+
+    @property
+    def last_event_at(self) -> datetime | None:
+        """The latest `occurred_at` folded."""
+        return None if self._draft is None else self._draft.last_event_at
+
+    def state(self) -> DealState | None:
+        """The deal so far, frozen."""
+        return None if self._draft is None else self._draft.freeze()
+
+
 def evolve(state: DealState | None, event: RecordedEvent) -> DealState:
     """The deal after one more event (`None`: the deal before its first event)."""
     draft = _start(event.subject, event) if state is None else _thaw(state)
@@ -322,11 +365,11 @@ def deal_state_at(
 
 
 def deal_states(ordered: Iterable[RecordedEvent]) -> dict[str, DealState]:
-    """Every deal folded from visible, ordered events of many subjects; rep events are skipped."""
+    """Every deal folded from visible, ordered events of many subjects; rep/team events skipped."""
     drafts: dict[str, _Draft] = {}
     for event in ordered:
         subject = event.subject
-        if subject.startswith(REP_SUBJECT_PREFIX):
+        if subject.startswith(NON_DEAL_PREFIXES):
             continue
         draft = drafts.get(subject)
         if draft is None:

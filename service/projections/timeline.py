@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from service.events.recorded import RecordedEvent
-from service.projections.deal import DealState, evolve
+from service.projections.deal import DealFold
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,20 +30,27 @@ class TimelineBuilder:
 
     def __init__(self) -> None:
         self._starts: list[tuple[datetime, str | None, str | None]] = []
-        self.state: DealState | None = None
+        self._fold = DealFold()
+
+    @property
+    def last_event_at(self) -> datetime | None:
+        """The latest instant taken in (None before the first event)."""
+        return self._fold.last_event_at
 
     def add(self, event: RecordedEvent) -> None:
         """Take in the next event; it must not come before the last one in contract order."""
-        # In order, `last_event_at` is the instant whose events the state has taken in so far.
-        if self.state is not None and event.occurred_at != self.state.last_event_at:
-            _close_instant(self._starts, self.state)
-        self.state = evolve(self.state, event)
+        fold = self._fold
+        # In order, `last_event_at` is the instant whose events the fold has taken in so far.
+        if fold.last_event_at is not None and event.occurred_at != fold.last_event_at:
+            _close_instant(self._starts, fold.last_event_at, fold.stage, fold.owner_rep_id)
+        fold.add(event)
 
     def segments(self) -> tuple[Segment, ...]:
         """The timeline of the events taken in so far."""
         starts = list(self._starts)
-        if self.state is not None:
-            _close_instant(starts, self.state)
+        fold = self._fold
+        if fold.last_event_at is not None:
+            _close_instant(starts, fold.last_event_at, fold.stage, fold.owner_rep_id)
         if not starts:
             return ()
         # Each segment ends where the next begins; the last one is still open.
@@ -66,10 +73,15 @@ def timeline(events_ordered: Iterable[RecordedEvent]) -> tuple[Segment, ...]:
     return builder.segments()
 
 
-def _close_instant(starts: list[tuple[datetime, str | None, str | None]], state: DealState) -> None:
+def _close_instant(
+    starts: list[tuple[datetime, str | None, str | None]],
+    instant: datetime,
+    stage: str | None,
+    owner: str | None,
+) -> None:
     # Equal neighbours are merged: a segment changes only when stage or owner does.
-    if not starts or starts[-1][1:] != (state.stage, state.owner_rep_id):
-        starts.append((state.last_event_at, state.stage, state.owner_rep_id))
+    if not starts or starts[-1][1:] != (stage, owner):
+        starts.append((instant, stage, owner))
 
 
 def _valid_from(segment: Segment) -> datetime:
