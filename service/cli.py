@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import logging.config
 from datetime import datetime
 from typing import Annotated
 
@@ -13,17 +14,22 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from service import bi_cli
+from service.audit import cli as audit_cli
+from service.durations import parse_duration
+from service.logs import logging_config
 from service.runtime import open_database
 from service.settings import Settings
-from service.store.keys import KeyStore, Scope, parse_scopes
+from service.store.keys import ApiKey, IssuedKey, KeyNotRotatable, KeyStore, Scope, parse_scopes
 
 app = typer.Typer(
     help="Funnel Ledger: the five numbers of a sales team, for any past date.",
     no_args_is_help=True,
     add_completion=False,
 )
-keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create, list, rotate and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(bi_cli.app, name="bi-role")
 console = Console(stderr=True)
 out = Console()
 
@@ -36,11 +42,17 @@ def serve(
 ) -> None:
     """Migrate the database, then serve the HTTP API."""
     settings = Settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    log_config = logging_config(settings.log_level, settings.log_format)
+    logging.config.dictConfig(log_config)
     asyncio.run(_bootstrap(settings))
     if workers > 1 and settings.database_url is None:
         raise typer.BadParameter(
             "several workers need a shared DATABASE_URL", param_hint="--workers"
+        )
+    if workers > 1 and settings.session_secret is None:
+        # Each worker would sign dashboard sessions with its own random secret.
+        raise typer.BadParameter(
+            "several workers need a shared FUNNEL_SESSION_SECRET", param_hint="--workers"
         )
     uvicorn.run(
         "service.api.main:app",
@@ -50,7 +62,11 @@ def serve(
         loop="uvloop",
         http="httptools",
         proxy_headers=True,
-        log_level="info",
+        timeout_keep_alive=settings.keep_alive_seconds,
+        limit_concurrency=settings.max_connections,
+        log_level=settings.log_level.lower(),
+        log_config=log_config,
+        access_log=False,
     )
 
 
@@ -119,6 +135,7 @@ def keys_list(
                             "expires_at": k.expires_at.isoformat() if k.expires_at else None,
                             "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
                             "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None,
+                            "replaced_by": k.replaced_by,
                         }
                         for k in keys
                     ]
@@ -157,6 +174,36 @@ def keys_revoke(
     console.print(f"revoked {key_id}")
 
 
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: Annotated[str, typer.Argument(help="The key id (see `keys list`).")],
+    overlap: Annotated[str, typer.Option(help="How long the old key stays valid: 24h.")] = "24h",
+    expires: Annotated[datetime | None, typer.Option(help="The new key's expiry.")] = None,
+) -> None:
+    """Issue a successor; the old key works until the overlap ends. Prints the new token last."""
+    try:
+        window = parse_duration(overlap)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--overlap") from exc
+
+    async def run() -> tuple[ApiKey, IssuedKey] | None:
+        async with open_database(Settings()) as engine:
+            return await KeyStore(engine).rotate(key_id, window, expires)
+
+    try:
+        rotated = asyncio.run(run())
+    except KeyNotRotatable as exc:
+        console.print(str(exc))
+        raise typer.Exit(1) from exc
+    if rotated is None:
+        console.print(f"no key {key_id!r}")
+        raise typer.Exit(1)
+    old, issued = rotated
+    until = _when(old.expires_at)
+    console.print(f"rotated {key_id} -> {issued.key.key_id}; {key_id} stays valid until {until}")
+    out.print(issued.token, soft_wrap=True)
+
+
 @app.command("rebuild")
 def rebuild_command() -> None:
     """Rebuild the read models from position 0 and swap them in (the service may keep running)."""
@@ -179,6 +226,33 @@ def rebuild_command() -> None:
         )
 
     asyncio.run(run())
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Same seed, same demo.")] = 7,
+    reps: Annotated[int, typer.Option(help="Reps in the team (2-99), split in two teams.")] = 8,
+    quarter: Annotated[
+        str | None, typer.Option(help="An ended quarter, such as 2026-Q1 (default: the last).")
+    ] = None,
+) -> None:
+    """Load a realistic demo quarter (about 300 deals) through the ingestion path, idempotently."""
+    from service.demo import last_ended_quarter, quarter_bounds
+    from service.demo_loader import load_demo
+
+    settings = Settings()
+    now = datetime.now(settings.zone)
+    chosen = quarter or last_ended_quarter(now.date())
+    try:
+        if quarter_bounds(chosen, settings.zone)[1] > now:
+            raise typer.BadParameter(f"{chosen} has not ended yet", param_hint="--quarter")
+        report = asyncio.run(load_demo(settings, seed=seed, reps=reps, quarter=chosen))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    console.print(
+        f"demo {chosen} (seed {seed}, {reps} reps): {report.created} events stored, "
+        f"{report.duplicates} already there"
+    )
 
 
 @app.command()
@@ -205,3 +279,7 @@ def _when(instant: datetime | None) -> str:
 def main() -> None:
     """Entry point of the console script."""
     app()
+
+
+app.command("verify")(audit_cli.verify)
+app.command("replay")(audit_cli.replay_command)

@@ -31,3 +31,18 @@ async def open_database(settings: Settings, *, migrate: bool = True) -> AsyncIte
         await engine.dispose()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
+
+
+@asynccontextmanager
+async def open_read_engine(settings: Settings, engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """The read-only engine of the read routes: on `DATABASE_READ_URL`, else `engine` itself."""
+    if settings.database_read_url is None:
+        yield engine
+        return
+    replica = create_engine(
+        settings.database_read_url, pool_size=settings.pool_size, read_only=True
+    )
+    try:
+        yield replica
+    finally:
+        await replica.dispose()

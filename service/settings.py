@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,6 +18,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    database_read_url: str | None = Field(default=None, alias="DATABASE_READ_URL")
     data_dir: Path = Field(default=Path(".funnel-ledger"), alias="FUNNEL_DATA_DIR")
     timezone: str = Field(default="UTC", alias="FUNNEL_TIMEZONE")
     max_batch_events: int = Field(default=1000, alias="FUNNEL_MAX_BATCH_EVENTS", ge=1)
@@ -26,6 +28,20 @@ class Settings(BaseSettings):
     projector_batch_size: int = Field(default=2000, alias="FUNNEL_PROJECTOR_BATCH_SIZE", ge=1)
     run_projector: bool = Field(default=True, alias="FUNNEL_RUN_PROJECTOR")
     pool_size: int = Field(default=10, alias="FUNNEL_DB_POOL_SIZE", ge=1)
+    webhooks_config: Path | None = Field(default=None, alias="FUNNEL_WEBHOOKS_CONFIG")
+    rate_limit_per_second: float = Field(default=200.0, alias="FUNNEL_RATE_LIMIT_PER_SECOND", gt=0)
+    rate_limit_burst: int = Field(default=2000, alias="FUNNEL_RATE_LIMIT_BURST", ge=1)
+    request_timeout_seconds: float = Field(
+        default=30.0, alias="FUNNEL_REQUEST_TIMEOUT_SECONDS", gt=0
+    )
+    keep_alive_seconds: int = Field(default=5, alias="FUNNEL_KEEP_ALIVE_SECONDS", ge=1)
+    max_connections: int | None = Field(default=None, alias="FUNNEL_MAX_CONNECTIONS", ge=1)
+    session_secret: SecretStr | None = Field(default=None, alias="FUNNEL_SESSION_SECRET")
+    session_hours: float = Field(default=8.0, alias="FUNNEL_SESSION_HOURS", gt=0, le=24 * 30)
+
+    sse_heartbeat_seconds: float = Field(default=15.0, alias="FUNNEL_SSE_HEARTBEAT_SECONDS", gt=0)
+    log_level: str = Field(default="INFO", alias="FUNNEL_LOG_LEVEL")
+    log_format: Literal["json", "text"] = Field(default="json", alias="FUNNEL_LOG_FORMAT")
 
     @field_validator("timezone")
     @classmethod

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,13 +17,24 @@ from service.store.keys import Scope
 from tests.databases import TestServer
 
 
+def _fresh_directory() -> Path:
+    """A new directory the embedded server's own user may enter."""
+    path = Path(tempfile.mkdtemp(prefix="funnel-test-pg-"))
+    path.chmod(0o755)
+    return path
+
+
 @pytest.fixture(scope="session")
-async def test_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestServer]:
+async def test_server() -> AsyncIterator[TestServer]:
     """The PostgreSQL server of this test run, with a migrated template database."""
-    server = TestServer(tmp_path_factory.mktemp("embedded-pg"))
+    # Not pytest's tmp_path: it prunes old base directories, which would pull the data
+    # directory from under a server that another, longer test run still uses.
+    data_dir = _fresh_directory()
+    server = TestServer(data_dir)
     await server.prepare_template()
     yield server
     await server.close()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,14 +10,35 @@ from fastapi import FastAPI
 
 from service import __version__
 from service.api.container import Services
-from service.api.problems import install_problem_handlers
-from service.api.routes import admin, deals, events, health, scoreboard
-from service.runtime import open_database
+from service.api.live import LogSignal
+from service.api.metrics import MeteredAppender, Metrics
+from service.api.observe import RequestObserver
+from service.api.problems import PROBLEM_RESPONSES, install_problem_handlers
+from service.api.ratelimit import RateLimiter
+from service.api.routes import (
+    admin,
+    admin_keys,
+    admin_webhooks,
+    analytics,
+    audit,
+    deals,
+    events,
+    exports,
+    health,
+    scoreboard,
+    stream,
+    targets,
+    webhooks,
+)
+from service.api.timeouts import RequestTimeout
+from service.runtime import open_database, open_read_engine
 from service.settings import Settings
-from service.store.appender import EventAppender
+from service.store.inbox import WebhookInbox
 from service.store.keys import KeyStore
 from service.store.projector import Projector
 from service.store.reader import EventReader
+from service.web.routes import install as install_dashboard
+from service.webhooks.config import load_webhook_config
 
 DESCRIPTION = """
 Funnel Ledger turns every B2B sales action into an append-only CloudEvent and answers, for any
@@ -29,19 +51,30 @@ opportunities, leads and client visits, both as it happened (`as_of`) and as it 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    async with open_database(settings) as engine:
+    webhook_config = load_webhook_config(settings.webhooks_config, os.environ)
+    async with open_database(settings) as engine, open_read_engine(settings, engine) as reads:
         projector = Projector(
             engine,
             batch_size=settings.projector_batch_size,
             poll_seconds=settings.projector_poll_seconds,
         )
+        live = LogSignal()
+
+        def on_append(position: int) -> None:
+            projector.wake(position)
+            live.notify(position)
+
         app.state.services = Services(
             settings=settings,
             engine=engine,
-            appender=EventAppender(engine, on_append=projector.wake),
+            read_engine=reads,
+            appender=MeteredAppender(engine, app.state.metrics, on_append=on_append),
             reader=EventReader(engine),
             keys=KeyStore(engine),
             projector=projector,
+            webhooks=webhook_config,
+            inbox=WebhookInbox(engine),
+            live=live,
         )
         if settings.run_projector:
             projector.start()
@@ -58,12 +91,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=" ".join(DESCRIPTION.split()),
         lifespan=_lifespan,
+        responses=PROBLEM_RESPONSES,
     )
     app.state.settings = settings or Settings()
     install_problem_handlers(app)
+    app.state.rate_limiter = RateLimiter.from_settings(app.state.settings)
+    app.add_middleware(
+        RequestTimeout,
+        seconds=app.state.settings.request_timeout_seconds,
+        exempt=(stream.STREAM_PATH, "/v1/exports/"),
+    )
+    app.state.metrics = Metrics()
+    app.add_middleware(RequestObserver, metrics=app.state.metrics)
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(deals.router)
     app.include_router(scoreboard.router)
     app.include_router(admin.router)
+    app.include_router(audit.router)
+    app.include_router(admin_keys.router)
+    app.include_router(admin_webhooks.router)
+    app.include_router(webhooks.router)
+    app.include_router(stream.router)
+    app.include_router(targets.router)
+    app.include_router(analytics.router)
+    app.include_router(exports.router)
+    install_dashboard(app)
     return app

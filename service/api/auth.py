@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.problems import Problem
+from service.api.ratelimit import enforce_rate_limit
 from service.store.keys import ApiKey, KeyStore, Scope
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer fl_…`")
@@ -49,6 +50,7 @@ def require(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
                 f"this key lacks the '{scope.value}' scope",
                 required_scope=scope.value,
             )
+        enforce_rate_limit(request, key.key_id)
         request.state.api_key = key
         return key
 

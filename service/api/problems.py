@@ -11,9 +11,32 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.store.outage import DATABASE_ERRORS, is_database_unavailable
+
 PROBLEM_JSON = "application/problem+json"
 _TYPE_BASE = "https://funnel-ledger.dev/problems/"
 _log = logging.getLogger(__name__)
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problem",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "default": {
+        "description": "An error, as RFC 9457 problem details (never a stack trace or SQL).",
+        "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+    }
+}
+"""Documents, on every route, that any error is a problem (401, 403, 413, 422, 429, 504…)."""
 
 
 class Problem(Exception):  # noqa: N818 - it is an HTTP problem, as RFC 9457 names it
@@ -101,9 +124,29 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, 500, media_type=PROBLEM_JSON)
 
 
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not is_database_unavailable(exc):
+        raise exc  # any other database error stays a 500, answered by `_on_unexpected`
+    _log.warning(
+        "database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
+    )
+    body = problem_body(
+        503,
+        "database-unavailable",
+        "Database unavailable",
+        "the database cannot be reached right now (restarting or unreachable); retry shortly. "
+        "A write is stored whole or not at all: re-send it unchanged, duplicates are recognised",
+        request.url.path,
+    )
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+    return JSONResponse(body, 503, headers=headers, media_type=PROBLEM_JSON)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of the app a problem+json answer, without stack traces or SQL."""
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(Exception, _on_unexpected)
+    for database_error in DATABASE_ERRORS:
+        app.add_exception_handler(database_error, _on_database_error)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.api.container import Services
 from service.api.problems import Problem
 from service.store import checkpoints
 from service.store.read_model_writer import READ_MODELS
+from service.store.replica import wait_for_checkpoint
 
 Consistency = Literal["strong", "eventual"]
 
@@ -23,15 +26,37 @@ class Snapshot:
 
     conn: AsyncConnection
     position: int
+    complete: bool = False
+    """Whether it reflects every event acknowledged before the request (strong reads)."""
 
 
-async def _wait(services: Services, min_position: int | None, consistency: Consistency) -> None:
+async def _wait(
+    services: Services, engine: AsyncEngine, min_position: int | None, consistency: Consistency
+) -> int | None:
+    """Wait as asked; return the head position waited for when that was all acknowledged."""
     target = min_position
     if target is None and consistency == "strong":
         target = await services.reader.head()
+    elif target is not None and target > await services.reader.head():
+        # No event has that position yet: waiting could only end in a 503.
+        raise Problem(
+            422,
+            "position-beyond-head",
+            f"no event has position {target} yet; min_position must come from an append",
+            title="Invalid request",
+            errors=[{"pointer": "/query/min_position", "detail": "beyond the newest event"}],
+        )
+    head_waited = target if min_position is None else None
     if not target:
-        return
-    if not await services.projector.wait_for(target, services.settings.read_wait_seconds):
+        return head_waited
+    seconds = services.settings.read_wait_seconds
+    started = time.monotonic()
+    reached = await services.projector.wait_for(target, seconds)
+    if reached and engine is not services.engine:
+        # The primary's read models got there; the replica must also have replayed them.
+        left = max(seconds - (time.monotonic() - started), 0.0)
+        reached = await wait_for_checkpoint(engine, READ_MODELS, target, left)
+    if not reached:
         raise Problem(
             503,
             "projection-lagging",
@@ -40,21 +65,30 @@ async def _wait(services: Services, min_position: int | None, consistency: Consi
             headers={"Retry-After": "1"},
             wanted_position=target,
         )
+    return head_waited
 
 
 @asynccontextmanager
 async def snapshot(
-    services: Services, min_position: int | None = None, consistency: Consistency = "strong"
+    services: Services,
+    min_position: int | None = None,
+    consistency: Consistency = "strong",
+    *,
+    replica: bool = False,
 ) -> AsyncIterator[Snapshot]:
     """A repeatable-read snapshot of the read models, once they reflect what was asked.
 
     `strong` (the default) waits until every event acknowledged before the request is
-    projected; `min_position` waits for that position; `eventual` answers at once.
+    projected; `min_position` waits for that position; `eventual` answers at once. With
+    `replica`, the snapshot is taken on the read engine (`DATABASE_READ_URL`, when set).
     """
-    await _wait(services, min_position, consistency)
-    async with services.engine.connect() as conn:
+    engine = services.read_engine if replica else services.engine
+    head = await _wait(services, engine, min_position, consistency)
+    async with engine.connect() as conn:
         await conn.execution_options(isolation_level="REPEATABLE READ")
         await conn.begin()
+        # Period aggregations hash a quarter's facts; the default 4 MB would spill to disk.
+        await conn.execute(text("SET LOCAL work_mem = '64MB'"))
         position = (await checkpoints.load(conn, READ_MODELS)).position
-        yield Snapshot(conn, position)
+        yield Snapshot(conn, position, complete=head is not None and position >= head)
         await conn.rollback()

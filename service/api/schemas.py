@@ -107,6 +107,14 @@ class NumbersModel(BaseModel):
     open: OpenModel
     conversion: ConversionModel
     fsi_share: float | None
+    targets: dict[str, float] = Field(
+        description="Per metric with a target: the target in force at the period's start, "
+        "scaled to the period (docs/targets.md)."
+    )
+    attainment: dict[str, float | None] = Field(description="Per target: actual ÷ target.")
+    priorities: list[str] | None = Field(
+        description="The team's metrics, most important first, at the period's start."
+    )
 
 
 class RowModel(NumbersModel):

@@ -18,8 +18,10 @@ from pydantic import ValidationError
 
 from service.events.vocabulary import (
     EVENT_TYPES,
+    NON_DEAL_PREFIXES,
     REP_SUBJECT_PREFIX,
     RETRACTION,
+    TEAM_SUBJECT_PREFIX,
     EventData,
     RepTeamAssigned,
     SubjectKind,
@@ -28,6 +30,7 @@ from service.events.vocabulary import (
 SUBJECT_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 MAX_FUTURE = timedelta(minutes=5)
+_SAFE_INTEGER = 2**53 - 1
 _CORE_ATTRIBUTES = frozenset(
     {
         "specversion",
@@ -76,6 +79,21 @@ class CloudEvent:
     expected_version: int | None = None
     original_time: str = ""
     extensions: Mapping[str, Any] = field(default_factory=dict)
+    _json: dict[str, Any] = field(init=False, repr=False, compare=False)
+    _fingerprint: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Computed once: the append path needs both several times per event.
+        stored = self.data.model_dump(mode="json", exclude_none=True)
+        content = {
+            "type": self.type,
+            "subject": self.subject,
+            "time": self.time.isoformat(),
+            "data": stored,
+        }
+        digest = hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).digest()
+        object.__setattr__(self, "_json", stored)
+        object.__setattr__(self, "_fingerprint", digest)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -84,17 +102,11 @@ class CloudEvent:
 
     def data_json(self) -> dict[str, Any]:
         """The data as stored: JSON-ready, with optional fields that were not given left out."""
-        return self.data.model_dump(mode="json", exclude_none=True)
+        return self._json
 
     def fingerprint(self) -> bytes:
         """A digest of the event's content: tells a retry from a conflicting reuse of its key."""
-        content = {
-            "type": self.type,
-            "subject": self.subject,
-            "time": self.time.isoformat(),
-            "data": self.data_json(),
-        }
-        return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).digest()
+        return self._fingerprint
 
 
 def _text(raw: Mapping[str, Any], name: str, errors: list[FieldError], max_len: int) -> str:
@@ -155,7 +167,9 @@ def _extensions(raw: Mapping[str, Any], errors: list[FieldError]) -> dict[str, A
             errors.append(
                 FieldError(f"/{name}", "extension names are 1-20 lower-case letters or digits")
             )
-        elif not isinstance(value, str | int | bool) or value is None:
+        elif not isinstance(value, str | int | bool) or (
+            isinstance(value, int) and abs(value) > _SAFE_INTEGER
+        ):
             errors.append(
                 FieldError(f"/{name}", "extension values are strings, integers or booleans")
             )
@@ -171,16 +185,27 @@ def _subject(raw: Mapping[str, Any], kind: SubjectKind | None, errors: list[Fiel
             FieldError("/subject", "'subject' is required and must match ^[A-Za-z0-9._:-]{1,128}$")
         )
         return ""
-    is_rep = subject.startswith(REP_SUBJECT_PREFIX)
-    if kind is SubjectKind.REP and not (is_rep and len(subject) > len(REP_SUBJECT_PREFIX)):
-        errors.append(
-            FieldError("/subject", "rep events are written to the subject 'rep:<rep_id>'")
-        )
-    if kind is SubjectKind.DEAL and is_rep:
-        errors.append(
-            FieldError("/subject", "deal events are written to a deal id, not to 'rep:…'")
-        )
+    problem = _subject_problem(subject, kind)
+    if problem:
+        errors.append(FieldError("/subject", problem))
     return subject
+
+
+def _names(subject: str, prefix: str) -> bool:
+    return subject.startswith(prefix) and len(subject) > len(prefix)
+
+
+def _subject_problem(subject: str, kind: SubjectKind | None) -> str | None:
+    is_rep, is_team = _names(subject, REP_SUBJECT_PREFIX), _names(subject, TEAM_SUBJECT_PREFIX)
+    if kind is SubjectKind.REP and not is_rep:
+        return "rep events are written to the subject 'rep:<rep_id>'"
+    if kind is SubjectKind.TEAM and not is_team:
+        return "team events are written to the subject 'team:<team_id>'"
+    if kind is SubjectKind.REP_OR_TEAM and not (is_rep or is_team):
+        return "this event is written to the subject 'rep:<rep_id>' or 'team:<team_id>'"
+    if kind is SubjectKind.DEAL and subject.startswith(NON_DEAL_PREFIXES):
+        return "deal events are written to a deal id, not to 'rep:…' or 'team:…'"
+    return None
 
 
 def _data(
@@ -215,22 +240,27 @@ def _team_rep_matches(subject: str, data: EventData | None, errors: list[FieldEr
         errors.append(FieldError("/data/rep_id", "'rep_id' must match the subject 'rep:<rep_id>'"))
 
 
-def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
+# A NUL escape in JSON text: "\u0000" preceded by an even number of backslashes.
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _text_problem(raw: Mapping[str, Any]) -> str | None:
+    """Why the event's text cannot be stored (NUL characters, lone surrogates), if it cannot."""
+    try:
+        encoded = orjson.dumps(raw)
+    except orjson.JSONEncodeError:
+        return "text must be valid Unicode (no lone surrogates) and numbers within 64 bits"
+    if b"\\u0000" in encoded and _NUL_ESCAPE.search(encoded):
+        return "text may not contain the NUL character (U+0000)"
+    return None
 
 
 def parse_event(raw: object, *, now: datetime | None = None) -> CloudEvent:
     """Validate one structured-mode event; raise `EnvelopeError` listing every problem."""
     if not isinstance(raw, Mapping):
         raise EnvelopeError((FieldError("", "an event must be a JSON object"),))
-    if _has_nul(raw):
-        raise EnvelopeError((FieldError("", "text may not contain the NUL character (U+0000)"),))
+    if problem := _text_problem(raw):
+        raise EnvelopeError((FieldError("", problem),))
     errors: list[FieldError] = []
     if raw.get("specversion") != "1.0":
         errors.append(FieldError("/specversion", "'specversion' must be \"1.0\""))

@@ -10,7 +10,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from service.events.money import Amount, Currency
 
@@ -23,6 +23,8 @@ class SubjectKind(StrEnum):
 
     DEAL = "deal"
     REP = "rep"
+    TEAM = "team"
+    REP_OR_TEAM = "rep_or_team"
     ANY = "any"
 
 
@@ -43,7 +45,11 @@ class Account(EventData):
 
     name: Text
     industry: Text | None = None
-    size: Annotated[str, StringConstraints(min_length=1, max_length=64)] | int | None = None
+    size: (
+        Annotated[str, StringConstraints(min_length=1, max_length=64)]
+        | Annotated[int, Field(ge=0, le=2**53 - 1, strict=True)]
+        | None
+    ) = None
 
 
 class Eb(EventData):
@@ -155,6 +161,31 @@ class RepTeamAssigned(EventData):
     rep_id: RepId | None = None
 
 
+Metric = Literal["closed_deals", "committed_deals", "opportunities", "leads", "client_visits"]
+"""One of the five numbers (contract §5)."""
+
+
+class TargetSet(EventData):
+    """A rep's or team's target for one of the five numbers per period, from its time on."""
+
+    metric: Metric
+    period: Literal["day", "week", "month", "quarter"]
+    value: Amount
+
+
+class TeamPrioritiesSet(EventData):
+    """The numbers a team watches most, most important first, from the event's time on."""
+
+    metrics: Annotated[list[Metric], Field(min_length=1, max_length=5)]
+
+    @field_validator("metrics")
+    @classmethod
+    def _distinct(cls, metrics: list[Metric]) -> list[Metric]:
+        if len(set(metrics)) != len(metrics):
+            raise ValueError("each metric may appear only once")
+        return metrics
+
+
 class EventType(BaseModel):
     """One entry of the registry: the data model and the kind of subject it is written to."""
 
@@ -186,13 +217,20 @@ EVENT_TYPES: dict[str, EventType] = dict(
         _entry("deal.amount_revised", AmountRevised, SubjectKind.DEAL),
         _entry("event.retracted", EventRetracted, SubjectKind.ANY),
         _entry("rep.team_assigned", RepTeamAssigned, SubjectKind.REP),
+        _entry("target.set", TargetSet, SubjectKind.REP_OR_TEAM),
+        _entry("team.priorities_set", TeamPrioritiesSet, SubjectKind.TEAM),
     ]
 )
 """The contract's event types, by their CloudEvents `type`."""
 
 RETRACTION = "event.retracted"
 TEAM_ASSIGNMENT = "rep.team_assigned"
+TARGET_SET = "target.set"
+PRIORITIES_SET = "team.priorities_set"
 REP_SUBJECT_PREFIX = "rep:"
+TEAM_SUBJECT_PREFIX = "team:"
+NON_DEAL_PREFIXES = (REP_SUBJECT_PREFIX, TEAM_SUBJECT_PREFIX)
+"""Subjects with these prefixes are rep or team streams, never deals."""
 
 
 def data_model_for(event_type: str) -> type[EventData] | None:

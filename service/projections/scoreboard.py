@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
+from fractions import Fraction
 from typing import Any, Final, Literal
 
 from service.events.recorded import RecordedEvent
@@ -40,6 +41,21 @@ class OpenNumbers:
         }
 
 
+def _round(value: Fraction) -> float:
+    return float(round(value, 4))
+
+
+@dataclass(frozen=True, slots=True)
+class Goals:
+    """Targets scaled to the period, per metric, and the priorities in force at its start."""
+
+    targets: Mapping[str, Fraction] = field(default_factory=dict)
+    priorities: tuple[str, ...] | None = None
+
+
+NO_GOALS: Final = Goals()
+
+
 @dataclass(frozen=True, slots=True)
 class ScoreNumbers:
     """The five numbers of a period, with their visit split, closed value and open deals."""
@@ -53,6 +69,7 @@ class ScoreNumbers:
     fua_visits: int
     closed_value: Mapping[str, Decimal]
     open: OpenNumbers
+    goals: Goals = NO_GOALS
 
     def is_zero(self) -> bool:
         """Whether every number is zero (such a key gets no row)."""
@@ -93,6 +110,16 @@ class ScoreNumbers:
             "open": self.open.to_json(),
             "conversion": self.conversion(),
             "fsi_share": _ratio(self.fsi_visits, self.client_visits),
+            "targets": {metric: _round(value) for metric, value in self.goals.targets.items()},
+            "attainment": self.attainment(),
+            "priorities": None if self.goals.priorities is None else list(self.goals.priorities),
+        }
+
+    def attainment(self) -> dict[str, float | None]:
+        """Actual ÷ target per metric with a target (None for a zero target)."""
+        return {
+            metric: None if not target else _round(getattr(self, metric) / target)
+            for metric, target in self.goals.targets.items()
         }
 
 

@@ -15,8 +15,14 @@ def async_url(database_url: str) -> URL:
     return url
 
 
-def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    database_url: str, *, pool_size: int = 10, read_only: bool = False
+) -> AsyncEngine:
     """An engine with a bounded pool whose connections are checked before use."""
+    server_settings = {"application_name": "funnel-ledger"}
+    if read_only:
+        # A read replica refuses writes anyway; a primary named by mistake must refuse them too.
+        server_settings["default_transaction_read_only"] = "on"
     return create_async_engine(
         async_url(database_url),
         pool_size=pool_size,
@@ -24,5 +30,5 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_pre_ping=True,
         json_serializer=lambda value: orjson.dumps(value).decode(),
         json_deserializer=orjson.loads,
-        connect_args={"server_settings": {"application_name": "funnel-ledger"}},
+        connect_args={"server_settings": server_settings},
     )

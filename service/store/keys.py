@@ -8,14 +8,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import text
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 KEY_PREFIX = "fl"
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
+KeyStatus = Literal["active", "rotating", "expired", "revoked"]
 
 
 class Scope(StrEnum):
@@ -38,6 +39,7 @@ class ApiKey:
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    replaced_by: str | None = None
 
     def allows(self, scope: Scope) -> bool:
         """Whether the key carries `scope` (or `admin`)."""
@@ -48,6 +50,18 @@ class ApiKey:
         if self.revoked_at is not None and self.revoked_at <= now:
             return False
         return self.expires_at is None or self.expires_at > now
+
+    def status_at(self, now: datetime) -> KeyStatus:
+        """`revoked`, `expired`, `rotating` (replaced, valid until its overlap ends) or `active`."""
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "rotating" if self.replaced_by else "active"
+
+
+class KeyNotRotatable(Exception):  # noqa: N818 - a refusal, not a bug
+    """The key cannot be rotated: it is revoked, expired or already rotated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +96,11 @@ def split_token(token: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
-_COLUMNS = "key_id, name, scopes, created_at, expires_at, revoked_at, last_used_at"
+_COLUMNS = "key_id, name, scopes, created_at, expires_at, revoked_at, last_used_at, replaced_by"
 
 
 class KeyStore:
-    """Creates, finds, lists and revokes API keys."""
+    """Creates, finds, lists, rotates and revokes API keys."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -95,25 +109,55 @@ class KeyStore:
         self, name: str, scopes: frozenset[Scope], expires_at: datetime | None = None
     ) -> IssuedKey:
         """Create a key; its token is returned here and never again."""
-        key_id, secret = secrets.token_hex(8), secrets.token_hex(24)
+        async with self._engine.begin() as conn:
+            return await _insert(conn, name, scopes, expires_at)
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        """One key by id (never its secret), or None."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = :key_id"),
+                    {"key_id": key_id},
+                )
+            ).one_or_none()
+        return None if row is None else _to_key(row)
+
+    async def rotate(
+        self, key_id: str, overlap: timedelta, expires_at: datetime | None = None
+    ) -> tuple[ApiKey, IssuedKey] | None:
+        """Issue a successor with the same name and scopes; the old key stays valid `overlap`.
+
+        None if there is no such key; `KeyNotRotatable` if it is revoked, expired or rotated.
+        """
         async with self._engine.begin() as conn:
             row = (
                 await conn.execute(
+                    text(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = :key_id FOR UPDATE"),
+                    {"key_id": key_id},
+                )
+            ).one_or_none()
+            if row is None:
+                return None
+            old, now = _to_key(row), datetime.now(UTC)
+            if not old.usable_at(now):
+                raise KeyNotRotatable(f"key {key_id} is revoked or expired")
+            if old.replaced_by:
+                raise KeyNotRotatable(f"key {key_id} was already rotated to {old.replaced_by}")
+            issued = await _insert(conn, old.name, old.scopes, expires_at)
+            deadline = now + overlap
+            if old.expires_at is not None:
+                deadline = min(deadline, old.expires_at)
+            updated = (
+                await conn.execute(
                     text(
-                        "INSERT INTO api_keys (key_id, name, secret_hash, scopes, expires_at) "
-                        "VALUES (:key_id, :name, :hash, :scopes, :expires_at) "
-                        f"RETURNING {_COLUMNS}"
+                        "UPDATE api_keys SET expires_at = :deadline, replaced_by = :new "
+                        f"WHERE key_id = :key_id RETURNING {_COLUMNS}"
                     ),
-                    {
-                        "key_id": key_id,
-                        "name": name,
-                        "hash": _hash(secret),
-                        "scopes": sorted(scopes),
-                        "expires_at": expires_at,
-                    },
+                    {"deadline": deadline, "new": issued.key.key_id, "key_id": key_id},
                 )
             ).one()
-        return IssuedKey(_to_key(row), f"{KEY_PREFIX}_{key_id}_{secret}")
+        return _to_key(updated), issued
 
     async def authenticate(self, token: str, now: datetime | None = None) -> ApiKey | None:
         """The usable key for a bearer token, or None; records when it was last used."""
@@ -141,6 +185,17 @@ class KeyStore:
                 )
         return key
 
+    async def find(self, key_id: str) -> ApiKey | None:
+        """The stored key with this id (usable or not), or None."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = :key_id"),
+                    {"key_id": key_id},
+                )
+            ).one_or_none()
+        return None if row is None else _to_key(row)
+
     async def list(self) -> list[ApiKey]:
         """Every key, newest first."""
         async with self._engine.connect() as conn:
@@ -162,6 +217,29 @@ class KeyStore:
             return result.one_or_none() is not None
 
 
+async def _insert(
+    conn: AsyncConnection, name: str, scopes: frozenset[Scope], expires_at: datetime | None
+) -> IssuedKey:
+    key_id, secret = secrets.token_hex(8), secrets.token_hex(24)
+    row = (
+        await conn.execute(
+            text(
+                "INSERT INTO api_keys (key_id, name, secret_hash, scopes, expires_at) "
+                "VALUES (:key_id, :name, :hash, :scopes, :expires_at) "
+                f"RETURNING {_COLUMNS}"
+            ),
+            {
+                "key_id": key_id,
+                "name": name,
+                "hash": _hash(secret),
+                "scopes": sorted(scopes),
+                "expires_at": expires_at,
+            },
+        )
+    ).one()
+    return IssuedKey(_to_key(row), f"{KEY_PREFIX}_{key_id}_{secret}")
+
+
 def _to_key(row: Row[Any]) -> ApiKey:
     return ApiKey(
         key_id=row.key_id,
@@ -171,4 +249,5 @@ def _to_key(row: Row[Any]) -> ApiKey:
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
         last_used_at=row.last_used_at,
+        replaced_by=row.replaced_by,
     )

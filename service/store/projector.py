@@ -124,6 +124,7 @@ class Projector:
         try:
             while True:
                 self._wake.clear()
+                await _still_connected(session)
                 while await project_once(self._engine, self._batch_size):
                     await self._notify_progress()
                 await self._notify_progress()
@@ -150,6 +151,14 @@ class Projector:
                 await driver.remove_listener(NOTIFY_CHANNEL, on_notify)
 
         return unlisten
+
+
+async def _still_connected(session: AsyncConnection) -> None:
+    """Raise if the session holding the lock is gone (say, the database restarted)."""
+    # Projecting runs on pooled connections that reconnect by themselves; without this check a
+    # leader whose lock went with its session would go on projecting beside a new leader.
+    await session.execute(text("SELECT 1"))
+    await session.commit()
 
 
 async def _try_lock(session: AsyncConnection) -> bool:

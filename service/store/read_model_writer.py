@@ -20,6 +20,7 @@ from service.events.vocabulary import REP_SUBJECT_PREFIX, RETRACTION, TEAM_ASSIG
 from service.projections.bitemporal import KnownSegment, deal_history
 from service.projections.deal import is_deal
 from service.projections.facts import flow_fact
+from service.store.plan_writer import insert_plan_events
 from service.store.reader import to_recorded
 
 READ_MODELS = "read_models"
@@ -32,10 +33,11 @@ class Tables:
     facts: str = "rm_flow_facts"
     teams: str = "rm_team_assignments"
     segments: str = "rm_deal_segments"
+    plans: str = "rm_plan_events"
 
-    def all(self) -> tuple[str, str, str]:
+    def all(self) -> tuple[str, ...]:
         """Every table of the generation."""
-        return (self.facts, self.teams, self.segments)
+        return (self.facts, self.teams, self.segments, self.plans)
 
 
 LIVE = Tables()
@@ -64,6 +66,7 @@ async def insert_flow_rows(
     """The per-event rows of a batch: flow facts, team assignments, retraction marks."""
     await _insert_facts(conn, events, tables)
     await _insert_teams(conn, events, tables)
+    await insert_plan_events(conn, events, tables.plans)
     await _mark_retracted(conn, events, tables)
 
 
@@ -93,6 +96,36 @@ async def _insert_facts(
             "c": [f.currency for f in facts],
             "v": [f.visit_kind for f in facts],
         },
+    )
+    await flag_repeats(conn, tables, [(f.deal_id, f.kind) for f in facts if f.kind != "visit"])
+
+
+async def flag_repeats(
+    conn: AsyncConnection, tables: Tables, groups: Sequence[tuple[str, str]] | None
+) -> None:
+    """Flag the facts of every (deal, kind) group, among `groups` (None: all), that has several.
+
+    Counting then needs a distinct count only over flagged rows: a group's flags only ever go
+    from false to true, so they stay right for any period and any `known_at`.
+    """
+    if groups is not None and not groups:
+        return
+    scope = (
+        "WHERE (deal_id, kind) IN (SELECT * FROM unnest(CAST(:d AS text[]), CAST(:k AS text[])))"
+        if groups is not None
+        else "WHERE kind <> 'visit'"
+    )
+    await conn.execute(
+        text(
+            f"UPDATE {tables.facts} f SET repeats_for_deal = true, "
+            "repeats_for_rep = c.per_rep > 1 "
+            "FROM (SELECT position, count(*) OVER (PARTITION BY deal_id, kind) AS per_deal, "
+            "count(*) OVER (PARTITION BY deal_id, kind, rep_id) AS per_rep "
+            f"FROM {tables.facts} {scope}) AS c "
+            "WHERE f.position = c.position AND c.per_deal > 1 "
+            "AND (NOT f.repeats_for_deal OR f.repeats_for_rep <> (c.per_rep > 1))"
+        ),
+        {"d": [g[0] for g in groups or ()], "k": [g[1] for g in groups or ()]},
     )
 
 
@@ -130,7 +163,7 @@ async def _mark_retracted(
         "i": [e.data["event_id"] for e in retractions],
         "rec": [e.recorded_at for e in retractions],
     }
-    for table in (tables.facts, tables.teams):
+    for table in (tables.facts, tables.teams, tables.plans):
         await conn.execute(
             text(
                 f"UPDATE {table} AS t SET retracted_at = x.recorded_at "

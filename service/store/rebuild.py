@@ -28,6 +28,7 @@ from service.store.read_model_writer import (
     READ_MODELS,
     Tables,
     apply_batch,
+    flag_repeats,
     insert_flow_rows,
     replace_segments,
 )
@@ -137,6 +138,7 @@ async def _rebuild_rows(engine: AsyncEngine, head: int, chunk: int, tracker: _Tr
     """Per-event rows: facts and teams in bulk SQL, then the rest and retraction marks."""
     async with engine.begin() as conn:
         await conn.execute(text(_flow_facts_sql(NEXT)), {"head": head})
+        await flag_repeats(conn, NEXT, None)
         await conn.execute(text(_team_rows_sql(NEXT)), {"head": head})
     others = sorted({RETRACTION, *PLAN_TYPES})
     async with engine.connect() as reader:
@@ -152,6 +154,35 @@ async def _rebuild_rows(engine: AsyncEngine, head: int, chunk: int, tracker: _Tr
             async with engine.begin() as conn:
                 await insert_flow_rows(conn, events, NEXT)
     tracker.advance(head)
+
+
+_INDEXES = text(
+    "SELECT indexname, indexdef FROM pg_indexes "
+    "WHERE schemaname = current_schema() AND tablename = :table"
+)
+
+
+def _shape(indexdef: str, index: str, table: str) -> str:
+    """An index definition with its own and its table's names taken out."""
+    return (
+        indexdef.replace(f"INDEX {index} ON", "INDEX ON")
+        .replace(f" {table} ", " ")
+        .replace(f".{table} ", " ")
+    )
+
+
+async def _index_names(conn: AsyncConnection, table: str) -> dict[str, str]:
+    """Index shape → index name, for one table."""
+    rows = await conn.execute(_INDEXES, {"table": table})
+    return {_shape(row.indexdef, row.indexname, table): row.indexname for row in rows}
+
+
+async def _restore_index_names(conn: AsyncConnection, table: str, names: dict[str, str]) -> None:
+    """Give the swapped-in table's indexes the names the migrations created them with."""
+    for shape, current in (await _index_names(conn, table)).items():
+        wanted = names.get(shape)
+        if wanted is not None and wanted != current:
+            await conn.execute(text(f'ALTER INDEX "{current}" RENAME TO "{wanted}"'))
 
 
 def _subject(event: RecordedEvent) -> str:
@@ -210,12 +241,15 @@ async def _swap(engine: AsyncEngine, head: int) -> int:
                 break
             await apply_batch(conn, events, NEXT)
             after = events[-1].position
+        names = {live: await _index_names(conn, live) for live in LIVE.all()}
         for live, fresh, old in zip(LIVE.all(), NEXT.all(), OLD.all(), strict=True):
             await conn.execute(text(f"DROP TABLE IF EXISTS {old}"))
             await conn.execute(text(f"ALTER TABLE {live} RENAME TO {old}"))
             await conn.execute(text(f"ALTER TABLE {fresh} RENAME TO {live}"))
         for old in OLD.all():
             await conn.execute(text(f"DROP TABLE {old}"))
+        for live in LIVE.all():
+            await _restore_index_names(conn, live, names[live])
         await checkpoints.advance(conn, READ_MODELS, after)
         _log.info("read models rebuilt up to position %s and swapped in", after)
         return after

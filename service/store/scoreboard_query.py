@@ -46,18 +46,63 @@ def _counting(tables: Tables, group_by: GroupBy) -> str:
     )
 
 
+_DEAL_KINDS = {
+    "signed": "closed_deals",
+    "approved": "committed_deals",
+    "qualified": "opportunities",
+    "sourced": "leads",
+}
+
+
 def _flow_sql(tables: Tables, group_by: GroupBy) -> str:
+    """Counts that need no DISTINCT: single facts count as deals; visits count as rows.
+
+    Facts of a (deal, kind) that has several (flagged at write time) are left out here and
+    counted distinctly from `_repeats_sql`, so PostgreSQL can aggregate by hashing.
+    """
+    own_flag = "repeats_for_rep" if group_by == "rep" else "repeats_for_deal"
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE kind = '{kind}' AND NOT {own_flag}) AS {name}, "
+        f"count(*) FILTER (WHERE kind = '{kind}' AND NOT repeats_for_deal) AS total_{name}"
+        for kind, name in _DEAL_KINDS.items()
+    )
     return (
         f"WITH counting AS ({_counting(tables, group_by)}) "
-        "SELECT key, GROUPING(key) AS is_total, "
-        "count(DISTINCT deal_id) FILTER (WHERE kind = 'signed') AS closed_deals, "
-        "count(DISTINCT deal_id) FILTER (WHERE kind = 'approved') AS committed_deals, "
-        "count(DISTINCT deal_id) FILTER (WHERE kind = 'qualified') AS opportunities, "
-        "count(DISTINCT deal_id) FILTER (WHERE kind = 'sourced') AS leads, "
+        f"SELECT key, GROUPING(key) AS is_total, {counts}, "
         "count(*) FILTER (WHERE visit_kind = 'FSI') AS fsi_visits, "
         "count(*) FILTER (WHERE visit_kind = 'FUA') AS fua_visits "
         "FROM counting GROUP BY GROUPING SETS ((key), ())"
     )
+
+
+def _repeats_sql(tables: Tables, group_by: GroupBy) -> str:
+    """The (key, kind, deal) of counting facts whose (deal, kind) has several facts."""
+    return (
+        f"WITH counting AS ({_counting(tables, group_by)} AND f.repeats_for_deal "
+        "AND f.kind <> 'visit') "
+        "SELECT DISTINCT key, kind, deal_id, repeats_for_rep FROM counting"
+    )
+
+
+def _add_repeats(
+    rows: list[Any], group_by: GroupBy, keys: dict[str | None, _Numbers], totals: _Numbers
+) -> None:
+    """Add the distinct deals among repeated facts to the single-fact counts."""
+    per_key: set[tuple[str | None, str, str]] = set()
+    overall: set[tuple[str, str]] = set()
+    for row in rows:
+        overall.add((row.kind, row.deal_id))
+        if group_by != "rep" or row.repeats_for_rep:
+            per_key.add((row.key, row.kind, row.deal_id))
+    for key, kind, _ in per_key:
+        numbers = keys.setdefault(key, _Numbers())
+        numbers.flow = {
+            **numbers.flow,
+            _DEAL_KINDS[kind]: numbers.flow.get(_DEAL_KINDS[kind], 0) + 1,
+        }
+    for kind, _ in overall:
+        name = _DEAL_KINDS[kind]
+        totals.flow = {**totals.flow, name: totals.flow.get(name, 0) + 1}
 
 
 def _value_sql(tables: Tables, group_by: GroupBy) -> str:
@@ -128,8 +173,14 @@ async def scoreboard(
     keys: dict[str | None, _Numbers] = {}
     totals = _Numbers()
     for row in await conn.execute(text(_flow_sql(tables, group_by)), params):
-        target = totals if row.is_total else keys.setdefault(row.key, _Numbers())
-        target.flow = row._asdict()
+        counted = row._asdict()
+        if row.is_total:
+            totals.flow = {name: counted[f"total_{name}"] for name in _DEAL_KINDS.values()}
+            totals.flow |= {"fsi_visits": row.fsi_visits, "fua_visits": row.fua_visits}
+        else:
+            keys.setdefault(row.key, _Numbers()).flow = counted
+    repeated = list(await conn.execute(text(_repeats_sql(tables, group_by)), params))
+    _add_repeats(repeated, group_by, keys, totals)
     for row in await conn.execute(text(_value_sql(tables, group_by)), params):
         target = totals if row.is_total else keys.setdefault(row.key, _Numbers())
         target.value[row.currency] = row.value

@@ -56,6 +56,10 @@ def test_the_json_shape_of_a_row_and_of_the_totals() -> None:
             "committed_to_closed": 1.0,
         },
         "fsi_share": 0.5,
+        # Additive: no target or priority is set here (docs/targets.md)
+        "targets": {},
+        "attainment": {},
+        "priorities": None,
     }
     assert result == {
         "from": "2026-03-01T00:00:00+00:00",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from service.api.auth import ReaderKey
 from service.api.deps import ServicesDep
@@ -44,6 +44,7 @@ async def get_deal(
     deal_id: DealId,
     services: ServicesDep,
     _key: ReaderKey,
+    response: Response,
     as_of: AsOf = None,
     known_at: KnownAt = None,
 ) -> dict[str, Any]:
@@ -52,8 +53,9 @@ async def get_deal(
     at, known = as_of_or_now(settings, as_of), known_at_or_now(settings, known_at)
     if not is_deal(deal_id):
         raise _not_found(deal_id)
-    position = await services.reader.head()
-    stream = await services.reader.stream(deal_id, known)
+    position = await services.read_log.head()
+    response.headers["X-Funnel-Position"] = str(position)
+    stream = await services.read_log.stream(deal_id, known)
     state = deal_state_at(deal_id, stream, as_of=at, known_at=known)
     if state is None:
         raise _not_found(deal_id)
@@ -62,11 +64,16 @@ async def get_deal(
 
 @router.get("/{deal_id}/events", response_model=DealEvents, summary="A deal's events")
 async def get_deal_events(
-    deal_id: DealId, services: ServicesDep, _key: ReaderKey, known_at: KnownAt = None
+    deal_id: DealId,
+    services: ServicesDep,
+    _key: ReaderKey,
+    response: Response,
+    known_at: KnownAt = None,
 ) -> dict[str, Any]:
     """The deal's events known at `known_at`, in `occurred_at` order, retracted ones marked."""
     known = known_at_or_now(services.settings, known_at)
-    stream = await services.reader.stream(deal_id, known) if is_deal(deal_id) else []
+    response.headers["X-Funnel-Position"] = str(await services.read_log.head())
+    stream = await services.read_log.stream(deal_id, known) if is_deal(deal_id) else []
     if not stream:
         raise _not_found(deal_id)
     retracted_by = {
@@ -101,6 +108,7 @@ async def get_deal_events(
 async def list_deals(
     services: ServicesDep,
     _key: ReaderKey,
+    response: Response,
     as_of: AsOf = None,
     known_at: KnownAt = None,
     stage: Annotated[StageName | None, Query(description="The stage at `as_of`.")] = None,
@@ -114,7 +122,7 @@ async def list_deals(
     """Deals that exist at (`as_of`, `known_at`), filtered by stage, owner or team, by id."""
     settings = services.settings
     at, known = as_of_or_now(settings, as_of), known_at_or_now(settings, known_at)
-    async with snapshot(services, min_position, consistency) as snap:
+    async with snapshot(services, min_position, consistency, replica=True) as snap:
         owners = None
         if team is not None:
             history = await team_history_known_at(snap.conn, known)
@@ -124,8 +132,9 @@ async def list_deals(
             snap.conn, as_of=at, known_at=known, where=where, after=after, limit=limit
         )
         position = snap.position
+    response.headers["X-Funnel-Position"] = str(position)
     streams: dict[str, list[RecordedEvent]] = {deal_id: [] for deal_id in ids}
-    for event in await services.reader.streams(ids, known) if ids else []:
+    for event in await services.read_log.streams(ids, known) if ids else []:
         streams[event.subject].append(event)
     states = [deal_state_at(d, streams[d], as_of=at, known_at=known) for d in ids]
     return {

@@ -187,12 +187,14 @@ async def append_events(request: Request, services: ServicesDep, key: WriterKey)
 async def read_feed(
     services: ServicesDep,
     _key: ReaderKey,
-    after: Annotated[int, Query(ge=0, description="Return events after this position.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="Return events after this position.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """Events in position order after `after`; no committed event is ever skipped."""
-    head = await services.reader.head()
-    rows = await services.reader.feed(after, limit)
+    head = await services.read_log.head()
+    rows = await services.read_log.feed(after, limit)
     events = [
         {
             "specversion": "1.0",
@@ -213,4 +215,5 @@ async def read_feed(
     ]
     next_after = rows[-1].position if rows else after
     page = {"events": events, "next_after": next_after, "head": max(head, next_after)}
-    return Response(orjson.dumps(page), media_type="application/json")
+    headers = {"X-Funnel-Position": str(page["head"])}
+    return Response(orjson.dumps(page), media_type="application/json", headers=headers)

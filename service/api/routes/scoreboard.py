@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from service.api.auth import ReaderKey
+from service.api.boards import scoreboard_with_targets
 from service.api.deps import ServicesDep
 from service.api.params import as_of_or_now, known_at_or_now, period
 from service.api.reads import Consistency, snapshot
@@ -104,9 +105,17 @@ async def get_scoreboard(
     settings = services.settings
     start, end = period(settings, from_, to, period_)
     known = known_at_or_now(settings, known_at)
-    async with snapshot(services, min_position, consistency) as snap:
-        board = await scoreboard_query.scoreboard(
-            snap.conn, start=start, end=end, known_at=known, group_by=group_by
+    async with snapshot(services, min_position, consistency, replica=True) as snap:
+        board = await scoreboard_with_targets(
+            snap.conn,
+            start=start,
+            end=end,
+            known_at=known,
+            group_by=group_by,
+            zone=settings.zone,
+            position=snap.position,
+            complete=snap.complete,
+            cache=services.boards,
         )
     headers = {"X-Funnel-Position": str(snap.position)}
     if _wants_csv(request, format_):
@@ -138,7 +147,7 @@ async def get_funnel(
     """Every deal counted by its stage at (`as_of`, `known_at`)."""
     settings = services.settings
     at, known = as_of_or_now(settings, as_of), known_at_or_now(settings, known_at)
-    async with snapshot(services, min_position, consistency) as snap:
+    async with snapshot(services, min_position, consistency, replica=True) as snap:
         stages = await scoreboard_query.funnel(snap.conn, as_of=at, known_at=known, rep_id=rep_id)
     body = {
         "as_of": iso(at),

@@ -1,0 +1,228 @@
+"""`/v1/audit`: chain verification, period replay and export, and the log of audit requests.
+
+Every request here needs the `audit` scope and is itself logged in `audit_requests`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from service.api.audit_models import AuditRequestPage, ReplayModel, VerifyModel
+from service.api.auth import AuditorKey
+from service.api.container import Services
+from service.api.deps import ServicesDep
+from service.api.params import instant, period
+from service.api.problems import Problem
+from service.api.reads import snapshot
+from service.audit.export import NDJSON, ExportScope, ExportSummary, export_lines
+from service.audit.render import replay_json, verify_json
+from service.audit.replay import replay
+from service.store.audit_log import AuditLog, AuditRequest, LoggedRequest
+from service.store.chain import iso
+from service.store.chain_verifier import Anchor, ChainVerifier
+from service.store.keys import ApiKey
+from service.store.snapshots import repeatable_read
+from service.store.transaction_time import sealed_now
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+From = Annotated[str | None, Query(alias="from", description="Start (a date: 00:00).")]
+To = Annotated[str | None, Query(description="End, excluded (a date: 00:00).")]
+Period = Annotated[str | None, Query(alias="period", description="2026-Q1, 2026-03, 2026-W10")]
+KnownAt = Annotated[
+    str | None,
+    Query(description="Transaction time; default now (taken after every append in flight)."),
+]
+_HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _json(body: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _request(
+    key: ApiKey,
+    request: Request,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    known_at: datetime | None = None,
+) -> AuditRequest:
+    return AuditRequest(
+        actor=key.name,
+        endpoint=request.url.path,
+        key_id=key.key_id,
+        period_from=start,
+        period_to=end,
+        known_at=known_at,
+    )
+
+
+async def _known_at(services: Services, value: str | None) -> datetime:
+    given = instant(services.settings, "known_at", value)
+    return given if given is not None else await sealed_now(services.engine)
+
+
+def _anchor(position: int | None, hash_hex: str | None) -> Anchor | None:
+    if position is None and hash_hex is None:
+        return None
+    if position is None or hash_hex is None or not _HEX_HASH.match(hash_hex):
+        raise Problem(
+            422,
+            "invalid-request",
+            "give both 'anchor_position' and 'anchor_hash' (64 lower-case hex digits)",
+            title="Invalid request",
+            errors=[{"pointer": "/query/anchor_hash", "detail": "both or neither"}],
+        )
+    return Anchor(position, bytes.fromhex(hash_hex))
+
+
+@router.get("/verify", response_model=VerifyModel, summary="Verify the hash chain")
+async def verify_chain(
+    request: Request,
+    services: ServicesDep,
+    key: AuditorKey,
+    anchor_position: Annotated[
+        int | None,
+        Query(ge=1, le=2**63 - 1, description="A position whose hash you kept from a past check."),
+    ] = None,
+    anchor_hash: Annotated[str | None, Query(description="The hash you kept for it (hex).")] = None,
+) -> Response:
+    """Recompute every event's hash from its stored columns; name the first break and why."""
+    anchor = _anchor(anchor_position, anchor_hash)
+    async with repeatable_read(services.engine) as conn:
+        report = await ChainVerifier(conn).verify(anchor)
+    body = verify_json(report)
+    await AuditLog(services.engine).record(
+        _request(key, request),
+        digest=body["head_hash"],
+        result={k: body[k] for k in ("ok", "head_position", "verified_through", "first_break")},
+    )
+    return _json(body)
+
+
+@router.get("/replay", response_model=ReplayModel, summary="Replay a period from the raw events")
+async def replay_period(
+    request: Request,
+    services: ServicesDep,
+    key: AuditorKey,
+    from_: From = None,
+    to: To = None,
+    period_: Period = None,
+    known_at: KnownAt = None,
+) -> Response:
+    """The scoreboard by rep recomputed from the events alone, compared with the read models."""
+    start, end = period(services.settings, from_, to, period_)
+    known = await _known_at(services, known_at)
+    # Best effort: a lagging projector only makes `projection_matches` null, never the replay.
+    await services.projector.wait_for(
+        await services.reader.head(), services.settings.read_wait_seconds
+    )
+    async with snapshot(services, consistency="eventual") as snap:
+        report = await replay(
+            snap.conn, start=start, end=end, known_at=known, read_models_position=snap.position
+        )
+    body = replay_json(report, period_)
+    await AuditLog(services.engine).record(
+        _request(key, request, start, end, known),
+        digest=report.digest,
+        result={
+            "events_considered": report.events_considered,
+            "projection_matches": report.projection_matches,
+            "differences": len(report.differences),
+        },
+    )
+    return _json(body)
+
+
+@router.get(
+    "/export",
+    summary="Export a period's events as NDJSON",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "A header line, one line per event, a trailer line (docs/audit.md).",
+            "content": {NDJSON: {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def export_period(
+    request: Request,
+    services: ServicesDep,
+    key: AuditorKey,
+    from_: From = None,
+    to: To = None,
+    period_: Period = None,
+    known_at: KnownAt = None,
+) -> StreamingResponse:
+    """Every event that decides the period, with positions and hashes, streamed as NDJSON."""
+    settings = services.settings
+    start, end = period(settings, from_, to, period_)
+    known = await _known_at(services, known_at)
+    scope = ExportScope(start, end, known, settings.timezone, period_)
+    log = AuditLog(services.engine)
+    request_id = await log.record(
+        _request(key, request, start, end, known), digest=None, result={}, complete=False
+    )
+
+    async def complete(summary: ExportSummary) -> None:
+        await log.complete(request_id, digest=summary.digest, result=summary.to_json())
+
+    async def body() -> AsyncIterator[bytes]:
+        async with repeatable_read(services.engine) as conn:
+            async for chunk in export_lines(conn, scope, complete):
+                yield chunk
+
+    name = f"funnel-ledger-{period_ or iso(start)[:10]}.ndjson"
+    return StreamingResponse(
+        body(),
+        media_type=NDJSON,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _logged_json(logged: LoggedRequest) -> dict[str, Any]:
+    asked = logged.request
+    span = None
+    if asked.period_from is not None and asked.period_to is not None:
+        span = {"from": iso(asked.period_from), "to": iso(asked.period_to)}
+    return {
+        "id": logged.id,
+        "requested_at": iso(logged.requested_at),
+        "completed_at": None if logged.completed_at is None else iso(logged.completed_at),
+        "key_id": asked.key_id,
+        "actor": asked.actor,
+        "endpoint": asked.endpoint,
+        "period": span,
+        "known_at": None if asked.known_at is None else iso(asked.known_at),
+        "digest": logged.digest,
+        "result": dict(logged.result),
+    }
+
+
+@router.get("/requests", response_model=AuditRequestPage, summary="The audit request log")
+async def audit_requests(
+    request: Request,
+    services: ServicesDep,
+    key: AuditorKey,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="Only requests with a lower id.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    """Who asked which audit question when, and the digest answered; newest first."""
+    log = AuditLog(services.engine)
+    logged = await log.page(before=before, limit=limit)
+    await log.record(_request(key, request), digest=None, result={"returned": len(logged)})
+    return _json(
+        {
+            "requests": [_logged_json(entry) for entry in logged],
+            "next_before": logged[-1].id if len(logged) == limit else None,
+        }
+    )

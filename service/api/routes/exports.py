@@ -1,0 +1,183 @@
+"""`/v1/exports`: deals and flow facts as CSV or JSON Lines with stable columns (docs/bi.md)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.api.auth import ReaderKey
+from service.api.container import Services
+from service.api.deps import ServicesDep
+from service.api.params import as_of_or_now, known_at_or_now
+from service.api.reads import snapshot
+from service.api.tabular import Format, export_response
+from service.api.window import AsOf, ConsistencyParam, KnownAt, MinPosition, WindowDep
+from service.events.recorded import RecordedEvent
+from service.projections.deal import DealState, deal_state_at
+from service.projections.teams import TeamHistory, team_at
+from service.store.chain import iso
+from service.store.deal_query import DealFilter, deal_ids
+from service.store.export_query import counting_facts
+from service.store.teams_query import team_history_known_at
+
+router = APIRouter(prefix="/v1/exports", tags=["exports"])
+
+DEAL_COLUMNS = (
+    "deal_id",
+    "stage",
+    "owner_rep_id",
+    "owner_team_id",
+    "account_name",
+    "account_industry",
+    "account_size",
+    "channel",
+    "amount",
+    "currency",
+    "eb_name",
+    "eb_title",
+    "stage_entered_at",
+    "first_event_at",
+    "last_event_at",
+    "fsi_visits",
+    "fua_visits",
+    "calls",
+    "version",
+)
+FACT_COLUMNS = (
+    "position",
+    "deal_id",
+    "kind",
+    "rep_id",
+    "team_id",
+    "occurred_at",
+    "recorded_at",
+    "amount",
+    "currency",
+    "visit_kind",
+)
+FormatParam = Annotated[Format, Query(alias="format", description="csv or jsonl")]
+_CHUNK = 500
+_DOWNLOAD: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The rows, streamed.",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+def _nested(value: Mapping[str, Any] | None, name: str) -> Any:
+    return None if value is None else value.get(name)
+
+
+def deal_row(state: DealState, team_id: str | None) -> dict[str, Any]:
+    """A deal's export row (DEAL_COLUMNS) from its folded state."""
+    return {
+        "deal_id": state.deal_id,
+        "stage": state.stage,
+        "owner_rep_id": state.owner_rep_id,
+        "owner_team_id": team_id,
+        "account_name": _nested(state.account, "name"),
+        "account_industry": _nested(state.account, "industry"),
+        "account_size": _nested(state.account, "size"),
+        "channel": state.channel,
+        "amount": state.amount,
+        "currency": state.currency,
+        "eb_name": _nested(state.eb, "name"),
+        "eb_title": _nested(state.eb, "title"),
+        "stage_entered_at": None if state.stage_entered_at is None else iso(state.stage_entered_at),
+        "first_event_at": iso(state.first_event_at),
+        "last_event_at": iso(state.last_event_at),
+        "fsi_visits": state.fsi_visits,
+        "fua_visits": state.fua_visits,
+        "calls": state.calls,
+        "version": state.version,
+    }
+
+
+async def _deal_chunks(
+    services: Services, ids: list[str], teams: TeamHistory, at: datetime, known: datetime
+) -> AsyncIterator[list[dict[str, Any]]]:
+    for index in range(0, len(ids), _CHUNK):
+        chunk = ids[index : index + _CHUNK]
+        streams: dict[str, list[RecordedEvent]] = {deal_id: [] for deal_id in chunk}
+        for event in await services.reader.streams(chunk, known):
+            streams[event.subject].append(event)
+        rows = []
+        for deal_id in chunk:
+            state = deal_state_at(deal_id, streams[deal_id], as_of=at, known_at=known)
+            if state is not None:
+                rows.append(deal_row(state, team_at(teams, state.owner_rep_id, at)))
+        yield rows
+
+
+async def _all_deal_ids(conn: AsyncConnection, at: datetime, known: datetime) -> list[str]:
+    ids: list[str] = []
+    after: str | None = None
+    while page := await deal_ids(
+        conn, as_of=at, known_at=known, where=DealFilter(), after=after, limit=5000
+    ):
+        ids.extend(page)
+        after = page[-1]
+    return ids
+
+
+@router.get("/deals", summary="Export deals", response_class=StreamingResponse, responses=_DOWNLOAD)
+async def export_deals(
+    services: ServicesDep,
+    _key: ReaderKey,
+    format_: FormatParam = "csv",
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    min_position: MinPosition = None,
+    consistency: ConsistencyParam = "strong",
+) -> StreamingResponse:
+    """Every deal that exists at (`as_of`, `known_at`), one row each, by deal id."""
+    settings = services.settings
+    at, known = as_of_or_now(settings, as_of), known_at_or_now(settings, known_at)
+    async with snapshot(services, min_position, consistency) as snap:
+        ids = await _all_deal_ids(snap.conn, at, known)
+        teams = await team_history_known_at(snap.conn, known)
+        position = snap.position
+    chunks = _deal_chunks(services, ids, teams, at, known)
+    return export_response(
+        "deals", format_, DEAL_COLUMNS, chunks, {"X-Funnel-Position": str(position)}
+    )
+
+
+async def _once(rows: list[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]]]:
+    for index in range(0, len(rows), _CHUNK):
+        yield rows[index : index + _CHUNK]
+
+
+@router.get(
+    "/facts", summary="Export flow facts", response_class=StreamingResponse, responses=_DOWNLOAD
+)
+async def export_facts(
+    services: ServicesDep, _key: ReaderKey, query: WindowDep, format_: FormatParam = "csv"
+) -> StreamingResponse:
+    """The events that count in [from, to) as known at `known_at` (`as_of` caps `occurred_at`)."""
+    window = query.window
+    async with snapshot(services, query.min_position, query.consistency) as snap:
+        facts = await counting_facts(snap.conn, window, query.known_at)
+        teams = await team_history_known_at(snap.conn, query.known_at)
+        position = snap.position
+    rows = [
+        {
+            **fact,
+            "team_id": team_at(teams, fact["rep_id"], fact["occurred_at"]),
+            "occurred_at": iso(fact["occurred_at"]),
+            "recorded_at": iso(fact["recorded_at"]),
+        }
+        for fact in facts
+    ]
+    return export_response(
+        "facts", format_, FACT_COLUMNS, _once(rows), {"X-Funnel-Position": str(position)}
+    )

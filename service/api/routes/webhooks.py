@@ -1,0 +1,204 @@
+"""`/webhooks/*`: vendor receivers, outside `/v1`, each authenticated by the vendor's own scheme.
+
+Nothing is read past the size limit, and nothing is stored, before a delivery is authenticated.
+See docs/integrations.md for the status codes each vendor gets and why.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from service.api.body import read_limited
+from service.api.container import Services
+from service.api.deps import ServicesDep
+from service.api.problems import Problem
+from service.webhooks.aircall import map_aircall
+from service.webhooks.context import ledger_lookup
+from service.webhooks.hubspot import map_hubspot
+from service.webhooks.intake import Intake
+from service.webhooks.outcomes import Outcome, Unmapped, content_key
+from service.webhooks.pipedrive import map_pipedrive
+from service.webhooks.signatures import (
+    Unauthenticated,
+    check_basic,
+    check_hubspot,
+    check_standard,
+    check_timestamp,
+    check_token,
+    parse_int,
+    required,
+)
+from service.webhooks.standard import map_standard
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+_log = logging.getLogger(__name__)
+_NOT_JSON = object()
+
+
+class WebhookReceipt(BaseModel):
+    """What became of each item: stored (`created`/`duplicate`) or kept in the inbox."""
+
+    received: int
+    created: int
+    inbox: int
+    results: list[dict[str, Any]]
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": WebhookReceipt, "description": "Everything was known already (a replay)."},
+    201: {"model": WebhookReceipt, "description": "At least one new event was stored."},
+    202: {"model": WebhookReceipt, "description": "Authenticated but unmapped: kept in the inbox."},
+}
+_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}}
+
+
+def _refused(vendor: str, exc: Unauthenticated, challenge: str | None = None) -> Problem:
+    _log.info("webhook delivery refused (%s): %s", vendor, exc.reason)
+    headers = {"WWW-Authenticate": challenge} if challenge else None
+    slug = "webhook-expired" if exc.expired else "webhook-unauthenticated"
+    return Problem(401, slug, exc.reason, headers=headers)
+
+
+def _not_configured(name: str) -> Problem:
+    return Problem(404, "webhook-not-configured", f"no {name} webhook receiver is configured")
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _NOT_JSON
+
+
+def _unreadable(body: bytes) -> list[Outcome]:
+    text = body.decode("utf-8", errors="replace")
+    return [Unmapped(content_key(text), "the body is not JSON", {"body": text})]
+
+
+async def _take(services: Services, vendor: str, actor: str, outcomes: list[Outcome]) -> Any:
+    if len(outcomes) > services.settings.max_batch_events:
+        limit = services.settings.max_batch_events
+        raise Problem(413, "batch-too-large", f"a delivery holds at most {limit} items")
+    receipt = await Intake(services.appender, services.inbox).take(vendor, outcomes, actor)
+    body = WebhookReceipt(
+        received=len(outcomes),
+        created=receipt.created,
+        inbox=receipt.inboxed,
+        results=receipt.results,
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=receipt.status_code)
+
+
+def _public_uri(request: Request, base: str | None) -> str:
+    """The URI HubSpot signed: the configured public base URL and this request's path."""
+    if base is None:
+        return str(request.url)
+    query = request.url.query
+    return base.rstrip("/") + request.url.path + (f"?{query}" if query else "")
+
+
+@router.post("/hubspot", summary="HubSpot webhooks", responses=_RESPONSES, openapi_extra=_BODY)
+async def hubspot(request: Request, services: ServicesDep) -> Any:
+    """Deal property changes from a HubSpot app, signed with X-HubSpot-Signature-v3."""
+    config = services.webhooks.hubspot
+    if config is None:
+        raise _not_configured("HubSpot")
+    stamp = request.headers.get("x-hubspot-request-timestamp")
+    try:
+        sent_ms = parse_int(stamp, "X-HubSpot-Request-Timestamp")
+        check_timestamp(sent_ms / 1000, time.time(), services.webhooks.tolerance_seconds)
+        body = await read_limited(request, services.settings.max_body_bytes)
+        check_hubspot(
+            config.client_secret.get_secret_value(),
+            request.method,
+            _public_uri(request, services.webhooks.public_base_url),
+            body,
+            str(stamp),
+            request.headers.get("x-hubspot-signature-v3"),
+        )
+    except Unauthenticated as exc:
+        raise _refused("hubspot", exc) from exc
+    parsed = _json(body)
+    if parsed is _NOT_JSON:
+        outcomes = _unreadable(body)
+    else:
+        items = parsed if isinstance(parsed, list) else [parsed]
+        outcomes = await map_hubspot(items, config, ledger_lookup(services.reader))
+    return await _take(services, "hubspot", "webhook:hubspot", outcomes)
+
+
+@router.post(
+    "/pipedrive", summary="Pipedrive webhooks v2", responses=_RESPONSES, openapi_extra=_BODY
+)
+async def pipedrive(request: Request, services: ServicesDep) -> Any:
+    """Deal and activity changes from Pipedrive webhooks v2, with HTTP Basic credentials."""
+    config = services.webhooks.pipedrive
+    if config is None:
+        raise _not_configured("Pipedrive")
+    try:
+        check_basic(
+            request.headers.get("authorization"),
+            config.username.get_secret_value(),
+            config.password.get_secret_value(),
+        )
+    except Unauthenticated as exc:
+        raise _refused("pipedrive", exc, 'Basic realm="funnel-ledger-webhooks"') from exc
+    body = await read_limited(request, services.settings.max_body_bytes)
+    parsed = _json(body)
+    outcomes = _unreadable(body) if parsed is _NOT_JSON else map_pipedrive(parsed, config)
+    return await _take(services, "pipedrive", "webhook:pipedrive", outcomes)
+
+
+@router.post("/aircall", summary="Aircall webhooks", responses=_RESPONSES, openapi_extra=_BODY)
+async def aircall(request: Request, services: ServicesDep) -> Any:
+    """`call.ended` from Aircall, authenticated by the token in the body."""
+    config = services.webhooks.aircall
+    if config is None:
+        raise _not_configured("Aircall")
+    body = await read_limited(request, services.settings.max_body_bytes)
+    parsed = _json(body)
+    try:
+        given = parsed.get("token") if isinstance(parsed, dict) else None
+        check_token(given, config.token.get_secret_value())
+    except Unauthenticated as exc:
+        raise _refused("aircall", exc) from exc
+    return await _take(services, "aircall", "webhook:aircall", map_aircall(parsed, config))
+
+
+@router.post(
+    "/standard/{sender}",
+    summary="Standard Webhooks carrying CloudEvents",
+    responses=_RESPONSES,
+    openapi_extra=_BODY,
+)
+async def standard(
+    request: Request,
+    services: ServicesDep,
+    sender: Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")],
+) -> Any:
+    """Contract CloudEvents signed per Standard Webhooks (webhook-id, -timestamp, -signature)."""
+    config = services.webhooks.standard.get(sender)
+    if config is None:
+        raise _not_configured(f"Standard Webhooks sender {sender!r}")
+    stamp = request.headers.get("webhook-timestamp")
+    try:
+        msg_id = required(request.headers.get("webhook-id"), "webhook-id")
+        sent = parse_int(stamp, "webhook-timestamp")
+        check_timestamp(sent, time.time(), services.webhooks.tolerance_seconds)
+        body = await read_limited(request, services.settings.max_body_bytes)
+        secrets = [secret.get_secret_value() for secret in config.secrets]
+        check_standard(secrets, msg_id, str(stamp), body, request.headers.get("webhook-signature"))
+    except Unauthenticated as exc:
+        raise _refused(f"standard:{sender}", exc) from exc
+    parsed = _json(body)
+    outcomes = (
+        _unreadable(body) if parsed is _NOT_JSON else map_standard(parsed, sender, config, msg_id)
+    )
+    return await _take(services, f"standard:{sender}", f"webhook:standard:{sender}", outcomes)

@@ -1,0 +1,1 @@
+"""Audit: replaying a period from the raw events, exporting it, and checking the hash chain."""

@@ -1,0 +1,39 @@
+"""`funnel-ledger bi-role`: read-only database logins for BI tools (docs/bi.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from service.runtime import open_database
+from service.settings import Settings
+from service.store.bi_roles import RoleNameError, create_bi_role
+
+app = typer.Typer(help="Read-only logins for BI tools.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Option(help="The login's name (lower case, a-z 0-9 _).")],
+    password: Annotated[
+        str,
+        typer.Option(help="Its password.", prompt=True, hide_input=True, confirmation_prompt=True),
+    ],
+) -> None:
+    """Create a login that may only SELECT the `reporting` views (or reset its password)."""
+    settings = Settings()
+
+    async def run() -> bool:
+        async with open_database(settings) as engine:
+            return await create_bi_role(engine, name, password, settings.timezone)
+
+    try:
+        existed = asyncio.run(run())
+    except RoleNameError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--name") from exc
+    action = "updated" if existed else "created"
+    console.print(f"{action} read-only role {name!r}: SELECT on schema reporting only")

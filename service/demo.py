@@ -1,0 +1,412 @@
+"""A realistic demo quarter of a sales team, generated deterministically from a seed.
+
+Pure: `generate` returns CloudEvents as JSON-ready dicts, in the order they are to be loaded.
+Every id is fixed by (seed, quarter, position in the story) and the source is `demo`, so
+loading the same demo twice stores nothing new. See `service.demo_loader` for the loading.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any, Final
+
+from service.projections.periods import parse_period
+
+SOURCE: Final = "demo"
+TEAMS: Final = ("T-NORTH", "T-SOUTH")
+CHANNELS: Final = ("web", "trade_show", "referral", "cold_call", "email", "linkedin", "event")
+_CHANNEL_WEIGHTS: Final = (30, 12, 18, 10, 12, 10, 8)
+_PREFIXES: Final = (
+    "Formosa", "Jade Mountain", "Keelung", "Tainan", "Hsinchu", "Kaohsiung", "Taroko",
+    "Sun Moon", "Yushan", "Pacific Rim", "Alishan", "Tamsui", "Penghu", "Lanyang", "Kinmen",
+)  # fmt: skip
+_SECTORS: Final = {
+    "manufacturing": ("Precision", "Machinery", "Plastics"),
+    "semiconductors": ("Semiconductor", "Microsystems", "Wafer Works"),
+    "logistics": ("Logistics", "Freight", "Shipping"),
+    "retail": ("Foods", "Retail", "Department Store"),
+    "finance": ("Securities", "Leasing", "Insurance Brokers"),
+    "healthcare": ("Medical", "Biotech", "Clinics"),
+}
+_SIZES: Final = ("smb", "mid-market", "enterprise")
+_CARRIED_OVER: Final = 0.4
+_EB_NAMES: Final = (
+    "Chen Mei-ling", "Lin Chih-hao", "Wang Shu-fen", "Huang Chun-chieh", "Chang Ya-ting",
+    "Liu Chien-hung", "Tsai Hsiu-ying", "Yang Kuan-yu", "Hsu Pei-shan", "Cheng Wen-chi",
+)  # fmt: skip
+_EB_TITLES: Final = ("CFO", "COO", "General Manager", "IT Director", "VP Operations")
+_LOSS_REASONS: Final = ("price", "timing", "no budget", "chose a competitor", "went silent")
+_COMPETITORS: Final = ("Acme CRM", "Beacon Systems", "Orchid Software")
+_DISQUALIFY_REASONS: Final = ("no budget", "too small", "not the decision maker", "duplicate lead")
+_CALL_OUTCOMES: Final = ("connected", "voicemail", "meeting booked", "follow-up needed")
+
+
+def quarter_bounds(quarter: str, zone: tzinfo) -> tuple[datetime, datetime]:
+    """[start, end) of a quarter such as 2026-Q1 in `zone`; ValueError if it is no quarter."""
+    if "Q" not in quarter.upper():
+        raise ValueError(f"{quarter!r} is not a quarter: expected YYYY-Qn")
+    return parse_period(quarter, zone)
+
+
+def last_ended_quarter(today: date) -> str:
+    """The newest quarter that ended before `today`, such as 2026-Q3."""
+    quarter = (today.month - 1) // 3
+    return f"{today.year - 1}-Q4" if quarter == 0 else f"{today.year}-Q{quarter}"
+
+
+def rep_ids(count: int) -> list[str]:
+    """The demo reps: R-01, R-02, …"""
+    return [f"R-{n:02d}" for n in range(1, count + 1)]
+
+
+@dataclass(slots=True)
+class _Story:
+    """One deal's events while it is being told; it stops at the end of the quarter."""
+
+    rng: random.Random
+    deal_id: str
+    owner: str
+    clock: datetime
+    end: datetime
+    zone: tzinfo
+    events: list[dict[str, Any]] = field(default_factory=list)
+    amount: int = 0
+
+    def later(self, low: int, high: int) -> bool:
+        """Move the clock on by `low`..`high` days into office hours; False past the quarter."""
+        day = self.clock.astimezone(self.zone).date() + timedelta(days=self.rng.randint(low, high))
+        self.clock = office_time(day, self.rng, self.zone)
+        return self.clock < self.end
+
+    def emit(self, event_type: str, **data: Any) -> dict[str, Any]:
+        """Record an event of the deal at the current clock, by the deal's owner."""
+        event = {"type": event_type, "time": self.clock, "data": {"rep_id": self.owner, **data}}
+        self.events.append(event)
+        return event
+
+
+def office_time(day: date, rng: random.Random, zone: tzinfo) -> datetime:
+    """A moment of office hours (weekdays 09:00-17:45) on `day` or the next weekday."""
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    moment = time(rng.randint(9, 17), rng.choice((0, 15, 30, 45)))
+    return datetime.combine(day, moment, tzinfo=zone)
+
+
+def _money(amount: int) -> str:
+    return f"{amount}.00"
+
+
+def _account(rng: random.Random) -> dict[str, Any]:
+    industry = rng.choice(sorted(_SECTORS))
+    name = f"{rng.choice(_PREFIXES)} {rng.choice(_SECTORS[industry])}"
+    return {"name": name, "industry": industry, "size": rng.choice(_SIZES)}
+
+
+def _lead_phase(story: _Story) -> bool:
+    """Sourcing, first contact, calls and the first visit; False when the deal goes no further."""
+    rng = story.rng
+    channel = rng.choices(CHANNELS, weights=_CHANNEL_WEIGHTS)[0]
+    story.emit("lead.sourced", account=_account(rng), channel=channel)
+    if not story.later(1, 4):
+        return False
+    story.emit("lead.contacted", method=rng.choice(("call", "email", "intro")))
+    for _ in range(rng.randint(0, 2)):
+        if not story.later(1, 5):
+            return False
+        story.emit(
+            "call.logged",
+            direction=rng.choice(("outbound", "outbound", "inbound")),
+            duration_s=rng.randint(60, 1800),
+            outcome=rng.choice(_CALL_OUTCOMES),
+        )
+    if rng.random() < 0.12:
+        return story.later(2, 10) and _disqualify(story)
+    if rng.random() < 0.8:
+        if not story.later(3, 12):
+            return False
+        story.emit("visit.completed", kind="FSI")
+    return rng.random() > 0.3
+
+
+def _disqualify(story: _Story) -> bool:
+    story.emit("deal.disqualified", reason=story.rng.choice(_DISQUALIFY_REASONS))
+    return False
+
+
+def _lose(story: _Story) -> bool:
+    rng = story.rng
+    if rng.random() < 0.5:
+        story.emit(
+            "deal.lost", reason=rng.choice(_LOSS_REASONS), competitor=rng.choice(_COMPETITORS)
+        )
+    else:
+        story.emit("deal.lost", reason=rng.choice(_LOSS_REASONS))
+    return False
+
+
+def _opportunity_phase(story: _Story, reps: list[str]) -> bool:
+    """Qualification, a possible hand-over and follow-up visits; False when the deal stops."""
+    rng = story.rng
+    if rng.random() < 0.08:
+        return story.later(3, 10) and _disqualify(story)
+    if not story.later(4, 14):
+        return False
+    story.amount = rng.randrange(150, 6000) * 1000
+    expected = (story.clock + timedelta(days=rng.randint(30, 120))).date().isoformat()
+    story.emit(
+        "deal.qualified", amount=_money(story.amount), currency="TWD", expected_close=expected
+    )
+    if rng.random() < 0.06 and story.later(1, 7):
+        new_owner = rng.choice([rep for rep in reps if rep != story.owner])
+        story.emit("deal.reassigned", to_rep_id=new_owner)
+        story.owner = new_owner
+    for _ in range(rng.randint(1, 3)):
+        if not story.later(5, 15):
+            return False
+        story.emit("visit.completed", kind="FUA")
+    if rng.random() < 0.15:
+        return story.later(2, 10) and _lose(story)
+    return rng.random() > 0.25
+
+
+def _eb(rng: random.Random) -> dict[str, str]:
+    return {"name": rng.choice(_EB_NAMES), "title": rng.choice(_EB_TITLES)}
+
+
+def _commitment_phase(story: _Story) -> bool:
+    """The economic buyer commits (and sometimes leaves); the amount may be revised."""
+    rng = story.rng
+    if not story.later(3, 12):
+        return False
+    story.emit("deal.eb_committed", eb=_eb(rng))
+    if rng.random() < 0.12:
+        if not story.later(3, 15):
+            return False
+        story.emit("deal.eb_departed")
+        if rng.random() < 0.5 or not story.later(5, 15):
+            return False
+        story.emit("deal.eb_committed", eb=_eb(rng))
+    if rng.random() < 0.2 and story.later(2, 8):
+        story.amount = story.amount * rng.randint(80, 115) // 100 // 1000 * 1000
+        story.emit("deal.amount_revised", amount=_money(story.amount), currency="TWD")
+    if rng.random() < 0.18:
+        return story.later(2, 10) and _lose(story)
+    return rng.random() > 0.15
+
+
+def _closing_phase(story: _Story) -> None:
+    """The committee approves, then the contract is signed (or the deal is lost)."""
+    rng = story.rng
+    if not story.later(5, 15):
+        return
+    story.emit("deal.committee_approved")
+    if rng.random() < 0.1:
+        if story.later(2, 10):
+            _lose(story)
+        return
+    if rng.random() < 0.2 or not story.later(3, 14):
+        return
+    signed = story.amount * rng.randint(90, 105) // 100 // 1000 * 1000
+    story.emit(
+        "deal.contract_signed",
+        amount=_money(signed),
+        currency="TWD",
+        contract_id=f"C-{story.deal_id}",
+    )
+
+
+def _tell(story: _Story, reps: list[str]) -> None:
+    if _lead_phase(story) and _opportunity_phase(story, reps) and _commitment_phase(story):
+        _closing_phase(story)
+
+
+def _deal_stories(
+    rng: random.Random,
+    tag: str,
+    reps: list[str],
+    deals: int,
+    bounds: tuple[datetime, datetime],
+    zone: tzinfo,
+) -> list[_Story]:
+    start, end = bounds
+    first_day, last_day = (
+        start.astimezone(zone).date(),
+        (end - timedelta(days=5)).astimezone(zone).date(),
+    )
+    stories = []
+    for number in range(1, deals + 1):
+        # About a third of the deals were sourced before the quarter: its open pipeline.
+        if rng.random() < _CARRIED_OVER:
+            day = first_day - timedelta(days=rng.randint(1, 120))
+        else:
+            day = first_day + timedelta(days=rng.randrange((last_day - first_day).days))
+        story = _Story(
+            rng=rng,
+            deal_id=f"D{tag}-{number:03d}",
+            owner=rng.choice(reps),
+            clock=office_time(day, rng, zone),
+            end=end,
+            zone=zone,
+        )
+        _tell(story, reps)
+        stories.append(story)
+    return stories
+
+
+def _envelope(event_id: str, subject: str, event: dict[str, Any]) -> dict[str, Any]:
+    moment: datetime = event["time"]
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": SOURCE,
+        "type": event["type"],
+        "subject": subject,
+        "time": moment.isoformat(timespec="seconds"),
+        "datacontenttype": "application/json",
+        "data": event["data"],
+    }
+
+
+def _team_events(
+    rng: random.Random, tag: str, reps: list[str], bounds: tuple[datetime, datetime], zone: tzinfo
+) -> list[dict[str, Any]]:
+    """Half the reps in each team before the quarter; one rep moves team mid-quarter."""
+    start, end = (instant.astimezone(zone) for instant in bounds)
+    before = office_time((start - timedelta(days=150)).date(), rng, zone)
+    events = [
+        _envelope(
+            f"team-{tag}-{rep}",
+            f"rep:{rep}",
+            {
+                "type": "rep.team_assigned",
+                "time": before,
+                "data": {"team_id": TEAMS[i * 2 // len(reps)]},
+            },
+        )
+        for i, rep in enumerate(reps)
+    ]
+    mover = reps[0]
+    moved = office_time((start + (end - start) / 2).date(), rng, zone)
+    events.append(
+        _envelope(
+            f"team-{tag}-{mover}-move",
+            f"rep:{mover}",
+            {"type": "rep.team_assigned", "time": moved, "data": {"team_id": TEAMS[1]}},
+        )
+    )
+    return events
+
+
+_REP_TARGETS: Final = {
+    "closed_deals": 3,
+    "committed_deals": 4,
+    "opportunities": 12,
+    "leads": 22,
+    "client_visits": 36,
+}
+_PRIORITIES: Final = {
+    # Narrow customer base watches committed deals and visits; broad: leads and opportunities.
+    TEAMS[0]: ["committed_deals", "client_visits"],
+    TEAMS[1]: ["leads", "opportunities"],
+}
+
+
+def _plan_events(
+    rng: random.Random, tag: str, reps: list[str], bounds: tuple[datetime, datetime], zone: tzinfo
+) -> list[dict[str, Any]]:
+    """Quarterly targets per rep and per team and the teams' priorities, set before the quarter."""
+    when = office_time((bounds[0] - timedelta(days=10)).astimezone(zone).date(), rng, zone)
+    events = []
+    team_totals: dict[str, dict[str, int]] = {
+        team: dict.fromkeys(_REP_TARGETS, 0) for team in TEAMS
+    }
+    for i, rep in enumerate(reps):
+        team = TEAMS[i * 2 // len(reps)]
+        for metric, base in _REP_TARGETS.items():
+            value = max(1, round(base * rng.uniform(0.8, 1.25)))
+            team_totals[team][metric] += value
+            data = {"metric": metric, "period": "quarter", "value": str(value)}
+            events.append(
+                _envelope(
+                    f"target-{tag}-{rep}-{metric}", f"rep:{rep}", _fact("target.set", when, data)
+                )
+            )
+    for team, targets in team_totals.items():
+        for metric, value in targets.items():
+            data = {"metric": metric, "period": "quarter", "value": str(value)}
+            events.append(
+                _envelope(
+                    f"target-{tag}-{team}-{metric}", f"team:{team}", _fact("target.set", when, data)
+                )
+            )
+        priorities = {"metrics": _PRIORITIES[team]}
+        events.append(
+            _envelope(
+                f"priorities-{tag}-{team}",
+                f"team:{team}",
+                _fact("team.priorities_set", when, priorities),
+            )
+        )
+    return events
+
+
+def _fact(event_type: str, when: datetime, data: dict[str, Any]) -> dict[str, Any]:
+    return {"type": event_type, "time": when, "data": data}
+
+
+def _retraction(rng: random.Random, stories: list[_Story]) -> list[dict[str, Any]]:
+    """A visit entered twice by mistake, and the retraction of the copy."""
+    candidates = [s for s in stories if any(e["type"] == "visit.completed" for e in s.events)]
+    if not candidates:
+        return []
+    story = rng.choice(candidates)
+    visit = next(e for e in story.events if e["type"] == "visit.completed")
+    copy_id = f"{story.deal_id}-dup"
+    copy = _envelope(copy_id, story.deal_id, visit)
+    retracted_at = {
+        "type": "event.retracted",
+        "time": min(visit["time"] + timedelta(days=1), story.end - timedelta(minutes=1)),
+        "data": {
+            "rep_id": visit["data"]["rep_id"],
+            "event_source": SOURCE,
+            "event_id": copy_id,
+            "reason": "visit logged twice by mistake",
+        },
+    }
+    return [copy, _envelope(f"{story.deal_id}-retraction", story.deal_id, retracted_at)]
+
+
+def generate(
+    *, seed: int = 7, reps: int = 8, quarter: str = "2026-Q1", zone: tzinfo = UTC, deals: int = 300
+) -> list[dict[str, Any]]:
+    """The demo quarter as CloudEvents JSON, in load order: teams, targets, deals, late events."""
+    if not 2 <= reps <= 99:
+        raise ValueError("a demo team has 2 to 99 reps")
+    if not 1 <= deals <= 999:
+        raise ValueError("a demo quarter has 1 to 999 deals")
+    start, end = quarter_bounds(quarter, zone)
+    rng = random.Random(f"{seed}/{quarter}/{reps}/{deals}")  # noqa: S311 - demo data, no secret
+    tag = f"{quarter.replace('-', '').upper()}S{seed}"
+    team = rep_ids(reps)
+    stories = _deal_stories(rng, tag, team, deals, (start, end), zone)
+    deal_events = [
+        (event["time"], _envelope(f"{story.deal_id}-{n:02d}", story.deal_id, event))
+        for story in stories
+        for n, event in enumerate(story.events, start=1)
+    ]
+    deal_events.sort(key=lambda pair: pair[0])
+    ordered = [envelope for _, envelope in deal_events]
+    # A few events reach the service late: loaded after everything that happened after them.
+    late = set(rng.sample(range(len(ordered) // 2), k=min(6, len(ordered) // 2)))
+    on_time = [e for i, e in enumerate(ordered) if i not in late]
+    arrived_late = [e for i, e in enumerate(ordered) if i in late]
+    return [
+        *_team_events(rng, tag, team, (start, end), zone),
+        *_plan_events(rng, tag, team, (start, end), zone),
+        *on_time,
+        *arrived_late,
+        *_retraction(rng, stories),
+    ]

@@ -1,0 +1,81 @@
+"""Geometry of the dashboard's inline SVG charts, computed on the server (no chart library)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+FUNNEL_STAGES: Final = ("lead", "opportunity", "eb_committed", "committed", "won")
+CLOSED_STAGES: Final = ("lost", "disqualified")
+WIDTH: Final = 560
+BAR_HEIGHT: Final = 34
+GAP: Final = 8
+_MIN_WIDTH: Final = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One horizontal bar of a chart, centred for the funnel."""
+
+    stage: str
+    count: int
+    x: float
+    y: float
+    width: float
+    height: float = BAR_HEIGHT
+
+    @property
+    def text_y(self) -> float:
+        """Where the bar's label sits (vertical centre)."""
+        return self.y + self.height / 2 + 5
+
+
+def funnel_bars(stages: Mapping[str, int]) -> tuple[list[Bar], list[Bar], int]:
+    """The open-to-won funnel (centred bars), the lost/disqualified bars, and the SVG height."""
+    peak = max([stages.get(stage, 0) for stage in (*FUNNEL_STAGES, *CLOSED_STAGES)] + [1])
+    funnel = [
+        _bar(stage, stages.get(stage, 0), peak, i, centred=True)
+        for i, stage in enumerate(FUNNEL_STAGES)
+    ]
+    offset = len(FUNNEL_STAGES) + 0.5
+    closed = [
+        _bar(stage, stages.get(stage, 0), peak, offset + i, centred=False)
+        for i, stage in enumerate(CLOSED_STAGES)
+    ]
+    height = int((offset + len(CLOSED_STAGES)) * (BAR_HEIGHT + GAP))
+    return funnel, closed, height
+
+
+def _bar(stage: str, count: int, peak: int, row: float, *, centred: bool) -> Bar:
+    width = max(WIDTH * count / peak, _MIN_WIDTH if count else 0)
+    x = (WIDTH - width) / 2 if centred else 0
+    return Bar(stage, count, round(x, 1), round(row * (BAR_HEIGHT + GAP), 1), round(width, 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """The FSI/FUA split of client visits as two stacked segments."""
+
+    fsi: int
+    fua: int
+
+    @property
+    def total(self) -> int:
+        """All client visits."""
+        return self.fsi + self.fua
+
+    @property
+    def fsi_percent(self) -> int:
+        """FSI visits as a whole percentage of all visits (0 without visits)."""
+        return round(100 * self.fsi / self.total) if self.total else 0
+
+    @property
+    def fua_percent(self) -> int:
+        """FUA visits as a whole percentage of all visits (0 without visits)."""
+        return 100 - self.fsi_percent if self.total else 0
+
+    @property
+    def fsi_width(self) -> float:
+        """The FSI segment's width on a `WIDTH`-wide bar."""
+        return round(WIDTH * self.fsi / self.total, 1) if self.total else 0.0

@@ -1,0 +1,184 @@
+"""The dashboard's routes outside `/v1`: `/`, `/login`, `/logout` and `/static/…`.
+
+They are public or session-based: `/login` and `/static` are public, `/` needs a session made
+by signing in with a key that may read, and `/logout` ends it. None is in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from service.api.deps import ServicesDep
+from service.api.problems import Problem
+from service.store.keys import ApiKey
+from service.web import i18n
+from service.web.board import newest_event_day, read_board
+from service.web.page import cards, charts, has_goals, money, picker
+from service.web.sessions import (
+    COOKIE,
+    SessionSigner,
+    clear_session,
+    may_read,
+    session_key,
+    set_session,
+)
+from service.web.view import parse_view
+
+router = APIRouter(include_in_schema=False)
+_MAX_FORM_BYTES = 8192
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+_templates = Environment(
+    loader=PackageLoader("service.web", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def install(app: FastAPI) -> None:
+    """Add the dashboard to the app: its routes, its static files and its session signer."""
+    settings = app.state.settings
+    secret = settings.session_secret
+    app.state.sessions = SessionSigner(
+        secret.get_secret_value().encode() if secret else secrets.token_bytes(32),
+        timedelta(hours=settings.session_hours),
+    )
+    app.include_router(router)
+    static = StaticFiles(directory=Path(__file__).with_name("static"))
+    app.mount("/static", static, name="static")
+
+
+def _signer(request: Request) -> SessionSigner:
+    signer: SessionSigner = request.app.state.sessions
+    return signer
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def _language(request: Request) -> str:
+    return i18n.choose(
+        request.query_params.get("lang"),
+        request.cookies.get(i18n.COOKIE),
+        request.headers.get("accept-language"),
+    )
+
+
+def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render a page in the request's language, with the dashboard's security headers."""
+    language = _language(request)
+    switch = {
+        code: f"{request.url.path}?{urlencode({**request.query_params, 'lang': code})}"
+        for code in i18n.LANGUAGES
+    }
+    html = _templates.get_template(template).render(
+        t=i18n.translator(language), lang=language, lang_urls=switch, **context
+    )
+    response = HTMLResponse(html, status, headers=_HEADERS)
+    if request.query_params.get("lang") in i18n.LANGUAGES:
+        response.set_cookie(
+            i18n.COOKIE, language, max_age=365 * 86400, httponly=True, samesite="lax"
+        )
+    return response
+
+
+def _local(target: str | None) -> str:
+    """Only a path of this site may be a redirect target (no `//host` or `scheme:`)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    return "/" if parts.scheme or parts.netloc else target
+
+
+@router.get("/")
+async def dashboard(request: Request, services: ServicesDep) -> Response:
+    """The dashboard; without a session, a redirect to the sign-in page."""
+    key = await session_key(_signer(request), services.keys, request.cookies.get(COOKIE))
+    if key is None:
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse("/login?" + urlencode({"next": here}), 303)
+    zone = services.settings.zone
+    today = datetime.now(zone).date()
+    newest = await newest_event_day(services)
+    anchor = newest.astimezone(zone).date() if newest else today
+    view, invalid = parse_view(request.query_params, zone, anchor, today)
+    try:
+        board = await read_board(services, view)
+    except Problem as problem:
+        return _page(request, "error.html", problem.status, detail=problem.detail)
+    return _page(
+        request,
+        "dashboard.html",
+        key=key,
+        view=view,
+        invalid=invalid,
+        board=board,
+        totals=board.scoreboard["totals"],
+        cards=cards(board.scoreboard["totals"]),
+        rows=[(row, cards(row)) for row in board.scoreboard["rows"]],
+        goals=has_goals(board),
+        money=money,
+        charts=charts(board),
+        picker=picker(view, today, zone),
+        zone=zone,
+    )
+
+
+@router.get("/login")
+async def login_page(request: Request, services: ServicesDep) -> Response:
+    """The sign-in form (straight to the dashboard when already signed in)."""
+    target = _local(request.query_params.get("next"))
+    if await session_key(_signer(request), services.keys, request.cookies.get(COOKIE)):
+        return RedirectResponse(target, 303)
+    return _page(request, "login.html", next=target, error=None)
+
+
+def _cross_site(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    return origin is not None and urlsplit(origin).netloc != request.url.netloc
+
+
+@router.post("/login")
+async def login(request: Request, services: ServicesDep) -> Response:
+    """Check a pasted key once; on success start a session and go on to the dashboard."""
+    body = await request.body()
+    form = parse_qs(body[:_MAX_FORM_BYTES].decode("utf-8", "replace"))
+    target = _local(form.get("next", ["/"])[0])
+    if _cross_site(request):
+        return _page(request, "login.html", 403, next=target, error="bad_origin")
+    token = form.get("key", [""])[0].strip()
+    key: ApiKey | None = await services.keys.authenticate(token) if token else None
+    now = datetime.now(UTC)
+    if key is None:
+        return _page(request, "login.html", 401, next=target, error="bad_key")
+    if not may_read(key, now):
+        return _page(request, "login.html", 403, next=target, error="no_read_scope")
+    signer = _signer(request)
+    response = RedirectResponse(target, 303, headers={"Cache-Control": "no-store"})
+    set_session(response, signer.issue(key), signer.max_age(key, now), secure=_secure(request))
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """End the session: the cookie is removed and the browser goes back to the sign-in page."""
+    response = RedirectResponse("/login", 303, headers={"Cache-Control": "no-store"})
+    clear_session(response, secure=_secure(request))
+    return response

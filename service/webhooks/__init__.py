@@ -1,0 +1,1 @@
+"""Vendor webhook receivers: authenticate a delivery, map it to contract events or the inbox."""

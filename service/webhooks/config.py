@@ -1,0 +1,164 @@
+"""The webhook mapping: a YAML or JSON file (FUNNEL_WEBHOOKS_CONFIG), secrets named by env vars.
+
+The file says which vendor stage, status or activity type becomes which contract event, which
+vendor user is which `rep_id`, and how a vendor deal id becomes a subject. It never holds a
+secret: each `*_env` key names the environment variable that does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
+
+from service.events.vocabulary import EVENT_TYPES, RETRACTION
+
+_NOT_MAPPABLE = frozenset({RETRACTION, "rep.team_assigned"})
+WHSEC_PREFIX = "whsec_"
+
+
+def _from_env(name: object, info: ValidationInfo) -> str:
+    environ: Mapping[str, str] = (info.context or {}).get("environ", {})
+    if not isinstance(name, str) or not name:
+        raise ValueError("name the environment variable that holds the secret")
+    value = environ.get(name)
+    if not value:
+        raise ValueError(f"the environment variable {name!r} is not set")
+    return value
+
+
+EnvSecret = Annotated[SecretStr, BeforeValidator(_from_env)]
+"""A secret given in the file as the name of the environment variable that holds it."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
+
+
+class Rule(_Model):
+    """A contract event to emit: its type, and data fields fixed by configuration."""
+
+    type: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("type")
+    @classmethod
+    def _mappable(cls, value: str) -> str:
+        if value not in EVENT_TYPES or value in _NOT_MAPPABLE:
+            raise ValueError(f"{value!r} is not a contract event type a webhook may produce")
+        return value
+
+
+def _rule(value: object) -> object:
+    return {"type": value} if isinstance(value, str) else value
+
+
+RuleSpec = Annotated[Rule, BeforeValidator(_rule)]
+"""A rule, written either as an event type alone or as `{type, data}`."""
+
+
+class _Vendor(_Model):
+    source: str = Field(min_length=1, max_length=128)
+    users: dict[str, str] = Field(default_factory=dict, description="vendor user id → rep_id")
+
+    def rep(self, user_id: object) -> str | None:
+        """The rep of a vendor user id, if mapped."""
+        return None if user_id is None else self.users.get(str(user_id))
+
+
+class HubSpotConfig(_Vendor):
+    """HubSpot app webhooks (signature v3)."""
+
+    client_secret: EnvSecret = Field(alias="client_secret_env")
+    source: str = "hubspot"
+    subject: str = "HS-{id}"
+    currency: str | None = None
+    default_rep_id: str | None = None
+    stage_property: str = "dealstage"
+    amount_property: str = "amount"
+    owner_property: str = "hubspot_owner_id"
+    stages: dict[str, RuleSpec] = Field(default_factory=dict)
+    deal_created: RuleSpec | None = None
+
+
+class PipedriveConfig(_Vendor):
+    """Pipedrive webhooks v2 (HTTP Basic credentials)."""
+
+    username: EnvSecret = Field(alias="username_env")
+    password: EnvSecret = Field(alias="password_env")
+    source: str = "pipedrive"
+    subject: str = "PD-{id}"
+    stages: dict[str, RuleSpec] = Field(default_factory=dict)
+    statuses: dict[str, RuleSpec] = Field(default_factory=dict)
+    activities: dict[str, RuleSpec] = Field(default_factory=dict)
+    deal_created: RuleSpec | None = None
+
+
+class AircallConfig(_Vendor):
+    """Aircall webhooks (a token in the body)."""
+
+    token: EnvSecret = Field(alias="token_env")
+    source: str = "aircall"
+    deal_tag_prefix: str = "deal:"
+    numbers: dict[str, str] = Field(default_factory=dict, description="phone number → deal id")
+
+
+def _whsec(value: SecretStr) -> SecretStr:
+    text = value.get_secret_value()
+    try:
+        base64.b64decode(text.removeprefix(WHSEC_PREFIX), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("a Standard Webhooks secret is 'whsec_' and base64") from exc
+    return value
+
+
+class StandardSender(_Model):
+    """One sender of Standard Webhooks carrying contract CloudEvents."""
+
+    secrets: list[EnvSecret] = Field(alias="secrets_env", min_length=1)
+    sources: list[str] = Field(default_factory=list, description="allowed CloudEvents sources")
+
+    @field_validator("secrets")
+    @classmethod
+    def _decodable(cls, values: list[SecretStr]) -> list[SecretStr]:
+        return [_whsec(value) for value in values]
+
+    def allows(self, sender: str, source: str) -> bool:
+        """Whether this sender may write events of `source` (default: its own name only)."""
+        return source in (self.sources or [sender])
+
+
+class WebhookConfig(_Model):
+    """Every webhook receiver's configuration; a vendor left out has no receiver."""
+
+    public_base_url: str | None = Field(
+        default=None, description="the scheme and host vendors call, as HubSpot signs it"
+    )
+    tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    hubspot: HubSpotConfig | None = None
+    pipedrive: PipedriveConfig | None = None
+    aircall: AircallConfig | None = None
+    standard: dict[str, StandardSender] = Field(default_factory=dict)
+
+
+def load_webhook_config(path: Path | None, environ: Mapping[str, str]) -> WebhookConfig:
+    """The configuration in `path` (none: no receivers), secrets taken from `environ`."""
+    if path is None:
+        return WebhookConfig()
+    text = path.read_text(encoding="utf-8")
+    raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    return WebhookConfig.model_validate(raw or {}, context={"environ": environ})

@@ -1,0 +1,1 @@
+"""Reliability under faults and load: crashes, database restarts, several processes, replicas."""

@@ -1,0 +1,111 @@
+"""Reads served by a real streaming replica (`DATABASE_READ_URL`), each stating its position."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from service.api.app import create_app
+from service.store import checkpoints
+from service.store.keys import Scope
+from service.store.read_model_writer import READ_MODELS
+from tests.conftest import make_settings
+from tests.reliability.checks import (
+    assert_read_models_match_fold,
+    assert_retryable_problem,
+    read_feed,
+    recorded,
+)
+from tests.reliability.harness import bearer
+from tests.reliability.postgres import PrivatePostgres
+from tests.reliability.workload import Writer, batches
+
+pytestmark = [pytest.mark.reliability, pytest.mark.private_server]
+
+BASE = "http://testserver"
+QUARTER = {"from": "2026-01-01", "to": "2026-04-01"}
+
+
+@pytest.fixture
+async def standby(private_pg: PrivatePostgres) -> AsyncIterator[PrivatePostgres]:
+    """A hot standby streaming from `private_pg`, which already holds an empty `funnel`."""
+    await private_pg.create_database("funnel")
+    replica = await asyncio.to_thread(private_pg.standby)
+    try:
+        await asyncio.to_thread(replica.start)
+        yield replica
+    finally:
+        await asyncio.to_thread(replica.close)
+
+
+async def _replay(replica: PrivatePostgres, action: str) -> None:
+    """Pause or resume the standby's WAL replay: a replica that lags, on demand."""
+    conn = await asyncpg.connect(replica.url())
+    try:
+        await conn.execute(f"SELECT pg_wal_replay_{action}()")
+    finally:
+        await conn.close()
+
+
+async def _get(http: httpx.AsyncClient, token: str, path: str, **params: Any) -> httpx.Response:
+    return await http.get(path, params=params, headers=bearer(token))
+
+
+async def test_reads_come_from_the_replica_and_state_their_position(
+    private_pg: PrivatePostgres, standby: PrivatePostgres
+) -> None:
+    # Given the service writing to the primary and reading from its streaming replica
+    settings = make_settings(
+        private_pg.url("funnel"),
+        DATABASE_READ_URL=standby.url("funnel"),
+        FUNNEL_READ_WAIT_SECONDS=1,
+        FUNNEL_PROJECTOR_POLL_SECONDS=0.2,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), asyncio.timeout(90):
+        services = app.state.services
+        assert services.read_engine is not services.engine
+        token = (await services.keys.create("reliability", frozenset({Scope.ADMIN}))).token
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE, timeout=30) as http:
+            writer = Writer(http, BASE, token)
+            source = batches("rep", size=40)
+            for _ in range(3):
+                await writer.send(next(source))
+            # When the replica is caught up, a strong read reflects every acknowledged event
+            head = await services.reader.head()
+            board = await _get(http, token, "/v1/scoreboard", **QUARTER)
+            assert board.json()["position"] == head
+            assert board.headers["x-funnel-position"] == str(head)
+            # When the replica stops replaying and more events are written to the primary
+            await _replay(standby, "pause")
+            await writer.send(next(source))
+            new_head = await services.reader.head()
+            assert await services.projector.wait_for(new_head, 10)
+            # Then every read answers from the replica and says which position it reflects
+            eventual = await _get(http, token, "/v1/scoreboard", consistency="eventual", **QUARTER)
+            assert eventual.json()["position"] == head < new_head
+            feed = await _get(http, token, "/v1/events", limit=1000)
+            assert feed.json()["head"] == head
+            assert len(feed.json()["events"]) == head
+            deals = await _get(http, token, "/v1/deals", consistency="eventual")
+            assert deals.json()["position"] == head
+            first_deal = feed.json()["events"][-1]["subject"]
+            deal = await _get(http, token, f"/v1/deals/{first_deal}")
+            assert deal.json()["position"] == int(deal.headers["x-funnel-position"]) == head
+            # And a read that must reflect everything acknowledged waits, then says 503
+            assert_retryable_problem(await _get(http, token, "/v1/funnel", as_of="2026-03-31"))
+            # When the replica resumes, the same read waits for it and reflects the new head
+            await _replay(standby, "resume")
+            board = await _get(http, token, "/v1/scoreboard", **QUARTER)
+            assert board.json()["position"] == new_head
+            log = [recorded(e) for e in await read_feed(http, BASE, token)]
+            assert [e.position for e in log] == list(range(1, new_head + 1))
+            await assert_read_models_match_fold(http, BASE, token, log)
+        # And the projector wrote on the primary: the replica only replays its checkpoint
+        assert await checkpoints.position(services.engine, READ_MODELS) == new_head

@@ -1,0 +1,1 @@
+"""Stand-alone tools for auditors and operators (standard library only)."""
