@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -22,8 +23,8 @@ async def read_latencies(
         "scoreboard_quarter_by_team": "/v1/scoreboard?period=2026-Q1&group_by=team",
         "funnel_past_as_of": "/v1/funnel?as_of=2026-02-15",
         "funnel_past_as_of_past_known_at": f"/v1/funnel?as_of=2026-02-15&known_at={known_past}",
-        "deal_past_as_of": "/v1/deals/D-004242?as_of=2026-02-15",
-        "deal_past_as_of_past_known_at": f"/v1/deals/D-004242?as_of=2026-02-15&known_at={known_past}",
+        "deal_past_as_of": "/v1/deals/D-000042?as_of=2026-06-30",
+        "deal_past_as_of_past_known_at": f"/v1/deals/D-000042?as_of=2026-06-30&known_at={known_past}",
     }
     figures: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=server.base, headers=headers, timeout=60) as http:
@@ -35,4 +36,14 @@ async def read_latencies(
                     raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
 
             figures[name] = await latencies(call, count)
+        began = time.perf_counter()
+        replay = await http.get("/v1/audit/replay?period=2026-Q1", timeout=600)
+        if replay.status_code != 200:
+            raise RuntimeError(f"replay: {replay.status_code} {replay.text[:200]}")
+        body = replay.json()
+        figures["audit_replay_quarter"] = {
+            "seconds": round(time.perf_counter() - began, 2),
+            "events_considered": body["events_considered"],
+            "projection_matches": body["projection_matches"],
+        }
     return figures

@@ -24,7 +24,7 @@ from bench.infra import embedded_server, start_service
 from service.store.database import create_engine
 from service.store.keys import KeyStore, Scope
 from service.store.migrate import upgrade_to_head
-from service.store.projector import catch_up
+from service.store.projector import project_once
 from service.store.rebuild import rebuild
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -44,11 +44,16 @@ async def prepare(url: str) -> str:
     return token
 
 
-async def projector_figures(url: str, events: int) -> dict[str, float]:
-    """Catch-up rate from an empty read model, then a full rebuild's time."""
+async def projector_figures(url: str, events: int, budget_s: float = 60) -> dict[str, float]:
+    """Catch-up rate from an empty read model (for at most `budget_s`), then a full rebuild."""
     engine = create_engine(url, pool_size=4)
     began = time.perf_counter()
-    projected = await catch_up(engine, batch_size=2000)
+    projected = 0
+    while time.perf_counter() - began < budget_s:
+        count = await project_once(engine, 2000)
+        if not count:
+            break
+        projected += count
     catch_up_s = time.perf_counter() - began
     began = time.perf_counter()
     report = await rebuild(engine)

@@ -30,6 +30,8 @@ from service.api.routes import (
     targets,
     webhooks,
 )
+from service.api.routes.admin import stop_rebuild
+from service.api.text_guard import RejectNulInUrl
 from service.api.timeouts import RequestTimeout
 from service.runtime import open_database, open_read_engine
 from service.settings import Settings
@@ -82,6 +84,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
         finally:
             await projector.stop()
+            await stop_rebuild(app.state.services)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -96,10 +99,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or Settings()
     install_problem_handlers(app)
     app.state.rate_limiter = RateLimiter.from_settings(app.state.settings)
+    app.add_middleware(RejectNulInUrl)
     app.add_middleware(
         RequestTimeout,
         seconds=app.state.settings.request_timeout_seconds,
-        exempt=(stream.STREAM_PATH, "/v1/exports/"),
+        exempt=(stream.STREAM_PATH, "/v1/exports/", "/v1/audit/"),
     )
     app.state.metrics = Metrics()
     app.add_middleware(RequestObserver, metrics=app.state.metrics)

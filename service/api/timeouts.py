@@ -1,7 +1,8 @@
-"""A deadline for every HTTP request: past it, the client gets a 504 problem, not a hang.
+"""A deadline for every HTTP request to start its answer: past it, a 504 problem, not a hang.
 
 Reading the body happens inside the deadline too, so a client that trickles its body in
-cannot hold a worker longer than the deadline.
+cannot hold a worker longer than the deadline. Once the answer has started, a stream (the SSE
+feed, an export) is no longer bound by it.
 """
 
 from __future__ import annotations
@@ -32,14 +33,18 @@ class RequestTimeout:
             await self.app(scope, receive, send)
             return
         started = False
+        deadline = asyncio.timeout(self.seconds)
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start" and not started:
+                # Answered in time: a stream (SSE, export) may go on as long as it needs.
+                started = True
+                deadline.reschedule(None)
             await send(message)
 
         try:
-            async with asyncio.timeout(self.seconds):
+            async with deadline:
                 await self.app(scope, receive, tracking_send)
         except TimeoutError:
             _log.warning("request timed out: %s %s", scope.get("method"), scope.get("path"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -102,8 +103,12 @@ _COLUMNS = "key_id, name, scopes, created_at, expires_at, revoked_at, last_used_
 class KeyStore:
     """Creates, finds, lists, rotates and revokes API keys."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, remember_seconds: float = 2.0) -> None:
         self._engine = engine
+        # A few seconds of memory saves a database round trip on every request; revoking or
+        # rotating through this store forgets at once, another process's change within that.
+        self._remember_seconds = remember_seconds
+        self._recent: dict[str, tuple[float, bytes, ApiKey]] = {}
 
     async def create(
         self, name: str, scopes: frozenset[Scope], expires_at: datetime | None = None
@@ -130,6 +135,7 @@ class KeyStore:
 
         None if there is no such key; `KeyNotRotatable` if it is revoked, expired or rotated.
         """
+        self._recent.pop(key_id, None)
         async with self._engine.begin() as conn:
             row = (
                 await conn.execute(
@@ -165,6 +171,12 @@ class KeyStore:
         if parts is None:
             return None
         key_id, secret = parts
+        now = now or datetime.now(UTC)
+        recent = self._recent.get(key_id)
+        if recent is not None and time.monotonic() - recent[0] < self._remember_seconds:
+            _, secret_hash, key = recent
+            matches = hmac.compare_digest(secret_hash, _hash(secret))
+            return key if matches and key.usable_at(now) else None
         async with self._engine.begin() as conn:
             row = (
                 await conn.execute(
@@ -175,7 +187,7 @@ class KeyStore:
             if row is None or not hmac.compare_digest(bytes(row.secret_hash), _hash(secret)):
                 return None
             key = _to_key(row)
-            now = now or datetime.now(UTC)
+            self._recent[key_id] = (time.monotonic(), bytes(row.secret_hash), key)
             if not key.usable_at(now):
                 return None
             if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
@@ -206,6 +218,7 @@ class KeyStore:
 
     async def revoke(self, key_id: str, at: datetime | None = None) -> bool:
         """Revoke a key from `at` (default now); False if there is no such key."""
+        self._recent.pop(key_id, None)
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 text(

@@ -2,13 +2,14 @@
 
 For a period [from, to) as known at `known_at`, they are, in position order:
 
-1. every event of a deal stream (subject not `rep:…`) with `occurred_at < to` and
-   `recorded_at <= known_at`, retraction excluded: the flow of the period needs those in it,
-   the open numbers at `to` need the whole history before it;
+1. every event of a deal stream (subject neither `rep:…` nor `team:…`) with
+   `occurred_at < to` and `recorded_at <= known_at`, retraction excluded: the flow of the
+   period needs those in it, the open numbers at `to` need the whole history before it;
 2. every retraction recorded by `known_at` that names an event of (1).
 
 Nothing else can change the five numbers grouped by rep: rep streams only carry team
-assignments, and later events or retractions of later events are outside the period.
+assignments and targets, team streams targets and priorities, and later events or retractions
+of later events are outside the period.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ _EXPORT_COLUMNS = (
 # One pass in position order over the primary key: no sort, however large the period.
 _SELECT = (
     "SELECT {columns} FROM events e "
-    "WHERE e.recorded_at <= $2 AND e.subject NOT LIKE 'rep:%' AND ("
+    "WHERE e.recorded_at <= $2 AND e.subject NOT LIKE 'rep:%' "
+    "AND e.subject NOT LIKE 'team:%' AND ("
     "(e.type <> 'event.retracted' AND e.occurred_at < $1) "
     "OR (e.type = 'event.retracted' AND EXISTS (SELECT 1 FROM events t "
     "WHERE t.source = e.data->>'event_source' AND t.event_id = e.data->>'event_id' "

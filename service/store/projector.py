@@ -21,6 +21,7 @@ from service.store.read_model_writer import READ_MODELS, apply_batch
 from service.store.reader import to_recorded
 
 PROJECTOR_LOCK = 7_351_002
+COALESCE_SECONDS = 0.05
 _log = logging.getLogger(__name__)
 _FEED = text(
     "SELECT position, subject, stream_version, source, event_id, type, occurred_at, recorded_at, "
@@ -58,6 +59,7 @@ class Projector:
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._progress = asyncio.Condition()
+        self._urgent = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.is_leader = False
 
@@ -88,6 +90,7 @@ class Projector:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
+            self._urgent.set()
             self._wake.set()
             async with self._progress:
                 with contextlib.suppress(TimeoutError):
@@ -130,8 +133,18 @@ class Projector:
                 await self._notify_progress()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+                await self._coalesce()
         finally:
             await listener()
+
+    async def _coalesce(self) -> None:
+        """Let a burst of appends gather into one round, unless a reader is waiting."""
+        # One round per event would cost a transaction and a deal refold per event, on the
+        # same event loop that serves requests; a short pause batches them.
+        if not self._urgent.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._urgent.wait(), COALESCE_SECONDS)
+        self._urgent.clear()
 
     async def _notify_progress(self) -> None:
         async with self._progress:

@@ -37,6 +37,7 @@ from service.store.reader import to_recorded
 NEXT = Tables(*(f"{name}_next" for name in LIVE.all()))
 OLD = Tables(*(f"{name}_old" for name in LIVE.all()))
 _HEAD = "SELECT COALESCE(max(position), 0) FROM events"
+REBUILD_LOCK = 7_351_003
 _COLUMNS = (
     "position, subject, stream_version, source, event_id, type, occurred_at, recorded_at, data, "
     "metadata, schema_version"
@@ -56,6 +57,10 @@ class RebuildReport:
     position: int
 
 
+class RebuildRunning(Exception):  # noqa: N818 - a state, not a bug
+    """Another rebuild of this database is under way."""
+
+
 async def rebuild(
     engine: AsyncEngine, *, chunk: int = 5000, progress: Progress | None = None
 ) -> RebuildReport:
@@ -63,15 +68,31 @@ async def rebuild(
 
     The per-event rows and the deal segments are built at the same time on two connections;
     events are immutable, so bounding both by the head read first is all they need to agree.
+    One rebuild at a time per database (a session advisory lock); another gets `RebuildRunning`.
     """
+    async with engine.connect() as guard:
+        taken = await guard.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": REBUILD_LOCK})
+        if not taken.scalar_one():
+            raise RebuildRunning("a rebuild of the read models is already running")
+        try:
+            return await _rebuild_locked(engine, chunk, progress)
+        finally:
+            await guard.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": REBUILD_LOCK})
+            await guard.commit()
+
+
+async def _rebuild_locked(
+    engine: AsyncEngine, chunk: int, progress: Progress | None
+) -> RebuildReport:
     async with engine.begin() as conn:
         await _create_next(conn)
         head = int((await conn.execute(text(_HEAD))).scalar_one())
     tracker = _Tracker(progress, total=head)
-    _, deals = await asyncio.gather(
-        _rebuild_rows(engine, head, chunk, tracker),
-        _rebuild_segments(engine, head, chunk, tracker),
-    )
+    # A task group: if one pass fails, the other is cancelled and its connection returned.
+    async with asyncio.TaskGroup() as passes:
+        passes.create_task(_rebuild_rows(engine, head, chunk, tracker))
+        segments = passes.create_task(_rebuild_segments(engine, head, chunk, tracker))
+    deals = segments.result()
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         for table in NEXT.all():

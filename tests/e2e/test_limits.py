@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from service.api.app import create_app
 from service.api.ratelimit import RateLimiter
+from service.api.timeouts import RequestTimeout
 from service.store.keys import Scope
 from tests.conftest import bearer, make_settings
 from tests.databases import _asyncpg_dsn
@@ -127,3 +128,15 @@ async def test_secrets_are_never_logged(database_url, tmp_path: Path, monkeypatc
     assert "refused" in caplog.text  # the refusals were logged ...
     for secret in (*SECRETS.values(), HUBSPOT_SECRET, AIRCALL_TOKEN):
         assert secret not in caplog.text  # ... without any secret
+
+
+async def test_a_started_stream_outlives_the_deadline():
+    async def streaming_app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await asyncio.sleep(0.3)
+        await send({"type": "http.response.body", "body": b"late but whole"})
+
+    transport = httpx.ASGITransport(app=RequestTimeout(streaming_app, seconds=0.1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.get("/")
+    assert (response.status_code, response.content) == (200, b"late but whole")

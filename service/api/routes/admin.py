@@ -131,6 +131,15 @@ async def start_rebuild(services: ServicesDep, _key: AdminKey) -> Any:
     return state.to_json()
 
 
+async def stop_rebuild(services: Services) -> None:
+    """Cancel a rebuild still running when the service stops; its tables are left unswapped."""
+    state: RebuildState | None = getattr(services, "rebuild_state", None)
+    if state is not None and state.task is not None and not state.task.done():
+        state.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await state.task
+
+
 def _swallow(task: asyncio.Task[None]) -> None:
     # The failure is kept in the state for the status endpoint.
     with contextlib.suppress(Exception, asyncio.CancelledError):
