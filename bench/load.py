@@ -43,6 +43,7 @@ async def worker(
     counter: list[int],
     samples: list[float],
     errors: list[int],
+    statuses: dict[int, int],
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
@@ -63,8 +64,10 @@ async def worker(
                     length = int(line.split(b":")[1])
             await reader.readexactly(length)
             samples.append((time.perf_counter() - began) * 1000)
-            if int(status_line.split()[1]) >= 300:
+            status = int(status_line.split()[1])
+            if status >= 300:
                 errors[0] += 1
+                statuses[status] = statuses.get(status, 0) + 1
     finally:
         writer.close()
 
@@ -82,6 +85,7 @@ async def main() -> None:
     run = uuid.uuid4().hex[:8]
     counter, errors = [0], [0]
     samples: list[float] = []
+    statuses: dict[int, int] = {}
     began = time.perf_counter()
     deadline = began + args.seconds
     await asyncio.gather(
@@ -97,6 +101,7 @@ async def main() -> None:
                 counter,
                 samples,
                 errors,
+                statuses,
             )
             for _ in range(args.concurrency)
         )
@@ -111,6 +116,7 @@ async def main() -> None:
                 "p99_ms": round(samples[min(len(samples) - 1, int(0.99 * len(samples)))], 2),
                 "requests": len(samples),
                 "errors": errors[0],
+                "error_statuses": {str(k): v for k, v in sorted(statuses.items())},
             }
         )
     )

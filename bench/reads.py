@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -16,6 +17,7 @@ async def read_latencies(
 ) -> dict[str, Any]:
     """p50/p95 of the read endpoints; `known_past` is a past transaction time."""
     headers = {"Authorization": f"Bearer {token}"}
+    past = datetime.fromisoformat(known_past)
     known_past = quote(known_past)
     queries = {
         "scoreboard_quarter_by_rep": "/v1/scoreboard?period=2026-Q1&group_by=rep",
@@ -36,6 +38,18 @@ async def read_latencies(
                     raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
 
             figures[name] = await latencies(call, count)
+        # Cold: each request asks another past instant, so no cached answer can serve it.
+        instants = iter(range(10**6))
+
+        async def cold(group_by: str) -> None:
+            known = quote((past - timedelta(seconds=next(instants))).isoformat())
+            path = f"/v1/scoreboard?period=2026-Q1&group_by={group_by}&known_at={known}"
+            response = await http.get(path)
+            if response.status_code != 200:
+                raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
+
+        figures["scoreboard_quarter_by_rep_cold"] = await latencies(lambda: cold("rep"), count)
+        figures["scoreboard_quarter_by_team_cold"] = await latencies(lambda: cold("team"), count)
         began = time.perf_counter()
         replay = await http.get("/v1/audit/replay?period=2026-Q1", timeout=600)
         if replay.status_code != 200:

@@ -197,17 +197,6 @@ class KeyStore:
                 )
         return key
 
-    async def find(self, key_id: str) -> ApiKey | None:
-        """The stored key with this id (usable or not), or None."""
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    text(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = :key_id"),
-                    {"key_id": key_id},
-                )
-            ).one_or_none()
-        return None if row is None else _to_key(row)
-
     async def list(self) -> list[ApiKey]:
         """Every key, newest first."""
         async with self._engine.connect() as conn:

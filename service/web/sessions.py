@@ -66,7 +66,7 @@ async def session_key(signer: SessionSigner, keys: KeyStore, cookie: str | None)
     key_id = signer.key_id(cookie)
     if key_id is None:
         return None
-    key = await keys.find(key_id)
+    key = await keys.get(key_id)
     return key if may_read(key, datetime.now(UTC)) else None
 
 

@@ -12,11 +12,11 @@ from pydantic import BaseModel, Field
 from service.api.auth import ReaderKey, WriterKey
 from service.api.body import read_limited
 from service.api.deps import ServicesDep
+from service.api.feed_items import feed_item
 from service.api.problems import Problem
 from service.events.codec import BATCH, PLAIN_JSON, STRUCTURED, BodyError, decode_body
 from service.events.envelope import CloudEvent, EnvelopeError, parse_event
 from service.store.appender import AppendResult
-from service.store.chain import iso
 from service.store.errors import (
     AppendRejected,
     KeyReuseConflict,
@@ -195,24 +195,7 @@ async def read_feed(
     """Events in position order after `after`; no committed event is ever skipped."""
     head = await services.read_log.head()
     rows = await services.read_log.feed(after, limit)
-    events = [
-        {
-            "specversion": "1.0",
-            "id": row.event_id,
-            "source": row.source,
-            "type": row.type,
-            "subject": row.subject,
-            "time": iso(row.occurred_at),
-            "datacontenttype": "application/json",
-            "data": row.data,
-            "position": row.position,
-            "stream_version": row.stream_version,
-            "recorded_at": iso(row.recorded_at),
-            "schema_version": row.schema_version,
-            "hash": bytes(row.hash).hex(),
-        }
-        for row in rows
-    ]
+    events = [feed_item(row) for row in rows]
     next_after = rows[-1].position if rows else after
     page = {"events": events, "next_after": next_after, "head": max(head, next_after)}
     headers = {"X-Funnel-Position": str(page["head"])}

@@ -14,8 +14,8 @@ from sqlalchemy.engine import Row
 from service.api.auth import ReaderKey
 from service.api.container import Services
 from service.api.deps import ServicesDep
+from service.api.feed_items import feed_item
 from service.api.problems import Problem
-from service.store.chain import iso
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -23,25 +23,6 @@ STREAM_PATH = "/v1/events/stream"
 _PAGE = 500
 _POLL_SECONDS = 1.0
 _RETRY_MS = 2000
-
-
-def feed_item(row: Row[Any]) -> dict[str, Any]:
-    """One stored event as the feed shows it (`GET /v1/events`)."""
-    return {
-        "specversion": "1.0",
-        "id": row.event_id,
-        "source": row.source,
-        "type": row.type,
-        "subject": row.subject,
-        "time": iso(row.occurred_at),
-        "datacontenttype": "application/json",
-        "data": row.data,
-        "position": row.position,
-        "stream_version": row.stream_version,
-        "recorded_at": iso(row.recorded_at),
-        "schema_version": row.schema_version,
-        "hash": bytes(row.hash).hex(),
-    }
 
 
 def _frame(row: Row[Any]) -> bytes:
