@@ -20,7 +20,6 @@ from service.events.vocabulary import (
     EVENT_TYPES,
     NON_DEAL_PREFIXES,
     REP_SUBJECT_PREFIX,
-    RETRACTION,
     TEAM_SUBJECT_PREFIX,
     EventData,
     RepTeamAssigned,
@@ -289,8 +288,3 @@ def parse_event(raw: object, *, now: datetime | None = None) -> CloudEvent:
         original_time=str(raw["time"]),
         extensions=extensions,
     )
-
-
-def is_retraction(event: CloudEvent) -> bool:
-    """Whether the event retracts another one."""
-    return event.type == RETRACTION

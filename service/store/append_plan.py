@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from service.events.envelope import CloudEvent
 from service.events.vocabulary import RETRACTION
-from service.store.chain import canonical_record, link_hash
+from service.store.chain import canonical_json, chain_record, link_hash
 from service.store.errors import (
     KeyReuseConflict,
     RejectedItem,
@@ -218,19 +218,21 @@ def _commit(
         if event.extensions:
             event_metadata["extensions"] = dict(event.extensions)
         view.prev_hash = link_hash(
-            canonical_record(
-                position=planned.position,
-                subject=event.subject,
-                stream_version=planned.stream_version,
-                source=event.source,
-                event_id=event.id,
-                event_type=event.type,
-                schema_version=1,
-                occurred_at=event.time,
-                recorded_at=view.recorded_at,
-                data=data,
-                metadata=event_metadata,
-                prev_hash=view.prev_hash,
+            canonical_json(
+                chain_record(
+                    position=planned.position,
+                    subject=event.subject,
+                    stream_version=planned.stream_version,
+                    source=event.source,
+                    event_id=event.id,
+                    event_type=event.type,
+                    schema_version=1,
+                    occurred_at=event.time,
+                    recorded_at=view.recorded_at,
+                    data=data,
+                    metadata=event_metadata,
+                    prev_hash=view.prev_hash,
+                )
             )
         )
         view.rows.append(

@@ -22,46 +22,12 @@ def iso(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat()
 
 
-def canonical_record(
-    *,
-    position: int,
-    subject: str,
-    stream_version: int,
-    source: str,
-    event_id: str,
-    event_type: str,
-    schema_version: int,
-    occurred_at: datetime,
-    recorded_at: datetime,
-    data: Mapping[str, Any],
-    metadata: Mapping[str, Any],
-    prev_hash: bytes,
-) -> bytes:
-    """The canonical bytes that an event's hash covers (RFC 8785 form, see `canonical_json`)."""
-    return canonical_json(
-        chain_record(
-            position=position,
-            subject=subject,
-            stream_version=stream_version,
-            source=source,
-            event_id=event_id,
-            event_type=event_type,
-            schema_version=schema_version,
-            occurred_at=occurred_at,
-            recorded_at=recorded_at,
-            data=data,
-            metadata=metadata,
-            prev_hash=prev_hash,
-        )
-    )
-
-
 def canonical_json(value: Mapping[str, Any]) -> bytes:
     """RFC 8785 (JCS) canonical JSON of a stored record.
 
     For what the ledger stores (ASCII object keys, integers within ±2^53, no floats) sorted,
-    compact orjson output is byte for byte the JCS form; `tests/unit/test_chain.py` proves it
-    against the reference implementation.
+    compact orjson output is byte for byte the JCS form; `tests/integration/test_tamper.py` proves
+    it against the reference implementation on real records.
     """
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 

@@ -1,6 +1,7 @@
 """Stored events as links of the hash chain: recompute a link's hash from its stored columns.
 
-The chain's canonical form is RFC 8785 (`chain.canonical_record`). For the values this service
+The chain's canonical form is RFC 8785 (`chain.canonical_json` of `chain.chain_record`).
+For the values this service
 stores (strings, integers, booleans, null; no floats; ASCII keys) orjson's sorted, compact output
 is the same bytes and fifty times faster, so it is tried first; the RFC 8785 implementation
 decides whenever a hash does not match (`tests/integration/test_tamper.py` checks the equality

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.events.envelope import parse_event
 from service.store.appender import EventAppender
-from service.store.chain import canonical_record, link_hash
+from service.store.chain import canonical_json, chain_record, link_hash
 from service.store.chain_rows import fast_canonical, to_chain_row
 from service.store.chain_verifier import Anchor, ChainReport, ChainVerifier
 from service.store.snapshots import repeatable_read
@@ -108,19 +108,21 @@ async def insert_forgery(conn: AsyncConnection, position: int, prev: bytes | Non
     data = {"rep_id": "R-9", "kind": "FSI"}
     metadata = {"actor": "test", "key_id": "k", "time": "2026-02-20T00:00:00Z"}
     chained = link_hash(
-        canonical_record(
-            position=position,
-            subject="D-forged",
-            stream_version=1,
-            source="crm",
-            event_id="forged-1",
-            event_type="visit.completed",
-            schema_version=1,
-            occurred_at=occurred,
-            recorded_at=recorded,
-            data=data,
-            metadata=metadata,
-            prev_hash=prev or bytes(32),
+        canonical_json(
+            chain_record(
+                position=position,
+                subject="D-forged",
+                stream_version=1,
+                source="crm",
+                event_id="forged-1",
+                event_type="visit.completed",
+                schema_version=1,
+                occurred_at=occurred,
+                recorded_at=recorded,
+                data=data,
+                metadata=metadata,
+                prev_hash=prev or bytes(32),
+            )
         )
     )
     await conn.execute(
