@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from service.api.container import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The running service's collaborators."""
     services: Services = request.app.state.services
     return services

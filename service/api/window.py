@@ -32,7 +32,7 @@ class WindowQuery:
     consistency: Consistency
 
 
-def window_query(
+async def window_query(
     services: ServicesDep,
     from_: From = None,
     to: To = None,

@@ -80,24 +80,33 @@ class CloudEvent:
     extensions: Mapping[str, Any] = field(default_factory=dict)
     _json: dict[str, Any] = field(init=False, repr=False, compare=False)
     _fingerprint: bytes = field(init=False, repr=False, compare=False)
+    _key: tuple[str, str] = field(init=False, repr=False, compare=False)
+    _time_text: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # Computed once: the append path needs both several times per event.
-        stored = self.data.model_dump(mode="json", exclude_none=True)
-        content = {
-            "type": self.type,
-            "subject": self.subject,
-            "time": self.time.isoformat(),
-            "data": stored,
-        }
+        # Computed once: the append path needs each of them several times per event. The model's
+        # own serializer is `model_dump(mode="json", exclude_none=True)` without its call setup.
+        stored = self.data.__pydantic_serializer__.to_python(
+            self.data, mode="json", exclude_none=True
+        )
+        given_time = self.time.isoformat()
+        content = {"type": self.type, "subject": self.subject, "time": given_time, "data": stored}
+        time_text = given_time if self.time.tzinfo is UTC else self.time.astimezone(UTC).isoformat()
         digest = hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).digest()
         object.__setattr__(self, "_json", stored)
         object.__setattr__(self, "_fingerprint", digest)
+        object.__setattr__(self, "_key", (self.source, self.id))
+        object.__setattr__(self, "_time_text", time_text)
 
     @property
     def key(self) -> tuple[str, str]:
         """The idempotency key: (source, id)."""
-        return (self.source, self.id)
+        return self._key
+
+    @property
+    def time_text(self) -> str:
+        """`time` in the canonical text of the hash chain (ISO 8601 in UTC)."""
+        return self._time_text
 
     def data_json(self) -> dict[str, Any]:
         """The data as stored: JSON-ready, with optional fields that were not given left out."""
@@ -234,7 +243,7 @@ def _data(
 
 
 def _team_rep_matches(subject: str, data: EventData | None, errors: list[FieldError]) -> None:
-    named = data.rep_id if isinstance(data, RepTeamAssigned) else None
+    named = data.rep_id if type(data) is RepTeamAssigned else None
     if named is not None and f"{REP_SUBJECT_PREFIX}{named}" != subject:
         errors.append(FieldError("/data/rep_id", "'rep_id' must match the subject 'rep:<rep_id>'"))
 
@@ -256,7 +265,7 @@ def _text_problem(raw: Mapping[str, Any]) -> str | None:
 
 def parse_event(raw: object, *, now: datetime | None = None) -> CloudEvent:
     """Validate one structured-mode event; raise `EnvelopeError` listing every problem."""
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):  # the ABC check is slower
         raise EnvelopeError((FieldError("", "an event must be a JSON object"),))
     if problem := _text_problem(raw):
         raise EnvelopeError((FieldError("", problem),))

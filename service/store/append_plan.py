@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from service.events.envelope import CloudEvent
 from service.events.vocabulary import RETRACTION
-from service.store.chain import canonical_json, chain_record, link_hash
+from service.store.chain import canonical_json, chain_record, iso, link_hash
 from service.store.errors import (
     KeyReuseConflict,
     RejectedItem,
@@ -211,6 +211,7 @@ def _commit(
     new: list[tuple[int, CloudEvent, bytes]],
     metadata: Mapping[str, Any],
 ) -> None:
+    recorded_at = iso(view.recorded_at)
     for _, event, fingerprint in new:
         planned = draft.stored[event.key]
         data = event.data_json()
@@ -227,8 +228,8 @@ def _commit(
                     event_id=event.id,
                     event_type=event.type,
                     schema_version=1,
-                    occurred_at=event.time,
-                    recorded_at=view.recorded_at,
+                    occurred_at=event.time_text,
+                    recorded_at=recorded_at,
                     data=data,
                     metadata=event_metadata,
                     prev_hash=view.prev_hash,

@@ -14,12 +14,13 @@ another's outcome). Under load this turns many small commits into few large ones
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import orjson
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.events.envelope import CloudEvent
@@ -41,52 +42,49 @@ APPEND_LOCK = 7_351_000
 NOTIFY_CHANNEL = "funnel_events"
 MAX_GROUP_EVENTS = 5000
 
-_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
-_EXISTING = text(
-    """
-    SELECT e.source, e.event_id, e.fingerprint, e.position, e.stream_version, e.subject, e.type,
-           EXISTS (SELECT 1 FROM events r
-                   WHERE r.type = 'event.retracted'
-                     AND r.data->>'event_source' = e.source
-                     AND r.data->>'event_id' = e.event_id) AS retracted
-    FROM events e
-    JOIN unnest(CAST(:sources AS text[]), CAST(:ids AS text[])) AS k(source, event_id)
-      ON e.source = k.source AND e.event_id = k.event_id
-    """
-)
-_VERSIONS = text(
-    """
-    SELECT s.subject,
-           COALESCE((SELECT max(e.stream_version) FROM events e WHERE e.subject = s.subject), 0)
-               AS version
-    FROM unnest(CAST(:subjects AS text[])) AS s(subject)
-    """
-)
-_HEAD = text(
-    """
-    SELECT COALESCE(last.position, 0) AS position, last.hash,
-           GREATEST(clock_timestamp(), last.recorded_at) AS recorded_at
-    FROM (SELECT 1) AS one
-    LEFT JOIN LATERAL (SELECT position, hash, recorded_at FROM events
-                       ORDER BY position DESC LIMIT 1) AS last ON true
-    """
-)
-_INSERT = text(
-    """
+# One round trip opens the transaction and takes the lock (simple query protocol); the view
+# is read by the next statement, whose snapshot is therefore taken after the lock is held.
+_BEGIN_LOCKED = f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})"
+# Everything the plan needs, in one statement: stored events for the keys at hand ('e'), each
+# subject's current version ('v') and the head of the log with the next `recorded_at` ('h').
+_VIEW = """
+SELECT 'e' AS kind, e.source, e.event_id, e.fingerprint AS digest, e.position,
+       e.stream_version, e.subject, e.type,
+       EXISTS (SELECT 1 FROM events r
+               WHERE r.type = 'event.retracted'
+                 AND r.data->>'event_source' = e.source
+                 AND r.data->>'event_id' = e.event_id) AS retracted,
+       NULL::timestamptz AS recorded_at
+FROM events e
+JOIN unnest($1::text[], $2::text[]) AS k(source, event_id)
+  ON e.source = k.source AND e.event_id = k.event_id
+UNION ALL
+SELECT 'v', NULL, NULL, NULL, NULL,
+       COALESCE((SELECT max(e.stream_version) FROM events e WHERE e.subject = s.subject), 0),
+       s.subject, NULL, NULL, NULL
+FROM unnest($3::text[]) AS s(subject)
+UNION ALL
+SELECT 'h', NULL, NULL, last.hash, COALESCE(last.position, 0), NULL, NULL, NULL, NULL,
+       GREATEST(clock_timestamp(), last.recorded_at)
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (SELECT position, hash, recorded_at FROM events
+                   ORDER BY position DESC LIMIT 1) AS last ON true
+"""
+# The rows and the notification in one statement; NOTIFY is delivered at commit.
+_INSERT = f"""
+WITH inserted AS (
     INSERT INTO events (position, subject, stream_version, source, event_id, type, occurred_at,
                         recorded_at, data, metadata, fingerprint, hash)
     SELECT u.position, u.subject, u.stream_version, u.source, u.event_id, u.type, u.occurred_at,
-           :recorded_at, u.data::jsonb, u.metadata::jsonb, u.fingerprint, u.hash
-    FROM unnest(CAST(:positions AS bigint[]), CAST(:subjects AS text[]),
-                CAST(:versions AS integer[]), CAST(:sources AS text[]), CAST(:ids AS text[]),
-                CAST(:types AS text[]), CAST(:occurred AS timestamptz[]),
-                CAST(:data AS text[]), CAST(:metadata AS text[]),
-                CAST(:fingerprints AS bytea[]), CAST(:hashes AS bytea[]))
+           $12, u.data::jsonb, u.metadata::jsonb, u.fingerprint, u.hash
+    FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::text[],
+                $7::timestamptz[], $8::text[], $9::text[], $10::bytea[], $11::bytea[])
          AS u(position, subject, stream_version, source, event_id, type, occurred_at, data,
               metadata, fingerprint, hash)
-    """
+    RETURNING 1
 )
-_NOTIFY = text("SELECT pg_notify(:channel, :position)")
+SELECT pg_notify('{NOTIFY_CHANNEL}', $13) FROM (SELECT count(*) FROM inserted) AS done
+"""
 
 
 @dataclass(slots=True)
@@ -120,35 +118,62 @@ class EventAppender:
 
     async def _drain(self) -> None:
         while self._queue:
+            try:
+                async with self._engine.connect() as conn:
+                    await self._serve(conn)
+            except Exception as exc:  # no connection to be had: the next group learns why
+                _fail(_take_group(self._queue), exc)
+
+    async def _serve(self, conn: AsyncConnection) -> None:
+        """Write groups on one connection while requests keep coming; after a failure the next
+        group gets a fresh connection (the pool checks it before handing it out)."""
+        driver: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
+        while self._queue:
             group = _take_group(self._queue)
             try:
-                head = await self._write(group)
-            except Exception as exc:  # handed to every waiting request
-                for request in group:
-                    if not request.done.done():
-                        request.done.set_exception(exc)
-                continue
+                head = await self._write(driver, group)
+            except BaseException as exc:  # handed to every waiting request
+                # Closing the connection ends its transaction, whatever state the failure left
+                # it in.
+                with contextlib.suppress(Exception):
+                    await conn.invalidate()
+                _fail(group, exc)
+                if not isinstance(exc, Exception):
+                    raise  # cancelled: the service is stopping
+                return
             if head and self._on_append is not None:
                 self._on_append(head)
 
-    async def _write(self, group: list[_Request]) -> int:
-        async with self._engine.begin() as conn:
-            await conn.execute(_LOCK, {"key": APPEND_LOCK})
-            view = await _load_view(conn, [e for request in group for e in request.events])
-            outcomes: list[list[AppendResult] | AppendRejected] = []
-            for request in group:
-                try:
-                    outcomes.append(plan_request(view, request.events, request.metadata))
-                except AppendRejected as exc:
-                    outcomes.append(exc)
-            if view.rows:
-                await _insert(conn, view)
+    async def _write(self, driver: asyncpg.Connection, group: list[_Request]) -> int:
+        """Write one group in one transaction; on any failure the caller discards the
+        connection, which rolls the transaction back."""
+        await driver.execute(_BEGIN_LOCKED)
+        view = await _load_view(driver, [e for request in group for e in request.events])
+        outcomes: list[list[AppendResult] | AppendRejected] = []
+        for request in group:
+            try:
+                outcomes.append(plan_request(view, request.events, request.metadata))
+            except AppendRejected as exc:
+                outcomes.append(exc)
+        if view.rows:
+            await _insert(driver, view)
+        await driver.execute("COMMIT")
         for request, outcome in zip(group, outcomes, strict=True):
             if isinstance(outcome, AppendRejected):
                 request.done.set_exception(outcome)
             else:
                 request.done.set_result(outcome)
         return view.position if view.rows else 0
+
+
+def _fail(group: list[_Request], error: BaseException) -> None:
+    for request in group:
+        if request.done.done():
+            continue
+        if isinstance(error, Exception):
+            request.done.set_exception(error)
+        else:
+            request.done.cancel()
 
 
 def _take_group(queue: list[_Request]) -> list[_Request]:
@@ -161,47 +186,52 @@ def _take_group(queue: list[_Request]) -> list[_Request]:
     return group
 
 
-async def _load_view(conn: AsyncConnection, events: list[CloudEvent]) -> LogView:
+async def _load_view(driver: asyncpg.Connection, events: list[CloudEvent]) -> LogView:
     keys: list[Key] = [event.key for event in events]
     keys += [retraction_target(event) for event in events if event.type == RETRACTION]
-    existing = await conn.execute(
-        _EXISTING, {"sources": [k[0] for k in keys], "ids": [k[1] for k in keys]}
-    )
-    stored = {
-        (r.source, r.event_id): Stored(
-            bytes(r.fingerprint), r.position, r.stream_version, r.subject, r.type, r.retracted
-        )
-        for r in existing
-    }
     subjects = sorted({event.subject for event in events})
-    versions = {r.subject: r.version for r in await conn.execute(_VERSIONS, {"subjects": subjects})}
-    head = (await conn.execute(_HEAD)).one()
+    rows = await driver.fetch(_VIEW, [k[0] for k in keys], [k[1] for k in keys], subjects)
+    stored: dict[Key, Stored] = {}
+    versions: dict[str, int] = {}
+    for row in rows:
+        kind = row["kind"]
+        if kind == "e":
+            stored[(row["source"], row["event_id"])] = Stored(
+                row["digest"],
+                row["position"],
+                row["stream_version"],
+                row["subject"],
+                row["type"],
+                row["retracted"],
+            )
+        elif kind == "v":
+            versions[row["subject"]] = row["stream_version"]
+        else:
+            head = row
     return LogView(
         stored=stored,
         versions=versions,
-        position=head.position,
-        prev_hash=bytes(head.hash) if head.hash is not None else GENESIS,
-        recorded_at=head.recorded_at,
+        position=head["position"],
+        prev_hash=head["digest"] if head["digest"] is not None else GENESIS,
+        recorded_at=head["recorded_at"],
     )
 
 
-async def _insert(conn: AsyncConnection, view: LogView) -> None:
+async def _insert(driver: asyncpg.Connection, view: LogView) -> None:
     rows = view.rows
-    await conn.execute(
+    await driver.execute(
         _INSERT,
-        {
-            "positions": [r.position for r in rows],
-            "subjects": [r.event.subject for r in rows],
-            "versions": [r.stream_version for r in rows],
-            "sources": [r.event.source for r in rows],
-            "ids": [r.event.id for r in rows],
-            "types": [r.event.type for r in rows],
-            "occurred": [r.event.time for r in rows],
-            "data": [orjson.dumps(r.data).decode() for r in rows],
-            "metadata": [orjson.dumps(r.metadata).decode() for r in rows],
-            "fingerprints": [r.fingerprint for r in rows],
-            "hashes": [r.hash for r in rows],
-            "recorded_at": view.recorded_at,
-        },
+        [r.position for r in rows],
+        [r.event.subject for r in rows],
+        [r.stream_version for r in rows],
+        [r.event.source for r in rows],
+        [r.event.id for r in rows],
+        [r.event.type for r in rows],
+        [r.event.time for r in rows],
+        [orjson.dumps(r.data).decode() for r in rows],
+        [orjson.dumps(r.metadata).decode() for r in rows],
+        [r.fingerprint for r in rows],
+        [r.hash for r in rows],
+        view.recorded_at,
+        str(view.position),
     )
-    await conn.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL, "position": str(view.position)})

@@ -19,6 +19,8 @@ GENESIS = bytes(32)
 
 def iso(instant: datetime) -> str:
     """The canonical text of an instant: ISO 8601 in UTC, microseconds only when non-zero."""
+    if instant.tzinfo is UTC:  # what the database and the envelope hand over
+        return instant.isoformat()
     return instant.astimezone(UTC).isoformat()
 
 
@@ -41,13 +43,17 @@ def chain_record(
     event_id: str,
     event_type: str,
     schema_version: int,
-    occurred_at: datetime,
-    recorded_at: datetime,
+    occurred_at: datetime | str,
+    recorded_at: datetime | str,
     data: Mapping[str, Any],
     metadata: Mapping[str, Any],
     prev_hash: bytes,
 ) -> dict[str, Any]:
-    """The JSON object whose canonical form an event's hash covers."""
+    """The JSON object whose canonical form an event's hash covers.
+
+    The two instants may be given already in their canonical text (`iso`), as the append path
+    does to render each of them once.
+    """
     return {
         "position": position,
         "subject": subject,
@@ -56,8 +62,8 @@ def chain_record(
         "id": event_id,
         "type": event_type,
         "schema_version": schema_version,
-        "time": iso(occurred_at),
-        "recorded_at": iso(recorded_at),
+        "time": occurred_at if isinstance(occurred_at, str) else iso(occurred_at),
+        "recorded_at": recorded_at if isinstance(recorded_at, str) else iso(recorded_at),
         "data": dict(data),
         "metadata": dict(metadata),
         "prev": prev_hash.hex(),

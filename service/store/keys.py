@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -109,6 +110,7 @@ class KeyStore:
         # rotating through this store forgets at once, another process's change within that.
         self._remember_seconds = remember_seconds
         self._recent: dict[str, tuple[float, bytes, ApiKey]] = {}
+        self._lookups: dict[str, asyncio.Future[tuple[float, bytes, ApiKey] | None]] = {}
 
     async def create(
         self, name: str, scopes: frozenset[Scope], expires_at: datetime | None = None
@@ -173,10 +175,29 @@ class KeyStore:
         key_id, secret = parts
         now = now or datetime.now(UTC)
         recent = self._recent.get(key_id)
-        if recent is not None and time.monotonic() - recent[0] < self._remember_seconds:
-            _, secret_hash, key = recent
-            matches = hmac.compare_digest(secret_hash, _hash(secret))
-            return key if matches and key.usable_at(now) else None
+        if recent is None or time.monotonic() - recent[0] >= self._remember_seconds:
+            recent = await self._look_up(key_id, secret, now)
+            if recent is None:
+                return None
+        _, secret_hash, key = recent
+        matches = hmac.compare_digest(secret_hash, _hash(secret))
+        return key if matches and key.usable_at(now) else None
+
+    async def _look_up(
+        self, key_id: str, secret: str, now: datetime
+    ) -> tuple[float, bytes, ApiKey] | None:
+        """One query per key however many requests ask for it at once (a burst of requests
+        after the remembered entry expires would otherwise take a connection each)."""
+        lookup = self._lookups.get(key_id)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._fetch(key_id, secret, now))
+            self._lookups[key_id] = lookup
+            lookup.add_done_callback(lambda _: self._lookups.pop(key_id, None))
+        return await asyncio.shield(lookup)
+
+    async def _fetch(
+        self, key_id: str, secret: str, now: datetime
+    ) -> tuple[float, bytes, ApiKey] | None:
         async with self._engine.begin() as conn:
             row = (
                 await conn.execute(
@@ -184,18 +205,18 @@ class KeyStore:
                     {"key_id": key_id},
                 )
             ).one_or_none()
-            if row is None or not hmac.compare_digest(bytes(row.secret_hash), _hash(secret)):
+            if row is None:
                 return None
             key = _to_key(row)
-            self._recent[key_id] = (time.monotonic(), bytes(row.secret_hash), key)
-            if not key.usable_at(now):
-                return None
-            if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
+            remembered = (time.monotonic(), bytes(row.secret_hash), key)
+            self._recent[key_id] = remembered
+            stale = key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION
+            if stale and key.usable_at(now) and hmac.compare_digest(remembered[1], _hash(secret)):
                 await conn.execute(
                     text("UPDATE api_keys SET last_used_at = :now WHERE key_id = :key_id"),
                     {"now": now, "key_id": key_id},
                 )
-        return key
+        return remembered
 
     async def list(self) -> list[ApiKey]:
         """Every key, newest first."""

@@ -16,7 +16,6 @@ from service.api.feed_items import feed_item
 from service.api.problems import Problem
 from service.events.codec import BATCH, PLAIN_JSON, STRUCTURED, BodyError, decode_body
 from service.events.envelope import CloudEvent, EnvelopeError, parse_event
-from service.store.appender import AppendResult
 from service.store.errors import (
     AppendRejected,
     KeyReuseConflict,
@@ -134,16 +133,6 @@ def _rejection(exc: AppendRejected) -> Problem:
     )
 
 
-def _result_json(result: AppendResult) -> dict[str, Any]:
-    return {
-        "source": result.source,
-        "id": result.id,
-        "status": result.status,
-        "position": result.position,
-        "stream_version": result.stream_version,
-    }
-
-
 @router.post(
     "",
     summary="Append events",
@@ -179,7 +168,8 @@ async def append_events(request: Request, services: ServicesDep, key: WriterKey)
     except AppendRejected as exc:
         raise _rejection(exc) from exc
     status = 201 if any(r.status == "created" for r in results) else 200
-    payload = orjson.dumps({"results": [_result_json(r) for r in results]})
+    # orjson writes the `AppendResult` dataclasses field by field, as `EventResult` documents.
+    payload = orjson.dumps({"results": results})
     return Response(payload, status_code=status, media_type="application/json")
 
 
