@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import groupby
 
 from service.events.recorded import RecordedEvent
 from service.events.vocabulary import RETRACTION
 from service.projections.knowledge import order_key, visible
-from service.projections.timeline import Segment, TimelineBuilder
+from service.projections.timeline import Segment, SegmentRow, TimelineBuilder
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +25,6 @@ class KnownSegment:
     known_to: datetime | None
 
 
-def _recorded_at(event: RecordedEvent) -> datetime:
-    return event.recorded_at
-
-
 def deal_history(stream: Sequence[RecordedEvent]) -> list[KnownSegment]:
     """Every timeline segment a deal ever had, with when it was believed.
 
@@ -38,30 +33,48 @@ def deal_history(stream: Sequence[RecordedEvent]) -> list[KnownSegment]:
     timeline after each step comes from `timeline`'s fold. A step that only adds events at or
     after the latest instant known (the usual case) extends the fold instead of redoing it.
     """
-    believed: dict[Segment, datetime] = {}
+    # Segments are compared as plain tuples (equal exactly when the `Segment`s are) and made
+    # into `Segment`s once, when their row is written: this runs once per step of every deal.
+    believed: dict[SegmentRow, datetime] = {}
     history: list[KnownSegment] = []
-    known: list[RecordedEvent] = []
+    current: list[SegmentRow] = []
     builder = TimelineBuilder()
-    for recorded_at, step_events in groupby(stream, key=_recorded_at):
-        step = list(step_events)
-        known.extend(step)
+    count = len(stream)
+    index = 0
+    while index < count:
+        recorded_at = stream[index].recorded_at
+        end = index + 1
+        while end < count and stream[end].recorded_at == recorded_at:
+            end += 1
+        step = stream[index:end]
         if _extends(builder, step):
-            for event in sorted(step, key=order_key):
+            if len(step) > 1:
+                step = sorted(step, key=order_key)
+            for event in step:
                 builder.add(event)
         else:
             builder = TimelineBuilder()
-            for event in visible(known, as_of=None, known_at=None):
+            for event in visible(stream[:end], as_of=None, known_at=None):
                 builder.add(event)
-        now_believed = set(builder.segments())
-        gone = [s for s in believed if s not in now_believed]
-        history.extend(KnownSegment(s, believed.pop(s), recorded_at) for s in gone)
-        for segment in now_believed:
-            believed.setdefault(segment, recorded_at)
-    history.extend(KnownSegment(segment, since, None) for segment, since in believed.items())
+        index = end
+        rows = builder.rows()
+        if rows == current:
+            continue
+        now_believed = set(rows)
+        history.extend(
+            KnownSegment(Segment(*row), believed.pop(row), recorded_at)
+            for row in current
+            if row not in now_believed
+        )
+        for row in rows:
+            if row not in believed:
+                believed[row] = recorded_at
+        current = rows
+    history.extend(KnownSegment(Segment(*row), since, None) for row, since in believed.items())
     return history
 
 
-def _extends(builder: TimelineBuilder, step: list[RecordedEvent]) -> bool:
+def _extends(builder: TimelineBuilder, step: Sequence[RecordedEvent]) -> bool:
     """Whether folding `step` after what the builder holds keeps the contract order."""
     last = builder.last_event_at
     return last is not None and all(

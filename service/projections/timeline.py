@@ -6,6 +6,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 
 from service.events.recorded import RecordedEvent
 from service.projections.deal import DealFold
@@ -25,6 +26,10 @@ class Segment:
         return self.valid_from <= instant and (self.valid_to is None or instant < self.valid_to)
 
 
+SegmentRow = tuple[datetime, datetime | None, str | None, str | None]
+"""A segment's fields in `Segment` order: (valid_from, valid_to, stage, owner_rep_id)."""
+
+
 class TimelineBuilder:
     """Folds a deal's visible events, in order, into its timeline; later events may be added."""
 
@@ -41,25 +46,33 @@ class TimelineBuilder:
         """Take in the next event; it must not come before the last one in contract order."""
         fold = self._fold
         # In order, `last_event_at` is the instant whose events the fold has taken in so far.
-        if fold.last_event_at is not None and event.occurred_at != fold.last_event_at:
-            _close_instant(self._starts, fold.last_event_at, fold.stage, fold.owner_rep_id)
+        last = fold.last_event_at
+        if last is not None and event.occurred_at != last:
+            _close_instant(self._starts, last, fold.stage, fold.owner_rep_id)
         fold.add(event)
 
     def segments(self) -> tuple[Segment, ...]:
         """The timeline of the events taken in so far."""
-        starts = list(self._starts)
+        return tuple(Segment(*row) for row in self.rows())
+
+    def rows(self) -> list[SegmentRow]:
+        """The timeline so far as plain tuples, field for field equal to `segments`."""
+        starts = self._starts
         fold = self._fold
-        if fold.last_event_at is not None:
-            _close_instant(starts, fold.last_event_at, fold.stage, fold.owner_rep_id)
+        last = fold.last_event_at
+        if last is not None:
+            stage, owner = fold.stage, fold.owner_rep_id
+            if not starts or starts[-1][1] != stage or starts[-1][2] != owner:
+                starts = [*starts, (last, stage, owner)]
         if not starts:
-            return ()
+            return []
         # Each segment ends where the next begins; the last one is still open.
-        ends: list[datetime | None] = [start[0] for start in starts[1:]]
-        ends.append(None)
-        return tuple(
-            Segment(valid_from, valid_to, stage, owner)
-            for (valid_from, stage, owner), valid_to in zip(starts, ends, strict=True)
-        )
+        rows: list[SegmentRow] = [
+            (start[0], after[0], start[1], start[2]) for start, after in pairwise(starts)
+        ]
+        final = starts[-1]
+        rows.append((final[0], None, final[1], final[2]))
+        return rows
 
 
 def timeline(events_ordered: Iterable[RecordedEvent]) -> tuple[Segment, ...]:

@@ -15,37 +15,93 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from service.events.recorded import RecordedEvent
 from service.store import checkpoints
 from service.store.appender import NOTIFY_CHANNEL
-from service.store.read_model_writer import READ_MODELS, apply_batch
-from service.store.reader import to_recorded
+from service.store.event_rows import FOLD_COLUMNS, fetch_events
+from service.store.gc_tuning import fewer_collections
+from service.store.read_model_writer import (
+    READ_MODELS,
+    apply_batch,
+    insert_flow_rows,
+    refold_deals,
+    touched_deals,
+)
 
 PROJECTOR_LOCK = 7_351_002
 COALESCE_SECONDS = 0.05
+FAR_BEHIND = 20_000
+"""Events behind the head from which a round projects a whole window instead of one batch."""
+WINDOW = 200_000
+"""The most events one far-behind round projects (in one transaction)."""
 _log = logging.getLogger(__name__)
-_FEED = text(
-    "SELECT position, subject, stream_version, source, event_id, type, occurred_at, recorded_at, "
-    "data, metadata, schema_version FROM events WHERE position > :after ORDER BY position "
-    "LIMIT :limit"
+_FEED = f"SELECT {FOLD_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+_RANGE = (
+    f"SELECT {FOLD_COLUMNS} FROM events WHERE position > $1 AND position <= $2 "
+    "ORDER BY position LIMIT $3"
 )
+_HEAD = text("SELECT COALESCE(max(position), 0) FROM events")
 
 
-async def project_once(engine: AsyncEngine, batch_size: int, name: str = READ_MODELS) -> int:
-    """Project one batch after the checkpoint; return how many events it held."""
+async def project_once(
+    engine: AsyncEngine,
+    batch_size: int,
+    name: str = READ_MODELS,
+    *,
+    far_behind: int = FAR_BEHIND,
+    window: int = WINDOW,
+) -> int:
+    """Project one batch after the checkpoint; return how many events it held.
+
+    More than `far_behind` events behind the head, the round takes a window of up to `window`
+    events instead: each deal it touches is refolded once for the whole window rather than once
+    per batch, which is what makes catching up from far behind fast.
+    """
     async with engine.begin() as conn:
         checkpoint = await checkpoints.load(conn, name, lock=True)
-        rows = await conn.execute(_FEED, {"after": checkpoint.position, "limit": batch_size})
-        events = [to_recorded(row) for row in rows]
-        if events:
-            await apply_batch(conn, events)
-            await checkpoints.advance(conn, name, events[-1].position)
+        after = checkpoint.position
+        events = await fetch_events(conn, _FEED, after, batch_size)
+        if not events:
+            return 0
+        if len(events) == batch_size:
+            head = int((await conn.execute(_HEAD)).scalar_one())
+            if head - after > max(far_behind, batch_size):
+                end = min(head, after + max(window, batch_size))
+                with fewer_collections():
+                    count = await _project_window(conn, events, end, batch_size)
+                await checkpoints.advance(conn, name, end)
+                return count
+        await apply_batch(conn, events)
+        await checkpoints.advance(conn, name, events[-1].position)
         return len(events)
 
 
-async def catch_up(engine: AsyncEngine, batch_size: int) -> int:
+async def _project_window(
+    conn: AsyncConnection, first: list[RecordedEvent], end: int, batch_size: int
+) -> int:
+    """Project every event up to `end`, starting with the batch `first` already read.
+
+    The per-event rows go in batch by batch; then the deals touched anywhere in the window get
+    their segments recomputed once, from their streams up to `end`.
+    """
+    deals: set[str] = set()
+    count = 0
+    events = first
+    while events:
+        await insert_flow_rows(conn, events)
+        deals |= touched_deals(events)
+        count += len(events)
+        events = await fetch_events(conn, _RANGE, events[-1].position, end, batch_size)
+    await refold_deals(conn, deals, end)
+    return count
+
+
+async def catch_up(
+    engine: AsyncEngine, batch_size: int, *, far_behind: int = FAR_BEHIND, window: int = WINDOW
+) -> int:
     """Project until the read models reach the head of the log; return the events projected."""
     total = 0
-    while count := await project_once(engine, batch_size):
+    while count := await project_once(engine, batch_size, far_behind=far_behind, window=window):
         total += count
     return total
 

@@ -7,9 +7,8 @@ the transaction time it stopped counting. A deal's segments are a pure function 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import groupby
 from typing import Any
 
 from sqlalchemy import text
@@ -20,10 +19,17 @@ from service.events.vocabulary import REP_SUBJECT_PREFIX, RETRACTION, TEAM_ASSIG
 from service.projections.bitemporal import KnownSegment, deal_history
 from service.projections.deal import is_deal
 from service.projections.facts import flow_fact
+from service.store.event_rows import FOLD_COLUMNS, driver, fetch_events
 from service.store.plan_writer import insert_plan_events
-from service.store.reader import to_recorded
+from service.store.segment_rows import SEGMENT_COLUMNS, segment_records
 
 READ_MODELS = "read_models"
+DEAL_GROUP = 2000
+"""How many deals `refold_deals` reads and folds at a time."""
+_STREAMS = (
+    f"SELECT {FOLD_COLUMNS} FROM events WHERE subject = ANY($1::text[]) AND position <= $2 "
+    "ORDER BY subject, position"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +49,6 @@ class Tables:
 LIVE = Tables()
 
 
-def _subject(event: RecordedEvent) -> str:
-    return event.subject
-
-
 async def apply_batch(
     conn: AsyncConnection, events: Sequence[RecordedEvent], tables: Tables = LIVE
 ) -> None:
@@ -54,10 +56,45 @@ async def apply_batch(
     if not events:
         return
     await insert_flow_rows(conn, events, tables)
-    deals = sorted({e.subject for e in events if is_deal(e.subject)})
-    if deals:
-        streams = await _streams(conn, deals, events[-1].position)
-        await replace_segments(conn, {d: deal_history(s) for d, s in streams.items()}, tables)
+    await refold_deals(conn, touched_deals(events), events[-1].position, tables)
+
+
+def touched_deals(events: Iterable[RecordedEvent]) -> set[str]:
+    """The deals among the subjects of `events`."""
+    return {subject for subject in {e.subject for e in events} if is_deal(subject)}
+
+
+async def refold_deals(
+    conn: AsyncConnection,
+    deals: Iterable[str],
+    up_to: int,
+    tables: Tables = LIVE,
+    *,
+    group: int = DEAL_GROUP,
+) -> None:
+    """Replace the segments of `deals` by the history of their streams up to `up_to`.
+
+    Deals are read and folded `group` at a time, so memory stays bounded however many there are.
+    """
+    ordered = sorted(deals)
+    for start in range(0, len(ordered), group):
+        part = ordered[start : start + group]
+        events = await fetch_events(conn, _STREAMS, part, up_to)
+        histories = {deal: deal_history(stream) for deal, stream in _by_subject(events)}
+        await replace_segments(conn, histories, tables)
+
+
+def _by_subject(events: list[RecordedEvent]) -> Iterator[tuple[str, list[RecordedEvent]]]:
+    """Consecutive runs of one subject, as (subject, its events)."""
+    start = 0
+    count = len(events)
+    while start < count:
+        subject = events[start].subject
+        end = start + 1
+        while end < count and events[end].subject == subject:
+            end += 1
+        yield subject, events[start:end]
+        start = end
 
 
 async def insert_flow_rows(
@@ -176,22 +213,6 @@ async def _mark_retracted(
         )
 
 
-async def _streams(
-    conn: AsyncConnection, deals: list[str], up_to: int
-) -> dict[str, list[RecordedEvent]]:
-    result = await conn.execute(
-        text(
-            "SELECT position, subject, stream_version, source, event_id, type, occurred_at, "
-            "recorded_at, data, metadata, schema_version FROM events "
-            "WHERE subject = ANY(CAST(:deals AS text[])) AND position <= :up_to "
-            "ORDER BY subject, position"
-        ),
-        {"deals": deals, "up_to": up_to},
-    )
-    events = [to_recorded(row) for row in result]
-    return {deal: list(stream) for deal, stream in groupby(events, key=_subject)}
-
-
 async def replace_segments(
     conn: AsyncConnection,
     histories: dict[str, list[KnownSegment]],
@@ -200,30 +221,15 @@ async def replace_segments(
     delete_first: bool = True,
 ) -> None:
     """Make the stored segments of these deals exactly `histories`."""
+    connection = await driver(conn)
     if delete_first:
-        await conn.execute(
-            text(f"DELETE FROM {tables.segments} WHERE deal_id = ANY(CAST(:deals AS text[]))"),
-            {"deals": list(histories)},
+        await connection.execute(
+            f"DELETE FROM {tables.segments} WHERE deal_id = ANY($1::text[])", list(histories)
         )
-    rows = [(deal, row) for deal, history in histories.items() for row in history]
-    if not rows:
-        return
-    await conn.execute(
-        text(
-            f"INSERT INTO {tables.segments} (deal_id, valid_from, valid_to, known_from, "
-            "known_to, stage, owner_rep_id) "
-            "SELECT d, vf, COALESCE(vt, 'infinity'), kf, COALESCE(kt, 'infinity'), s, o "
-            "FROM unnest(CAST(:d AS text[]), CAST(:vf AS timestamptz[]), "
-            "CAST(:vt AS timestamptz[]), CAST(:kf AS timestamptz[]), CAST(:kt AS timestamptz[]), "
-            "CAST(:s AS text[]), CAST(:o AS text[])) AS u(d, vf, vt, kf, kt, s, o)"
-        ),
-        {
-            "d": [deal for deal, _ in rows],
-            "vf": [row.segment.valid_from for _, row in rows],
-            "vt": [row.segment.valid_to for _, row in rows],
-            "kf": [row.known_from for _, row in rows],
-            "kt": [row.known_to for _, row in rows],
-            "s": [row.segment.stage for _, row in rows],
-            "o": [row.segment.owner_rep_id for _, row in rows],
-        },
-    )
+    records = [
+        record for deal, history in histories.items() for record in segment_records(deal, history)
+    ]
+    if records:
+        await connection.copy_records_to_table(
+            tables.segments, records=records, columns=SEGMENT_COLUMNS
+        )

@@ -10,39 +10,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from itertools import groupby
+from typing import TypeVar
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.events.recorded import RecordedEvent
 from service.events.vocabulary import REP_SUBJECT_PREFIX, RETRACTION, TEAM_ASSIGNMENT
-from service.projections.bitemporal import deal_history
 from service.projections.facts import FLOW_KINDS
 from service.store import checkpoints
+from service.store.event_rows import FOLD_COLUMNS, fetch_events
 from service.store.plan_writer import PLAN_TYPES
-from service.store.read_model_writer import (
-    LIVE,
-    READ_MODELS,
-    Tables,
-    apply_batch,
-    flag_repeats,
-    insert_flow_rows,
-    replace_segments,
+from service.store.read_model_writer import LIVE, READ_MODELS, Tables, apply_batch
+from service.store.rebuild_tables import (
+    build_indexes,
+    create_bare,
+    index_names,
+    index_statements,
+    restore_index_names,
 )
-from service.store.reader import to_recorded
+from service.store.segment_rebuild import rebuild_segments
 
 NEXT = Tables(*(f"{name}_next" for name in LIVE.all()))
 OLD = Tables(*(f"{name}_old" for name in LIVE.all()))
 _HEAD = "SELECT COALESCE(max(position), 0) FROM events"
 REBUILD_LOCK = 7_351_003
-_COLUMNS = (
-    "position, subject, stream_version, source, event_id, type, occurred_at, recorded_at, data, "
-    "metadata, schema_version"
-)
+_AFTER_HEAD = f"SELECT {FOLD_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT 5000"
 _log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 Progress = Callable[[int, int], None]
 """Called with (events done, events in all) as the rebuild advances."""
@@ -62,12 +59,13 @@ class RebuildRunning(Exception):  # noqa: N818 - a state, not a bug
 
 
 async def rebuild(
-    engine: AsyncEngine, *, chunk: int = 5000, progress: Progress | None = None
+    engine: AsyncEngine, *, chunk: int = 10_000, progress: Progress | None = None
 ) -> RebuildReport:
     """Rebuild every read model from the log and swap the result in atomically.
 
-    The per-event rows and the deal segments are built at the same time on two connections;
-    events are immutable, so bounding both by the head read first is all they need to agree.
+    The per-event rows (bulk SQL) and the deal segments (folded deal by deal, copied in) are
+    loaded at the same time into unindexed fresh tables; events are immutable, so bounding both
+    by the head read first is all they need to agree. Indexes are built after the load.
     One rebuild at a time per database (a session advisory lock); another gets `RebuildRunning`.
     """
     async with engine.connect() as guard:
@@ -85,21 +83,36 @@ async def _rebuild_locked(
     engine: AsyncEngine, chunk: int, progress: Progress | None
 ) -> RebuildReport:
     async with engine.begin() as conn:
-        await _create_next(conn)
+        indexes: dict[str, list[str]] = {}
+        for live, fresh in zip(LIVE.all(), NEXT.all(), strict=True):
+            await create_bare(conn, live, fresh)
+            indexes[fresh] = await index_statements(conn, live, fresh)
         head = int((await conn.execute(text(_HEAD))).scalar_one())
     tracker = _Tracker(progress, total=head)
+    began = time.perf_counter()
     # A task group: if one pass fails, the other is cancelled and its connection returned.
     async with asyncio.TaskGroup() as passes:
-        passes.create_task(_rebuild_rows(engine, head, chunk, tracker))
-        segments = passes.create_task(_rebuild_segments(engine, head, chunk, tracker))
+        passes.create_task(_timed("per-event rows", _rebuild_rows(engine, head, tracker)))
+        segments = passes.create_task(
+            _timed(
+                "deal segments",
+                rebuild_segments(engine, head, NEXT.segments, chunk=chunk, advance=tracker.advance),
+            )
+        )
     deals = segments.result()
-    async with engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        for table in NEXT.all():
-            await conn.execute(text(f"VACUUM ANALYZE {table}"))
-    position = await _swap(engine, head)
+    await _timed("indexes and vacuum", build_indexes(engine, indexes))
+    position = await _timed("swap", _swap(engine, head))
     tracker.finish()
+    _log.info("rebuilt %s events of %s deals in %.1f s", head, deals, time.perf_counter() - began)
     return RebuildReport(events=head, deals=deals, position=position)
+
+
+async def _timed(step: str, work: Awaitable[_T]) -> _T:
+    """`work`'s result, its duration logged."""
+    began = time.perf_counter()
+    result = await work
+    _log.info("rebuild: %s took %.2f s", step, time.perf_counter() - began)
+    return result
 
 
 class _Tracker:
@@ -120,128 +133,73 @@ class _Tracker:
             self._progress(self._total, self._total)
 
 
-async def _create_next(conn: AsyncConnection) -> None:
-    for live, fresh in zip(LIVE.all(), NEXT.all(), strict=True):
-        await conn.execute(text(f"DROP TABLE IF EXISTS {fresh}"))
-        await conn.execute(text(f"CREATE TABLE {fresh} (LIKE {live} INCLUDING ALL)"))
+# The retraction (if any, up to the head) of each event: its `recorded_at` is the row's
+# `retracted_at`, as the writer's retraction marks set it. At most one retraction names an event.
+_RETRACTED = (
+    "LEFT JOIN events r ON r.type = '" + RETRACTION + "' AND r.position <= :head "
+    "AND r.data->>'event_source' = e.source AND r.data->>'event_id' = e.event_id"
+)
 
 
 def _flow_facts_sql(tables: Tables) -> str:
-    """`flow_fact` in SQL, generated from the same kind table; tests prove them equal."""
+    """`flow_fact` in SQL, generated from the same kind table; tests prove them equal.
+
+    Retraction marks and the repeat flags (`flag_repeats`) are set in the same statement.
+    """
     kinds = " ".join(
         f"WHEN '{event_type}' THEN '{kind}'" for event_type, kind in FLOW_KINDS.items()
     )
     types = ", ".join(f"'{event_type}'" for event_type in FLOW_KINDS)
+    repeated = "f.kind <> 'visit' AND count(*) OVER (PARTITION BY f.deal_id, f.kind) > 1"
     return (
         f"INSERT INTO {tables.facts} (position, deal_id, kind, rep_id, occurred_at, recorded_at, "
-        "amount, currency, visit_kind) "
-        f"SELECT position, subject, CASE type {kinds} END, data->>'rep_id', occurred_at, "
-        "recorded_at, "
-        "CASE WHEN type = 'deal.contract_signed' THEN (data->>'amount')::numeric END, "
-        "CASE WHEN type = 'deal.contract_signed' THEN data->>'currency' END, "
-        "CASE WHEN type = 'visit.completed' THEN data->>'kind' END "
-        f"FROM events WHERE position <= :head AND type IN ({types}) "
-        f"AND subject NOT LIKE '{REP_SUBJECT_PREFIX}%' AND subject NOT LIKE 'team:%'"
+        "retracted_at, amount, currency, visit_kind, repeats_for_rep, repeats_for_deal) "
+        "SELECT f.*, "
+        f"{repeated} AND count(*) OVER (PARTITION BY f.deal_id, f.kind, f.rep_id) > 1, "
+        f"{repeated} "
+        f"FROM (SELECT e.position, e.subject AS deal_id, CASE e.type {kinds} END AS kind, "
+        "e.data->>'rep_id' AS rep_id, e.occurred_at, e.recorded_at, "
+        "r.recorded_at AS retracted_at, "
+        "CASE WHEN e.type = 'deal.contract_signed' THEN (e.data->>'amount')::numeric END, "
+        "CASE WHEN e.type = 'deal.contract_signed' THEN e.data->>'currency' END, "
+        "CASE WHEN e.type = 'visit.completed' THEN e.data->>'kind' END "
+        f"FROM events e {_RETRACTED} "
+        f"WHERE e.position <= :head AND e.type IN ({types}) "
+        f"AND e.subject NOT LIKE '{REP_SUBJECT_PREFIX}%' AND e.subject NOT LIKE 'team:%') AS f"
     )
 
 
 def _team_rows_sql(tables: Tables) -> str:
     """The team-assignment rows in SQL, as `read_model_writer` writes them."""
     return (
-        f"INSERT INTO {tables.teams} (position, rep_id, team_id, valid_from, recorded_at) "
-        f"SELECT position, substr(subject, {len(REP_SUBJECT_PREFIX) + 1}), data->>'team_id', "
-        "occurred_at, recorded_at FROM events "
-        f"WHERE position <= :head AND type = '{TEAM_ASSIGNMENT}'"
+        f"INSERT INTO {tables.teams} (position, rep_id, team_id, valid_from, recorded_at, "
+        "retracted_at) "
+        f"SELECT e.position, substr(e.subject, {len(REP_SUBJECT_PREFIX) + 1}), "
+        "e.data->>'team_id', e.occurred_at, e.recorded_at, r.recorded_at "
+        f"FROM events e {_RETRACTED} "
+        f"WHERE e.position <= :head AND e.type = '{TEAM_ASSIGNMENT}'"
     )
 
 
-async def _rebuild_rows(engine: AsyncEngine, head: int, chunk: int, tracker: _Tracker) -> None:
-    """Per-event rows: facts and teams in bulk SQL, then the rest and retraction marks."""
-    async with engine.begin() as conn:
-        await conn.execute(text(_flow_facts_sql(NEXT)), {"head": head})
-        await flag_repeats(conn, NEXT, None)
-        await conn.execute(text(_team_rows_sql(NEXT)), {"head": head})
-    others = sorted({RETRACTION, *PLAN_TYPES})
-    async with engine.connect() as reader:
-        result = await reader.stream(
-            text(
-                f"SELECT {_COLUMNS} FROM events WHERE position <= :head "
-                "AND type = ANY(CAST(:types AS text[])) ORDER BY position"
-            ),
-            {"head": head, "types": others},
-        )
-        async for rows in result.partitions(chunk):
-            events = [to_recorded(row) for row in rows]
-            async with engine.begin() as conn:
-                await insert_flow_rows(conn, events, NEXT)
-    tracker.advance(head)
-
-
-_INDEXES = text(
-    "SELECT indexname, indexdef FROM pg_indexes "
-    "WHERE schemaname = current_schema() AND tablename = :table"
-)
-
-
-def _shape(indexdef: str, index: str, table: str) -> str:
-    """An index definition with its own and its table's names taken out."""
+def _plan_rows_sql(tables: Tables) -> str:
+    """The plan rows in SQL, as `plan_writer` writes them."""
+    types = ", ".join(f"'{event_type}'" for event_type in PLAN_TYPES)
     return (
-        indexdef.replace(f"INDEX {index} ON", "INDEX ON")
-        .replace(f" {table} ", " ")
-        .replace(f".{table} ", " ")
+        f"INSERT INTO {tables.plans} (position, subject, type, valid_from, recorded_at, "
+        "retracted_at, data) "
+        "SELECT e.position, e.subject, e.type, e.occurred_at, e.recorded_at, r.recorded_at, "
+        f"e.data FROM events e {_RETRACTED} "
+        f"WHERE e.position <= :head AND e.type IN ({types})"
     )
 
 
-async def _index_names(conn: AsyncConnection, table: str) -> dict[str, str]:
-    """Index shape → index name, for one table."""
-    rows = await conn.execute(_INDEXES, {"table": table})
-    return {_shape(row.indexdef, row.indexname, table): row.indexname for row in rows}
-
-
-async def _restore_index_names(conn: AsyncConnection, table: str, names: dict[str, str]) -> None:
-    """Give the swapped-in table's indexes the names the migrations created them with."""
-    for shape, current in (await _index_names(conn, table)).items():
-        wanted = names.get(shape)
-        if wanted is not None and wanted != current:
-            await conn.execute(text(f'ALTER INDEX "{current}" RENAME TO "{wanted}"'))
-
-
-def _subject(event: RecordedEvent) -> str:
-    return event.subject
-
-
-async def _rebuild_segments(engine: AsyncEngine, head: int, chunk: int, tracker: _Tracker) -> int:
-    """Deal segments: each deal's whole stream at once, deal after deal."""
-    deals = 0
-    pending: list[RecordedEvent] = []
-    async with engine.connect() as reader:
-        result = await reader.stream(
-            text(
-                f"SELECT {_COLUMNS} FROM events WHERE position <= :head "
-                "AND subject NOT LIKE 'rep:%' AND subject NOT LIKE 'team:%' "
-                "ORDER BY subject, stream_version"
-            ),
-            {"head": head},
-        )
-        async for rows in result.partitions(chunk):
-            pending.extend(to_recorded(row) for row in rows)
-            # The last subject of the chunk may continue in the next one.
-            last = pending[-1].subject
-            ready = [e for e in pending if e.subject != last]
-            pending = [e for e in pending if e.subject == last]
-            deals += await _write_histories(engine, ready)
-            tracker.advance(len(ready))
-        deals += await _write_histories(engine, pending)
-    return deals
-
-
-async def _write_histories(engine: AsyncEngine, events: list[RecordedEvent]) -> int:
-    if not events:
-        return 0
-    histories = {deal: deal_history(list(s)) for deal, s in groupby(events, key=_subject)}
+async def _rebuild_rows(engine: AsyncEngine, head: int, tracker: _Tracker) -> None:
+    """Per-event rows: facts, teams and plans, each in one bulk statement."""
     async with engine.begin() as conn:
-        await replace_segments(conn, histories, NEXT, delete_first=False)
-    return len(histories)
+        await conn.execute(text("SET LOCAL work_mem = '256MB'"))
+        for statement in (_flow_facts_sql(NEXT), _team_rows_sql(NEXT), _plan_rows_sql(NEXT)):
+            await conn.execute(text(statement), {"head": head})
+    tracker.advance(head)
 
 
 async def _swap(engine: AsyncEngine, head: int) -> int:
@@ -249,20 +207,10 @@ async def _swap(engine: AsyncEngine, head: int) -> int:
     async with engine.begin() as conn:
         await checkpoints.load(conn, READ_MODELS, lock=True)
         after = head
-        while True:
-            rows = await conn.execute(
-                text(
-                    f"SELECT {_COLUMNS} FROM events WHERE position > :after "
-                    "ORDER BY position LIMIT 5000"
-                ),
-                {"after": after},
-            )
-            events = [to_recorded(row) for row in rows]
-            if not events:
-                break
+        while events := await fetch_events(conn, _AFTER_HEAD, after):
             await apply_batch(conn, events, NEXT)
             after = events[-1].position
-        names = {live: await _index_names(conn, live) for live in LIVE.all()}
+        names = {live: await index_names(conn, live) for live in LIVE.all()}
         for live, fresh, old in zip(LIVE.all(), NEXT.all(), OLD.all(), strict=True):
             await conn.execute(text(f"DROP TABLE IF EXISTS {old}"))
             await conn.execute(text(f"ALTER TABLE {live} RENAME TO {old}"))
@@ -270,7 +218,7 @@ async def _swap(engine: AsyncEngine, head: int) -> int:
         for old in OLD.all():
             await conn.execute(text(f"DROP TABLE {old}"))
         for live in LIVE.all():
-            await _restore_index_names(conn, live, names[live])
+            await restore_index_names(conn, live, names[live])
         await checkpoints.advance(conn, READ_MODELS, after)
         _log.info("read models rebuilt up to position %s and swapped in", after)
         return after
