@@ -73,8 +73,15 @@ class Process:
         return self.popen.pid
 
     def rss(self) -> int:
-        """Resident memory in bytes."""
-        return int(psutil.Process(self.pid).memory_info().rss)
+        """Resident memory in bytes, the worker processes' included."""
+        main = psutil.Process(self.pid)
+        return sum(int(p.memory_info().rss) for p in [main, *main.children(recursive=True)])
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far (user and system), the worker processes' included."""
+        main = psutil.Process(self.pid)
+        times = [p.cpu_times() for p in [main, *main.children(recursive=True)]]
+        return float(sum(t.user + t.system for t in times))
 
     def stop(self) -> None:
         """Terminate and wait."""
@@ -106,13 +113,16 @@ def start_process(args: list[str], env: dict[str, str], port: int) -> Process:
     raise RuntimeError(f"{args} did not start")
 
 
-def start_service(database_url: str, *, projector: bool) -> Process:
-    """The real service (uvicorn, uvloop, httptools, one worker) on `database_url`."""
+def start_service(database_url: str, *, projector: bool, workers: int = 1) -> Process:
+    """The real service (uvicorn, uvloop, httptools, `workers` processes) on `database_url`."""
     port = free_port()
     env = {
         "DATABASE_URL": database_url,
         "FUNNEL_RUN_PROJECTOR": "true" if projector else "false",
         "FUNNEL_READ_WAIT_SECONDS": "120",
+        # The per-key request limit is a deployment policy; the benchmark measures capacity.
+        "FUNNEL_RATE_LIMIT_PER_SECOND": "1000000",
+        "FUNNEL_RATE_LIMIT_BURST": "1000000",
     }
     args = [
         sys.executable,
@@ -127,6 +137,8 @@ def start_service(database_url: str, *, projector: bool) -> Process:
         "httptools",
         "--log-level",
         "warning",
+        "--workers",
+        str(workers),
     ]
     return start_process(args, env, port)
 

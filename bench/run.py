@@ -87,11 +87,14 @@ async def main(quick: bool) -> dict[str, Any]:
         say("raw asyncpg ceiling (1000-row tx), events/s", round(raw))
         server = start_service(url, projector=False)
         try:
+            cpu = server.cpu_seconds()
             ours = await ingest.http_batches(server, token, events)
+            ours["service_cpu_us_per_event"] = (server.cpu_seconds() - cpu) / len(events) * 1e6
         finally:
             server.stop()
         say("HTTP ingest (1000-event batches), events/s", round(ours["events_per_s"]))
         say("  ratio to raw ceiling (goal >= 0.5)", round(ours["events_per_s"] / raw, 3))
+        say("  service CPU per event, µs", round(ours["service_cpu_us_per_event"], 1))
         say(
             "  service RSS start/peak MB", f"{ours['rss_start_mb']:.0f} / {ours['rss_peak_mb']:.0f}"
         )
@@ -121,7 +124,29 @@ async def main(quick: bool) -> dict[str, Any]:
         figures["peer"] = await peer.compare(url, events[: 2_000 if quick else 20_000])
         for name, value in figures["peer"].items():
             say(f"peer {name}", value)
+        figures["peer_ratios"] = peer_ratios(figures)
+        for name, value in figures["peer_ratios"].items():
+            say(f"ours vs peer {name}", value)
     return figures
+
+
+def peer_ratios(figures: dict[str, Any]) -> dict[str, float]:
+    """Our ingestion against the peer's: batches against its one-save-per-event and bulk
+    rates (the goals), and one event per request against one save per event (for reference)."""
+    found = figures["peer"]
+    if "single_save_events_per_s" not in found:
+        return {}
+    ours_batches = figures["ingest"]["events_per_s"]
+    ours_single = figures["single"]["ours"]["requests_per_s"]
+    return {
+        "batches / single saves (goal >= 10)": round(
+            ours_batches / found["single_save_events_per_s"], 2
+        ),
+        "batches / bulk saves (goal >= 2)": round(
+            ours_batches / found["bulk_save_events_per_s"], 2
+        ),
+        "single requests / single saves": round(ours_single / found["single_save_events_per_s"], 2),
+    }
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     sse_heartbeat_seconds: float = Field(default=15.0, alias="FUNNEL_SSE_HEARTBEAT_SECONDS", gt=0)
     log_level: str = Field(default="INFO", alias="FUNNEL_LOG_LEVEL")
     log_format: Literal["json", "text"] = Field(default="json", alias="FUNNEL_LOG_FORMAT")
+    opentelemetry: bool = Field(default=False, alias="FUNNEL_OPENTELEMETRY")
 
     @field_validator("timezone")
     @classmethod

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
+
 from service.events.envelope import CloudEvent
 from service.events.vocabulary import RETRACTION
-from service.store.chain import canonical_json, chain_record, iso, link_hash
+from service.store.chain import LinkTemplate, iso, link_hash, link_template
 from service.store.errors import (
     KeyReuseConflict,
     RejectedItem,
@@ -23,6 +25,7 @@ from service.store.errors import (
 )
 
 Key = tuple[str, str]
+SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,16 +52,53 @@ class Stored:
 
 
 @dataclass(frozen=True, slots=True)
+class Prepared:
+    """An event made ready for the log before the lock is taken: its stored texts (canonical
+    JSON) and the template of its chain link."""
+
+    event: CloudEvent
+    data: str
+    metadata: str
+    template: LinkTemplate
+
+
+def prepare(events: Sequence[CloudEvent], metadata: Mapping[str, Any]) -> list[Prepared]:
+    """Everything about `events` that does not depend on the log's state (no I/O)."""
+    prepared: list[Prepared] = []
+    for event in events:
+        event_metadata: dict[str, Any] = {**metadata, "time": event.original_time}
+        if event.extensions:
+            event_metadata["extensions"] = dict(event.extensions)
+        data = orjson.dumps(event.data_json(), option=orjson.OPT_SORT_KEYS)
+        meta = orjson.dumps(event_metadata, option=orjson.OPT_SORT_KEYS)
+        template = link_template(
+            subject=event.subject,
+            source=event.source,
+            event_id=event.id,
+            event_type=event.type,
+            schema_version=SCHEMA_VERSION,
+            occurred_at=event.time_text,
+            data=data,
+            metadata=meta,
+        )
+        prepared.append(Prepared(event, data.decode(), meta.decode(), template))
+    return prepared
+
+
+@dataclass(frozen=True, slots=True)
 class NewRow:
     """An event to insert, with everything the events table needs."""
 
     position: int
     stream_version: int
-    event: CloudEvent
-    data: dict[str, Any]
-    metadata: dict[str, Any]
+    prepared: Prepared
     fingerprint: bytes
     hash: bytes
+
+    @property
+    def event(self) -> CloudEvent:
+        """The validated event."""
+        return self.prepared.event
 
 
 @dataclass(slots=True)
@@ -88,10 +128,9 @@ def retraction_target(event: CloudEvent) -> Key:
     return (str(data["event_source"]), str(data["event_id"]))
 
 
-def plan_request(
-    view: LogView, events: Sequence[CloudEvent], metadata: Mapping[str, Any]
-) -> list[AppendResult]:
+def plan_request(view: LogView, prepared: Sequence[Prepared]) -> list[AppendResult]:
     """Plan one request's events against `view`; raise `AppendRejected` and change nothing."""
+    events = [item.event for item in prepared]
     draft = _Draft()
     fingerprints = [event.fingerprint() for event in events]
     _refuse_key_reuse(view, events, fingerprints)
@@ -115,7 +154,7 @@ def plan_request(
         results.append(AppendResult(event.source, event.id, "created", position, version))
     _check_versions(view, new)
     _check_retractions(view, draft, new)
-    _commit(view, draft, new, metadata)
+    _commit(view, draft, new, prepared)
     return results
 
 
@@ -209,43 +248,22 @@ def _commit(
     view: LogView,
     draft: _Draft,
     new: list[tuple[int, CloudEvent, bytes]],
-    metadata: Mapping[str, Any],
+    prepared: Sequence[Prepared],
 ) -> None:
-    recorded_at = iso(view.recorded_at)
-    for _, event, fingerprint in new:
+    recorded_at = orjson.dumps(iso(view.recorded_at))
+    for index, event, fingerprint in new:
         planned = draft.stored[event.key]
-        data = event.data_json()
-        event_metadata: dict[str, Any] = {**metadata, "time": event.original_time}
-        if event.extensions:
-            event_metadata["extensions"] = dict(event.extensions)
+        item = prepared[index]
         view.prev_hash = link_hash(
-            canonical_json(
-                chain_record(
-                    position=planned.position,
-                    subject=event.subject,
-                    stream_version=planned.stream_version,
-                    source=event.source,
-                    event_id=event.id,
-                    event_type=event.type,
-                    schema_version=1,
-                    occurred_at=event.time_text,
-                    recorded_at=recorded_at,
-                    data=data,
-                    metadata=event_metadata,
-                    prev_hash=view.prev_hash,
-                )
+            item.template.link(
+                position=planned.position,
+                prev_hash=view.prev_hash,
+                recorded_at=recorded_at,
+                stream_version=planned.stream_version,
             )
         )
         view.rows.append(
-            NewRow(
-                planned.position,
-                planned.stream_version,
-                event,
-                data,
-                event_metadata,
-                fingerprint,
-                view.prev_hash,
-            )
+            NewRow(planned.position, planned.stream_version, item, fingerprint, view.prev_hash)
         )
     view.position += len(new)
     view.stored.update(draft.stored)

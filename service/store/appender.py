@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.events.envelope import CloudEvent
@@ -29,8 +28,10 @@ from service.store.append_plan import (
     AppendResult,
     Key,
     LogView,
+    Prepared,
     Stored,
     plan_request,
+    prepare,
     retraction_target,
 )
 from service.store.chain import GENESIS
@@ -89,8 +90,7 @@ SELECT pg_notify('{NOTIFY_CHANNEL}', $13) FROM (SELECT count(*) FROM inserted) A
 
 @dataclass(slots=True)
 class _Request:
-    events: Sequence[CloudEvent]
-    metadata: Mapping[str, Any]
+    events: Sequence[Prepared]
     done: asyncio.Future[list[AppendResult]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -109,7 +109,7 @@ class EventAppender:
         self, events: Sequence[CloudEvent], metadata: Mapping[str, Any] | None = None
     ) -> list[AppendResult]:
         """Store the new events of the batch, all or nothing; report each event's outcome."""
-        request = _Request(events, dict(metadata or {}))
+        request = _Request(prepare(events, metadata or {}))
         self._queue.append(request)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain(), name="event-appender")
@@ -148,11 +148,11 @@ class EventAppender:
         """Write one group in one transaction; on any failure the caller discards the
         connection, which rolls the transaction back."""
         await driver.execute(_BEGIN_LOCKED)
-        view = await _load_view(driver, [e for request in group for e in request.events])
+        view = await _load_view(driver, [p.event for request in group for p in request.events])
         outcomes: list[list[AppendResult] | AppendRejected] = []
         for request in group:
             try:
-                outcomes.append(plan_request(view, request.events, request.metadata))
+                outcomes.append(plan_request(view, request.events))
             except AppendRejected as exc:
                 outcomes.append(exc)
         if view.rows:
@@ -228,8 +228,8 @@ async def _insert(driver: asyncpg.Connection, view: LogView) -> None:
         [r.event.id for r in rows],
         [r.event.type for r in rows],
         [r.event.time for r in rows],
-        [orjson.dumps(r.data).decode() for r in rows],
-        [orjson.dumps(r.metadata).decode() for r in rows],
+        [r.prepared.data for r in rows],
+        [r.prepared.metadata for r in rows],
         [r.fingerprint for r in rows],
         [r.hash for r in rows],
         view.recorded_at,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,3 +74,58 @@ def chain_record(
 def link_hash(canonical: bytes) -> bytes:
     """The hash of one link of the chain."""
     return hashlib.sha256(canonical).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTemplate:
+    """The canonical bytes of an event's chain record, less the four values only the append
+    lock knows: position, previous hash, `recorded_at` and stream version.
+
+    Made before the lock is taken, so that under it a link is a concatenation and one hash;
+    `tests/unit/test_chain_link.py` proves it equal to `canonical_json(chain_record(...))`.
+    """
+
+    head: bytes
+    middle: bytes
+    tail: bytes
+
+    def link(
+        self, *, position: int, prev_hash: bytes, recorded_at: bytes, stream_version: int
+    ) -> bytes:
+        """The canonical bytes; `recorded_at` is the JSON string of `iso(recorded_at)`."""
+        return b"".join(
+            (
+                self.head,
+                b"%d" % position,
+                b',"prev":"',
+                prev_hash.hex().encode(),
+                b'","recorded_at":',
+                recorded_at,
+                self.middle,
+                b"%d" % stream_version,
+                self.tail,
+            )
+        )
+
+
+def link_template(
+    *,
+    subject: str,
+    source: str,
+    event_id: str,
+    event_type: str,
+    schema_version: int,
+    occurred_at: str,
+    data: bytes,
+    metadata: bytes,
+) -> LinkTemplate:
+    """The template of an event's link; `data` and `metadata` are their canonical JSON, and
+    `occurred_at` is `iso` of the event's time. Keys appear in the sorted order JCS gives."""
+    dumps = orjson.dumps
+    return LinkTemplate(
+        head=b'{"data":%b,"id":%b,"metadata":%b,"position":' % (data, dumps(event_id), metadata),
+        middle=b',"schema_version":%d,"source":%b,"stream_version":'
+        % (schema_version, dumps(source)),
+        tail=b',"subject":%b,"time":%b,"type":%b}'
+        % (dumps(subject), dumps(occurred_at), dumps(event_type)),
+    )

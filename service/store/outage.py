@@ -19,6 +19,7 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
 )
 """The exception types under which an outage can surface (each still needs classifying)."""
 
@@ -45,6 +46,9 @@ _UNAVAILABLE_TYPES = (
     OperationalError,
     InterfaceError,
     asyncpg.InterfaceError,
+    # The driver's protocol was left mid-exchange by a server that went away (an error sent
+    # as the server shut down, with no end of it): that connection is finished.
+    asyncpg.InternalClientError,
     ConnectionError,
     TimeoutError,
     socket.gaierror,

@@ -29,7 +29,7 @@ from service.store.read_model_writer import (
 )
 
 PROJECTOR_LOCK = 7_351_002
-COALESCE_SECONDS = 0.05
+COALESCE_SECONDS = 0.25
 FAR_BEHIND = 20_000
 """Events behind the head from which a round projects a whole window instead of one batch."""
 WINDOW = 200_000

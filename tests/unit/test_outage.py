@@ -28,6 +28,9 @@ def _wrapped(error: BaseException) -> Exception:
         asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
         asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
         asyncpg.exceptions.InterfaceError("connection is closed"),
+        asyncpg.InternalClientError(
+            "cannot switch to state 15; another operation (2) is in progress"
+        ),
         OperationalError("SELECT 1", None, Exception("gone")),
         InterfaceError("SELECT 1", None, Exception("closed")),
         DBAPIError("SELECT 1", None, Exception("closed"), connection_invalidated=True),
