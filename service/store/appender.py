@@ -42,6 +42,7 @@ __all__ = ["APPEND_LOCK", "NOTIFY_CHANNEL", "AppendResult", "EventAppender"]
 APPEND_LOCK = 7_351_000
 NOTIFY_CHANNEL = "funnel_events"
 MAX_GROUP_EVENTS = 5000
+PREPARE_SLICE = 250
 
 # One round trip opens the transaction and takes the lock (simple query protocol); the view
 # is read by the next statement, whose snapshot is therefore taken after the lock is held.
@@ -109,7 +110,12 @@ class EventAppender:
         self, events: Sequence[CloudEvent], metadata: Mapping[str, Any] | None = None
     ) -> list[AppendResult]:
         """Store the new events of the batch, all or nothing; report each event's outcome."""
-        request = _Request(prepare(events, metadata or {}))
+        prepared: list[Prepared] = []
+        for start in range(0, len(events), PREPARE_SLICE):
+            if start:
+                await asyncio.sleep(0)  # let the transaction in flight go on meanwhile
+            prepared += prepare(events[start : start + PREPARE_SLICE], metadata or {})
+        request = _Request(prepared)
         self._queue.append(request)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain(), name="event-appender")
