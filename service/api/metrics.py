@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter as Tally
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -59,9 +60,13 @@ class Metrics:
 
     def count_created(self, events: Sequence[CloudEvent], results: Sequence[AppendResult]) -> None:
         """Count the events of a batch that were newly stored."""
-        for event, result in zip(events, results, strict=True):
-            if result.status == "created":
-                self.ingested.labels(type=event.type).inc()
+        created = Tally(
+            event.type
+            for event, result in zip(events, results, strict=True)
+            if result.status == "created"
+        )
+        for event_type, count in created.items():
+            self.ingested.labels(type=event_type).inc(count)
 
     async def render(self, engine: AsyncEngine, reader: EventReader, is_leader: bool) -> bytes:
         """The text exposition, with the projector gauges read now."""
