@@ -79,6 +79,7 @@ class CloudEvent:
     original_time: str = ""
     extensions: Mapping[str, Any] = field(default_factory=dict)
     _json: dict[str, Any] = field(init=False, repr=False, compare=False)
+    _canonical_data: bytes = field(init=False, repr=False, compare=False)
     _fingerprint: bytes = field(init=False, repr=False, compare=False)
     _key: tuple[str, str] = field(init=False, repr=False, compare=False)
     _time_text: str = field(init=False, repr=False, compare=False)
@@ -89,12 +90,12 @@ class CloudEvent:
         stored = self.data.__pydantic_serializer__.to_python(
             self.data, mode="json", exclude_none=True
         )
+        canonical_data = orjson.dumps(stored, option=orjson.OPT_SORT_KEYS)
         given_time = self.time.isoformat()
-        content = {"type": self.type, "subject": self.subject, "time": given_time, "data": stored}
         time_text = given_time if self.time.tzinfo is UTC else self.time.astimezone(UTC).isoformat()
-        digest = hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).digest()
         object.__setattr__(self, "_json", stored)
-        object.__setattr__(self, "_fingerprint", digest)
+        object.__setattr__(self, "_canonical_data", canonical_data)
+        object.__setattr__(self, "_fingerprint", _fingerprint(self, canonical_data, given_time))
         object.__setattr__(self, "_key", (self.source, self.id))
         object.__setattr__(self, "_time_text", time_text)
 
@@ -112,9 +113,30 @@ class CloudEvent:
         """The data as stored: JSON-ready, with optional fields that were not given left out."""
         return self._json
 
+    def canonical_data(self) -> bytes:
+        """`data_json()` as canonical JSON (sorted keys, compact)."""
+        return self._canonical_data
+
     def fingerprint(self) -> bytes:
-        """A digest of the event's content: tells a retry from a conflicting reuse of its key."""
+        """A digest of the event's content: tells a retry from a conflicting reuse of its key.
+
+        SHA-256 of the sorted, compact JSON of {type, subject, time, data}, `time` as given
+        (`tests/unit/test_fingerprint.py` holds it to that form: stored fingerprints depend on
+        it).
+        """
         return self._fingerprint
+
+
+def _fingerprint(event: CloudEvent, canonical_data: bytes, time: str) -> bytes:
+    # The sorted keys of the content are data, subject, time, type.
+    dumps = orjson.dumps
+    content = b'{"data":%b,"subject":%b,"time":%b,"type":%b}' % (
+        canonical_data,
+        dumps(event.subject),
+        dumps(time),
+        dumps(event.type),
+    )
+    return hashlib.sha256(content).digest()
 
 
 def _text(raw: Mapping[str, Any], name: str, errors: list[FieldError], max_len: int) -> str:

@@ -69,7 +69,7 @@ def prepare(events: Sequence[CloudEvent], metadata: Mapping[str, Any]) -> list[P
         event_metadata: dict[str, Any] = {**metadata, "time": event.original_time}
         if event.extensions:
             event_metadata["extensions"] = dict(event.extensions)
-        data = orjson.dumps(event.data_json(), option=orjson.OPT_SORT_KEYS)
+        data = event.canonical_data()
         meta = orjson.dumps(event_metadata, option=orjson.OPT_SORT_KEYS)
         template = link_template(
             subject=event.subject,
