@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,6 +11,17 @@ from urllib.parse import quote
 import httpx
 
 from bench.infra import Process, latencies
+
+
+async def _mirror_loaded(http: httpx.AsyncClient, budget_s: float = 180) -> float:
+    """Seconds until the service's in-memory read models are loaded (it starts them at boot)."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < budget_s:
+        mirror = (await http.get("/readyz")).json().get("read_mirror") or {}
+        if mirror.get("position") is not None and not mirror.get("loading"):
+            break
+        await asyncio.sleep(0.2)
+    return round(time.perf_counter() - began, 1)
 
 
 async def read_latencies(
@@ -30,6 +42,7 @@ async def read_latencies(
     }
     figures: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=server.base, headers=headers, timeout=60) as http:
+        figures["read_mirror_load_s"] = await _mirror_loaded(http)
         for name, path in queries.items():
 
             async def call(path: str = path) -> None:

@@ -40,6 +40,7 @@ from service.settings import Settings
 from service.store.inbox import WebhookInbox
 from service.store.keys import KeyStore
 from service.store.projector import Projector
+from service.store.read_mirror import ReadMirror
 from service.store.reader import EventReader
 from service.web.routes import install as install_dashboard
 from service.webhooks.config import load_webhook_config
@@ -81,15 +82,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             webhooks=webhook_config,
             inbox=WebhookInbox(engine),
             live=live,
+            mirror=ReadMirror(reads),
         )
         if settings.run_projector:
             projector.start()
         # What start-up built (routes, schemas, models) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise pause every request for tens of ms.
         gc.freeze()
+        app.state.services.mirror.warm()
         try:
             yield
         finally:
+            await app.state.services.mirror.close()
             await projector.stop()
             await stop_rebuild(app.state.services)
 

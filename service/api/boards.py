@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.projections.attainment import with_targets
 from service.projections.scoreboard import GroupBy, Scoreboard
-from service.store import scoreboard_query
+from service.store import mirrored_reads
 from service.store.plan_query import plan_known_at
+from service.store.read_mirror import ReadMirror
 from service.store.teams_query import team_history_known_at
 
 FINAL_AFTER = timedelta(minutes=5)
@@ -94,18 +95,29 @@ async def scoreboard_with_targets(
     position: int,
     complete: bool = False,
     cache: BoardCache | None = None,
+    mirror: ReadMirror | None = None,
 ) -> Scoreboard:
-    """The five numbers with targets and attainment, from the read models (or the cache)."""
+    """The five numbers with targets and attainment, from the read models (or the cache).
+
+    With `mirror`, the read models are read from its in-memory copy of this snapshot's.
+    """
     newest = await _recorded_at(conn, position)
     key = cache_key(start, end, known_at, group_by, position, newest, complete)
     cached = cache.get(key) if cache is not None else None
     if cached is not None:
         return cached
-    board = await scoreboard_query.scoreboard(
-        conn, start=start, end=end, known_at=known_at, group_by=group_by
+    teams = await team_history_known_at(conn, known_at)
+    board = await mirrored_reads.scoreboard(
+        conn,
+        mirror,
+        position,
+        start=start,
+        end=end,
+        known_at=known_at,
+        group_by=group_by,
+        history=teams,
     )
     known_plan = await plan_known_at(conn, known_at)
-    teams = await team_history_known_at(conn, known_at)
     board = with_targets(board, known_plan, teams, zone)
     if cache is not None:
         cache.put(key, board)

@@ -14,6 +14,7 @@ from service.store.appender import EventAppender
 from service.store.inbox import WebhookInbox
 from service.store.keys import KeyStore
 from service.store.projector import Projector
+from service.store.read_mirror import ReadMirror
 from service.store.reader import EventReader
 from service.webhooks.config import WebhookConfig
 
@@ -34,6 +35,7 @@ class Services:
     rebuild_state: Any = None
     live: LogSignal = field(default_factory=LogSignal)
     boards: BoardCache = field(default_factory=BoardCache)
+    mirror: ReadMirror = field(default_factory=ReadMirror)
 
     @property
     def read_log(self) -> EventReader:

@@ -28,6 +28,14 @@ _STREAMS = text(
     "AND (CAST(:known_at AS timestamptz) IS NULL OR recorded_at <= :known_at) ORDER BY position"
 )
 _HEAD = text("SELECT COALESCE(max(position), 0) FROM events")
+# One round trip for a deal read: the stream as known at `known_at` and the log's head, both
+# from the statement's one snapshot (no hashes: a fold does not need them).
+_STREAM_AND_HEAD = text(
+    "SELECT position, subject, stream_version, source, event_id, type, occurred_at, "
+    "recorded_at, data, metadata, schema_version, "
+    "(SELECT COALESCE(max(position), 0) FROM events) AS head "
+    "FROM events WHERE subject = :subject AND recorded_at <= :known_at ORDER BY position"
+)
 
 
 def to_recorded(row: Row[Any]) -> RecordedEvent:
@@ -68,6 +76,22 @@ class EventReader:
         async with self._engine.connect() as conn:
             result = await conn.execute(_STREAM, {"subject": subject, "known_at": known_at})
             return [to_recorded(row) for row in result]
+
+    async def stream_and_head(
+        self, subject: str, known_at: datetime
+    ) -> tuple[list[RecordedEvent], int | None]:
+        """One subject's events recorded by `known_at` and the head position, in one statement.
+
+        The head is None when the stream has no such event (the caller answers 404 then). One
+        autocommit statement: no BEGIN or ROLLBACK round trips around it.
+        """
+        async with self._engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            result = await conn.execute(
+                _STREAM_AND_HEAD, {"subject": subject, "known_at": known_at}
+            )
+            rows = list(result)
+        return [to_recorded(row) for row in rows], (int(rows[0].head) if rows else None)
 
     async def streams(
         self, subjects: Sequence[str], known_at: datetime | None = None

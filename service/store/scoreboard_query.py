@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -46,7 +47,7 @@ def _counting(tables: Tables, group_by: GroupBy) -> str:
     )
 
 
-_DEAL_KINDS = {
+DEAL_KINDS: Mapping[str, str] = {
     "signed": "closed_deals",
     "approved": "committed_deals",
     "qualified": "opportunities",
@@ -64,7 +65,7 @@ def _flow_sql(tables: Tables, group_by: GroupBy) -> str:
     counts = ", ".join(
         f"count(*) FILTER (WHERE kind = '{kind}' AND NOT {own_flag}) AS {name}, "
         f"count(*) FILTER (WHERE kind = '{kind}' AND NOT repeats_for_deal) AS total_{name}"
-        for kind, name in _DEAL_KINDS.items()
+        for kind, name in DEAL_KINDS.items()
     )
     return (
         f"WITH counting AS ({_counting(tables, group_by)}) "
@@ -85,23 +86,26 @@ def _repeats_sql(tables: Tables, group_by: GroupBy) -> str:
 
 
 def _add_repeats(
-    rows: list[Any], group_by: GroupBy, keys: dict[str | None, _Numbers], totals: _Numbers
+    rows: Iterable[tuple[str | None, str, str, bool]],
+    group_by: GroupBy,
+    keys: dict[str | None, _Numbers],
+    totals: _Numbers,
 ) -> None:
     """Add the distinct deals among repeated facts to the single-fact counts."""
     per_key: set[tuple[str | None, str, str]] = set()
     overall: set[tuple[str, str]] = set()
-    for row in rows:
-        overall.add((row.kind, row.deal_id))
-        if group_by != "rep" or row.repeats_for_rep:
-            per_key.add((row.key, row.kind, row.deal_id))
+    for key, kind, deal_id, repeats_for_rep in rows:
+        overall.add((kind, deal_id))
+        if group_by != "rep" or repeats_for_rep:
+            per_key.add((key, kind, deal_id))
     for key, kind, _ in per_key:
         numbers = keys.setdefault(key, _Numbers())
         numbers.flow = {
             **numbers.flow,
-            _DEAL_KINDS[kind]: numbers.flow.get(_DEAL_KINDS[kind], 0) + 1,
+            DEAL_KINDS[kind]: numbers.flow.get(DEAL_KINDS[kind], 0) + 1,
         }
     for kind, _ in overall:
-        name = _DEAL_KINDS[kind]
+        name = DEAL_KINDS[kind]
         totals.flow = {**totals.flow, name: totals.flow.get(name, 0) + 1}
 
 
@@ -154,6 +158,24 @@ class _Numbers:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class BoardParts:
+    """What the three flow queries and the open query answer, before they are put together.
+
+    The SQL below and the in-memory mirror (`service/store/read_mirror.py`) both produce these
+    rows; `assemble` turns either into the same `Scoreboard`.
+    """
+
+    flow: Sequence[tuple[str | None, bool, Mapping[str, int]]]
+    """(key, is_total, counts): `_flow_sql`'s rows."""
+    repeats: Sequence[tuple[str | None, str, str, bool]]
+    """(key, kind, deal_id, repeats_for_rep): `_repeats_sql`'s rows."""
+    values: Sequence[tuple[bool, str | None, str, Decimal]]
+    """(is_total, key, currency, value): `_value_sql`'s rows."""
+    opens: Sequence[tuple[str | None, int, int, int]]
+    """(owner_rep_id, leads, opportunities, committed_deals): `_open_sql`'s rows."""
+
+
 async def scoreboard(
     conn: AsyncConnection,
     *,
@@ -165,35 +187,87 @@ async def scoreboard(
 ) -> Scoreboard:
     """The five numbers of [start, end) known at `known_at`, grouped by rep, team or all."""
     history: TeamHistory = {}
-    params: dict[str, Any] = {"start": start, "end": end, "k": known_at}
     if group_by == "team":
         history = await team_history_known_at(conn, known_at, tables)
+    parts = await board_parts(
+        conn,
+        start=start,
+        end=end,
+        known_at=known_at,
+        group_by=group_by,
+        history=history,
+        tables=tables,
+    )
+    return assemble(
+        parts, start=start, end=end, known_at=known_at, group_by=group_by, history=history
+    )
+
+
+async def board_parts(
+    conn: AsyncConnection,
+    *,
+    start: datetime,
+    end: datetime,
+    known_at: datetime,
+    group_by: GroupBy,
+    history: TeamHistory,
+    tables: Tables = LIVE,
+) -> BoardParts:
+    """The rows of the four scoreboard queries, from SQL."""
+    params: dict[str, Any] = {"start": start, "end": end, "k": known_at}
+    if group_by == "team":
         reps, teams, starts, ends = team_intervals(history)
         params |= {"t_rep": reps, "t_team": teams, "t_from": starts, "t_to": ends}
+    flow = [
+        (row.key, bool(row.is_total), row._asdict())
+        for row in await conn.execute(text(_flow_sql(tables, group_by)), params)
+    ]
+    repeats = [
+        (row.key, row.kind, row.deal_id, row.repeats_for_rep)
+        for row in await conn.execute(text(_repeats_sql(tables, group_by)), params)
+    ]
+    values = [
+        (row.is_total, row.key, row.currency, row.value)
+        for row in await conn.execute(text(_value_sql(tables, group_by)), params)
+    ]
+    opened = await conn.execute(text(_open_sql(tables)), {"t": end - _JUST_BEFORE, "k": known_at})
+    opens = [
+        (row.owner_rep_id, row.leads, row.opportunities, row.committed_deals) for row in opened
+    ]
+    return BoardParts(flow, repeats, values, opens)
+
+
+def assemble(
+    parts: BoardParts,
+    *,
+    start: datetime,
+    end: datetime,
+    known_at: datetime,
+    group_by: GroupBy,
+    history: TeamHistory,
+) -> Scoreboard:
+    """The scoreboard from the rows of its queries (SQL or mirror alike)."""
     keys: dict[str | None, _Numbers] = {}
     totals = _Numbers()
-    for row in await conn.execute(text(_flow_sql(tables, group_by)), params):
-        counted = row._asdict()
-        if row.is_total:
-            totals.flow = {name: counted[f"total_{name}"] for name in _DEAL_KINDS.values()}
-            totals.flow |= {"fsi_visits": row.fsi_visits, "fua_visits": row.fua_visits}
+    for key, is_total, counted in parts.flow:
+        if is_total:
+            totals.flow = {name: counted[f"total_{name}"] for name in DEAL_KINDS.values()}
+            totals.flow |= {
+                "fsi_visits": counted["fsi_visits"],
+                "fua_visits": counted["fua_visits"],
+            }
         else:
-            keys.setdefault(row.key, _Numbers()).flow = counted
-    repeated = list(await conn.execute(text(_repeats_sql(tables, group_by)), params))
-    _add_repeats(repeated, group_by, keys, totals)
-    for row in await conn.execute(text(_value_sql(tables, group_by)), params):
-        target = totals if row.is_total else keys.setdefault(row.key, _Numbers())
-        target.value[row.currency] = row.value
+            keys.setdefault(key, _Numbers()).flow = counted
+    _add_repeats(parts.repeats, group_by, keys, totals)
+    for is_total, key, currency, value in parts.values:
+        target = totals if is_total else keys.setdefault(key, _Numbers())
+        target.value[currency] = value
     last_instant = end - _JUST_BEFORE
-    opened = await conn.execute(text(_open_sql(tables)), {"t": last_instant, "k": known_at})
-    for row in opened:
-        key = _open_key(group_by, history, row.owner_rep_id, last_instant)
+    for owner, leads, opportunities, committed in parts.opens:
+        key = _open_key(group_by, history, owner, last_instant)
         for target in (keys.setdefault(key, _Numbers()), totals):
             target.open = [
-                a + b
-                for a, b in zip(
-                    target.open, (row.leads, row.opportunities, row.committed_deals), strict=True
-                )
+                a + b for a, b in zip(target.open, (leads, opportunities, committed), strict=True)
             ]
     rows = [ScoreRow(key, numbers.freeze()) for key, numbers in keys.items()]
     rows = [row for row in rows if not row.numbers.is_zero()]

@@ -9,7 +9,7 @@ from typing import Any
 from service.api.boards import scoreboard_with_targets
 from service.api.container import Services
 from service.api.reads import snapshot
-from service.store import scoreboard_query
+from service.store import mirrored_reads
 from service.web.view import View
 
 
@@ -39,9 +39,10 @@ async def read_board(services: Services, view: View) -> Board:
             position=snap.position,
             complete=snap.complete,
             cache=services.boards,
+            mirror=services.mirror,
         )
-        stages = await scoreboard_query.funnel(
-            snap.conn, as_of=as_of, known_at=known_at, rep_id=None
+        stages = await mirrored_reads.funnel(
+            snap.conn, services.mirror, snap.position, as_of=as_of, known_at=known_at, rep_id=None
         )
     return Board(board.to_json(), stages, known_at, snap.position)
 

@@ -17,12 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from service.events.envelope import parse_event
 from service.events.recorded import RecordedEvent
 from service.projections import STAGES, GroupBy, compute_funnel, compute_scoreboard, deal_state_at
-from service.store import scoreboard_query
+from service.store import checkpoints, mirrored_reads, scoreboard_query
 from service.store.appender import EventAppender
 from service.store.database import create_engine
 from service.store.deal_query import DealFilter, deal_ids
 from service.store.projector import catch_up
+from service.store.read_mirror import ReadMirror
+from service.store.read_model_writer import READ_MODELS
 from service.store.reader import EventReader
+from service.store.teams_query import team_history_known_at
 from tests import databases
 from tests.histories import DEALS, INSTANTS, PERIODS, REPS, Delivery, deliveries, known_ats
 
@@ -39,8 +42,15 @@ PROPERTY = settings(
 )
 
 
+async def _mirror_at_checkpoint(engine: AsyncEngine, mirror: ReadMirror) -> None:
+    """Bring the mirror to the read models' checkpoint (incrementally, once it has loaded)."""
+    async with engine.connect() as conn:
+        position = (await checkpoints.load(conn, READ_MODELS)).position
+        assert await mirror.columns_at(conn, position) is not None
+
+
 async def _append_and_project(
-    engine: AsyncEngine, delivery: Delivery, data: st.DataObject
+    engine: AsyncEngine, delivery: Delivery, data: st.DataObject, mirror: ReadMirror
 ) -> list[RecordedEvent]:
     appender = EventAppender(engine)
     for batch in delivery:
@@ -48,14 +58,24 @@ async def _append_and_project(
         # Projecting part-way makes later batches re-fold deals already in the read models.
         if data.draw(st.booleans(), label="project now"):
             await catch_up(engine, data.draw(st.integers(1, 5), label="projector batch size"))
+        # The mirror follows part-way too: later refreshes replace the deals touched since.
+        if data.draw(st.booleans(), label="refresh the mirror now"):
+            await _mirror_at_checkpoint(engine, mirror)
     await catch_up(engine, data.draw(st.integers(1, 50), label="projector batch size"))
+    await _mirror_at_checkpoint(engine, mirror)
     return [event async for event in EventReader(engine).iterate()]
 
 
 async def _assert_scoreboards(
-    conn: AsyncConnection, log: list[RecordedEvent], known_at: datetime, data: st.DataObject
+    conn: AsyncConnection,
+    log: list[RecordedEvent],
+    known_at: datetime,
+    data: st.DataObject,
+    mirror: ReadMirror,
 ) -> None:
     periods = [PERIODS[0], data.draw(st.sampled_from(PERIODS[1:]), label="period")]
+    position = (await checkpoints.load(conn, READ_MODELS)).position
+    history = await team_history_known_at(conn, known_at)
     for start, end in periods:
         for group_by in GROUPS:
             stored = await scoreboard_query.scoreboard(
@@ -65,15 +85,37 @@ async def _assert_scoreboards(
                 log, start=start, end=end, known_at=known_at, group_by=group_by
             )
             assert stored.to_json() == folded.to_json(), (start, end, known_at, group_by)
+            # The in-memory mirror (what the service reads) answers the same.
+            mirrored = await mirrored_reads.scoreboard(
+                conn,
+                mirror,
+                position,
+                start=start,
+                end=end,
+                known_at=known_at,
+                group_by=group_by,
+                history=history,
+            )
+            assert mirrored.to_json() == folded.to_json(), ("mirror", start, end, known_at)
 
 
 async def _assert_funnel_and_deals(
-    conn: AsyncConnection, log: list[RecordedEvent], known_at: datetime, data: st.DataObject
+    conn: AsyncConnection,
+    log: list[RecordedEvent],
+    known_at: datetime,
+    data: st.DataObject,
+    mirror: ReadMirror,
 ) -> None:
     as_of = data.draw(st.sampled_from([*INSTANTS, datetime.now(UTC)]), label="as_of")
     rep_id = data.draw(st.sampled_from([None, *REPS]), label="rep_id")
     funnel = await scoreboard_query.funnel(conn, as_of=as_of, known_at=known_at, rep_id=rep_id)
-    assert funnel == compute_funnel(log, as_of=as_of, known_at=known_at, rep_id=rep_id)
+    folded = compute_funnel(log, as_of=as_of, known_at=known_at, rep_id=rep_id)
+    assert funnel == folded
+    position = (await checkpoints.load(conn, READ_MODELS)).position
+    mirrored = await mirrored_reads.funnel(
+        conn, mirror, position, as_of=as_of, known_at=known_at, rep_id=rep_id
+    )
+    assert mirrored == folded
     states = {deal: deal_state_at(deal, log, as_of=as_of, known_at=known_at) for deal in DEALS}
     existing = [deal for deal, state in states.items() if state is not None]
     ids = await deal_ids(
@@ -103,13 +145,14 @@ async def test_read_models_equal_the_fold(
     url = await test_server.create_database()
     engine = create_engine(url, pool_size=2)
     try:
-        log = await _append_and_project(engine, delivery, data)
+        mirror = ReadMirror(reload_beyond=data.draw(st.integers(1, 100), label="reload beyond"))
+        log = await _append_and_project(engine, delivery, data, mirror)
         # When the read models are asked about each moment knowledge changed (and now)
         async with engine.connect() as conn:
             for known_at in [*known_ats(log), datetime.now(UTC)]:
                 # Then every answer is the fold of the raw log at that moment
-                await _assert_scoreboards(conn, log, known_at, data)
-                await _assert_funnel_and_deals(conn, log, known_at, data)
+                await _assert_scoreboards(conn, log, known_at, data, mirror)
+                await _assert_funnel_and_deals(conn, log, known_at, data, mirror)
     finally:
         await engine.dispose()
         await test_server.drop_database(url)

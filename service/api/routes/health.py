@@ -29,12 +29,20 @@ class ProjectorReadiness(BaseModel):
     last_error: str | None
 
 
+class MirrorReadiness(BaseModel):
+    """The in-memory copy of the read models that answers scoreboards and funnels."""
+
+    position: int | None
+    loading: bool
+
+
 class Readiness(BaseModel):
     """Whether the service can answer: the database, and the projector's state."""
 
     status: str
     database: str
     projector: ProjectorReadiness | None
+    read_mirror: MirrorReadiness | None = None
 
 
 @router.get("/healthz", summary="Liveness")
@@ -67,7 +75,9 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         "running_here": services.settings.run_projector,
         "last_error": checkpoint.last_error,
     }
-    return JSONResponse({"status": "ok", "database": "up", "projector": projector})
+    mirror = {"position": services.mirror.position, "loading": services.mirror.loading}
+    body = {"status": "ok", "database": "up", "projector": projector, "read_mirror": mirror}
+    return JSONResponse(body)
 
 
 @router.get(

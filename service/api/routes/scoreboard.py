@@ -16,7 +16,7 @@ from service.api.params import as_of_or_now, known_at_or_now, period
 from service.api.reads import Consistency, snapshot
 from service.api.schemas import FunnelModel, ScoreboardModel
 from service.projections.scoreboard import GroupBy, Scoreboard
-from service.store import scoreboard_query
+from service.store import mirrored_reads
 from service.store.chain import iso
 
 router = APIRouter(prefix="/v1", tags=["scoreboard"])
@@ -116,6 +116,7 @@ async def get_scoreboard(
             position=snap.position,
             complete=snap.complete,
             cache=services.boards,
+            mirror=services.mirror,
         )
     headers = {"X-Funnel-Position": str(snap.position)}
     if _wants_csv(request, format_):
@@ -148,7 +149,9 @@ async def get_funnel(
     settings = services.settings
     at, known = as_of_or_now(settings, as_of), known_at_or_now(settings, known_at)
     async with snapshot(services, min_position, consistency, replica=True) as snap:
-        stages = await scoreboard_query.funnel(snap.conn, as_of=at, known_at=known, rep_id=rep_id)
+        stages = await mirrored_reads.funnel(
+            snap.conn, services.mirror, snap.position, as_of=at, known_at=known, rep_id=rep_id
+        )
     body = {
         "as_of": iso(at),
         "known_at": iso(known),

@@ -1,0 +1,96 @@
+"""The service's in-memory read models load in the background and answer as SQL does."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from service.events.envelope import parse_event
+from service.store import checkpoints, mirrored_reads, scoreboard_query
+from service.store.appender import EventAppender
+from service.store.database import create_engine
+from service.store.projector import catch_up
+from service.store.read_mirror import ReadMirror
+from service.store.read_model_writer import READ_MODELS
+from service.store.teams_query import team_history_known_at
+from tests.factories import qualified, signed, sourced, visit
+
+pytestmark = pytest.mark.integration
+
+START, END = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url, pool_size=4)
+    yield engine
+    await engine.dispose()
+
+
+async def _append(engine: AsyncEngine, raws: list[dict[str, object]]) -> None:
+    now = datetime.now(UTC)
+    await EventAppender(engine).append([parse_event(raw, now=now) for raw in raws])
+    await catch_up(engine, 100)
+
+
+async def _position(conn: AsyncConnection) -> int:
+    return (await checkpoints.load(conn, READ_MODELS)).position
+
+
+async def _both(conn: AsyncConnection, mirror: ReadMirror) -> tuple[object, object]:
+    """The rep scoreboard of 2026-Q1 through the mirror (or SQL) and through SQL alone."""
+    now = datetime.now(UTC)
+    history = await team_history_known_at(conn, now)
+    through = await mirrored_reads.scoreboard(
+        conn,
+        mirror,
+        await _position(conn),
+        start=START,
+        end=END,
+        known_at=now,
+        group_by="rep",
+        history=history,
+    )
+    sql = await scoreboard_query.scoreboard(
+        conn, start=START, end=END, known_at=now, group_by="rep"
+    )
+    return through.to_json(), sql.to_json()
+
+
+async def test_a_full_load_runs_in_the_background_while_sql_answers(engine: AsyncEngine) -> None:
+    # Given a log with deals in 2026-Q1, projected
+    await _append(
+        engine,
+        [
+            sourced("D-1", "R-1", "2026-01-05T09:00:00Z"),
+            visit("D-1", "R-1", "2026-01-06T09:00:00Z"),
+            qualified("D-1", "R-1", "2026-01-07T09:00:00Z"),
+            signed("D-1", "R-1", "2026-02-01T09:00:00Z"),
+            sourced("D-2", "R-2", "2026-02-05T09:00:00Z"),
+        ],
+    )
+    mirror = ReadMirror(engine)
+    async with engine.connect() as conn:
+        position = await _position(conn)
+        # When the empty mirror is first asked, it answers None (SQL serves) and starts loading
+        assert await mirror.columns_at(conn, position) is None
+        assert mirror.loading
+    await mirror.settled()
+    # Then it holds that position and answers from memory what SQL answers
+    assert mirror.position == position
+    async with engine.connect() as conn:
+        assert await mirror.columns_at(conn, position) is not None
+        ours, sql = await _both(conn, mirror)
+        assert ours == sql
+    # And later events are brought in incrementally, without another full load
+    await _append(engine, [signed("D-2", "R-2", "2026-03-01T09:00:00Z")])
+    async with engine.connect() as conn:
+        later = await _position(conn)
+        assert await mirror.columns_at(conn, later) is not None
+        assert not mirror.loading
+        ours, sql = await _both(conn, mirror)
+        assert ours == sql
+    await mirror.close()
