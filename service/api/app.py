@@ -45,6 +45,8 @@ from service.store.reader import EventReader
 from service.web.routes import install as install_dashboard
 from service.webhooks.config import load_webhook_config
 
+GC_THRESHOLDS = (50_000, 50, 100)
+"""The collector's generation thresholds while serving (CPython's defaults: 700, 10, 10)."""
 _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 DESCRIPTION = """
@@ -87,8 +89,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.run_projector:
             projector.start()
         # What start-up built (routes, schemas, models) lives as long as the process: keep it
-        # out of the collector's full passes, which otherwise pause every request for tens of ms.
+        # out of the collector's full passes, which otherwise pause requests for tens of ms.
+        # Requests free nearly everything they allocate by reference counting; collecting the
+        # young generation every 50 000 allocations instead of 700 saves about a tenth of the
+        # CPU of a single-event request.
         gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         app.state.services.mirror.warm()
         try:
             yield
