@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from bench.infra import Process, free_port, sql, start_process
+from bench.infra import Process, free_port, sql, start_process, start_service
 
 HERE = Path(__file__).resolve().parent
 
@@ -71,8 +72,30 @@ async def compare(database_url: str, server: Process, token: str, seconds: float
     finally:
         bare.stop()
     ours = _load(server.base, "/v1/events", token, seconds, "ours")
+    split = _with_projector_apart(database_url, token, seconds)
     return {
         "ours": ours,
         "bare": bare_figures,
         "ratio": round(ours["requests_per_s"] / bare_figures["requests_per_s"], 3),
+        "ours_projector_apart": split,
+        "ratio_projector_apart": round(split["requests_per_s"] / bare_figures["requests_per_s"], 3),
     }
+
+
+def _with_projector_apart(database_url: str, token: str, seconds: float) -> dict[str, Any]:
+    """Ours again, the projector in a process of its own (`funnel-ledger project`)."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    projector = subprocess.Popen(
+        [sys.executable, "-m", "service", "project"],
+        env=env,
+        cwd=HERE.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = start_service(database_url, projector=False)
+    try:
+        return _load(server.base, "/v1/events", token, seconds, "ours")
+    finally:
+        server.stop()
+        projector.terminate()
+        projector.wait(30)

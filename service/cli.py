@@ -204,6 +204,39 @@ def keys_rotate(
     out.print(issued.token, soft_wrap=True)
 
 
+@app.command()
+def project() -> None:
+    """Run the projector alone, following the log until stopped (serve the API with
+    FUNNEL_RUN_PROJECTOR=false then); one projector leads at a time, others stand by."""
+    import signal
+
+    from service.store.projector import Projector
+
+    settings = Settings()
+    if settings.database_url is None:
+        raise typer.BadParameter("a projector process needs a shared DATABASE_URL")
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        async with open_database(settings) as engine:
+            projector = Projector(
+                engine,
+                batch_size=settings.projector_batch_size,
+                poll_seconds=settings.projector_poll_seconds,
+            )
+            projector.start()
+            console.print("projecting; stop with Ctrl-C")
+            try:
+                await stop.wait()
+            finally:
+                await projector.stop()
+
+    asyncio.run(run())
+
+
 @app.command("rebuild")
 def rebuild_command() -> None:
     """Rebuild the read models from position 0 and swap them in (the service may keep running)."""
