@@ -115,7 +115,7 @@ async def in_process(engine: AsyncEngine, past: datetime, count: int) -> dict[st
     mirror = ReadMirror()
 
     def cold() -> datetime:
-        return past - timedelta(seconds=next(shift))
+        return past - timedelta(milliseconds=next(shift))
 
     async def board(group_by: Any, memory: ReadMirror | None) -> None:
         known = cold()
@@ -183,7 +183,7 @@ async def over_http(url: str, engine: AsyncEngine, past: datetime, count: int) -
                     raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
 
             def cold(group_by: str) -> Awaitable[None]:
-                known = quote((past - timedelta(seconds=next(shift))).isoformat())
+                known = quote((past - timedelta(milliseconds=next(shift))).isoformat())
                 return get(f"/v1/scoreboard?period=2026-Q1&group_by={group_by}&known_at={known}")
 
             k = quote(past.isoformat())

@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, tzinfo
 from fractions import Fraction
+from functools import lru_cache
 
 from service.events.vocabulary import REP_SUBJECT_PREFIX, TEAM_SUBJECT_PREFIX
 from service.projections.periods import start_of
@@ -58,11 +59,22 @@ def period_weights(start: datetime, end: datetime, tz: tzinfo) -> Weights:
     Each day of the period (in the company time zone) counts as 1/7 of its week, 1/n of its
     n-day month and 1/m of its m-day quarter; a day the period only partly covers, pro rata.
     """
+    # Equal datetimes may differ in zone and fold, which the arithmetic below can see.
+    key = (start.tzinfo, start.fold, end.tzinfo, end.fold)
+    return dict(_weights(start, end, tz, key))
+
+
+@lru_cache(maxsize=64)
+def _weights(
+    start: datetime, end: datetime, tz: tzinfo, _key: tuple[object, ...]
+) -> tuple[tuple[str, Fraction], ...]:
+    # A pure function of its arguments, and a quarter's 90 days of Fractions cost a cold
+    # scoreboard about a millisecond: kept for the few periods that are asked again and again.
     weights = dict.fromkeys(("day", "week", "month", "quarter"), Fraction(0))
     for day, share in _days(start, end, tz):
         for unit, length in _unit_days(day).items():
             weights[unit] += share / length
-    return weights
+    return tuple(weights.items())
 
 
 def _scaled(

@@ -33,6 +33,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FLOW_KIND_CODES = ("sourced", "qualified", "approved", "signed", "visit")
 VISIT_CODES = (None, "FSI", "FUA")
 STAGE_CODES = tuple(str(stage) for stage in STAGES)
+_MONEY = frozenset({"amount", "currency"})
 
 
 def micros(instant: datetime) -> int:
@@ -107,7 +108,21 @@ class Facts:
 
     def keep(self, rows: Flags) -> Facts:
         """Only the rows where `rows` is true."""
-        return Facts(*(getattr(self, name)[rows] for name in self.__slots__))
+        return self.take(np.flatnonzero(rows))
+
+    def take(self, index: I64, *, money: bool = True) -> Facts:
+        """The rows at `index`, in that order (one take per column, not one mask scan each).
+
+        Without `money`, `amount` and `currency` are left empty: copying a Python object per
+        row is the dearest part, and a reader that needs them for a few rows takes those from
+        the full columns (`index[i]` is row i's place there).
+        """
+        return Facts(
+            *(
+                getattr(self, name)[index if money or name not in _MONEY else index[:0]]
+                for name in self.__slots__
+            )
+        )
 
     def plus(self, other: Facts) -> Facts:
         """These rows followed by `other`'s."""
@@ -133,7 +148,8 @@ class Segments:
 
     def keep(self, rows: Flags) -> Segments:
         """Only the rows where `rows` is true."""
-        return Segments(*(getattr(self, name)[rows] for name in self.__slots__))
+        index = np.flatnonzero(rows)
+        return Segments(*(getattr(self, name)[index] for name in self.__slots__))
 
     def plus(self, other: Segments) -> Segments:
         """These rows followed by `other`'s."""

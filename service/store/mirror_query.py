@@ -26,6 +26,7 @@ from service.store.mirror_columns import (
     Flags,
     micros,
 )
+from service.store.mirror_sums import group_sums
 from service.store.scoreboard_query import DEAL_KINDS, BoardParts
 from service.store.teams_query import team_intervals
 
@@ -82,7 +83,8 @@ def board_parts(
     history: TeamHistory,
 ) -> BoardParts:
     """The rows `scoreboard_query.board_parts` reads from SQL, from the columns."""
-    facts = columns.facts.keep(_counting(columns.facts, start, end, known_at))
+    index = np.flatnonzero(_counting(columns.facts, start, end, known_at))
+    facts = columns.facts.take(index, money=False)
     keys, names = _keys(columns, facts, group_by, history)
     size = len(names)
     own_flag = facts.repeats_for_rep if group_by == "rep" else facts.repeats_for_deal
@@ -106,7 +108,7 @@ def board_parts(
     return BoardParts(
         flow=flow,
         repeats=_repeats(columns, facts, keys, names),
-        values=_values(facts, keys, names),
+        values=_values(facts, keys, names, columns.facts, index),
         opens=_opens(columns, end - _JUST_BEFORE, known_at),
     )
 
@@ -146,25 +148,29 @@ def _latest(groups: tuple[I32, ...], occurred: I64, position: I64) -> I64:
 
 
 def _values(
-    facts: Facts, keys: I32, names: list[str | None]
+    facts: Facts, keys: I32, names: list[str | None], money: Facts, index: I64
 ) -> list[tuple[bool, str | None, str, Decimal]]:
-    """`_value_sql`: per key and overall, each deal's latest counting signing, summed."""
+    """`_value_sql`: per key and overall, each deal's latest counting signing, summed.
+
+    `facts` are the counting rows without their money; row i's amount and currency are those
+    of row `index[i]` of `money` (every row).
+    """
     rows = np.flatnonzero(facts.kind == _KIND["signed"])
-    sums: dict[tuple[bool, str | None, str], Decimal] = {}
     occurred, position, deals = facts.occurred[rows], facts.position[rows], facts.deal[rows]
     chosen = [
         (False, rows[_latest((keys[rows], deals), occurred, position)]),
         (True, rows[_latest((deals,), occurred, position)]),
     ]
+    found: list[tuple[bool, str | None, str, Decimal]] = []
     for is_total, latest in chosen:
-        amounts, currencies = facts.amount[latest].tolist(), facts.currency[latest].tolist()
-        codes = [0] * len(latest) if is_total else keys[latest].tolist()
-        for code, amount, currency in zip(codes, amounts, currencies, strict=True):
-            if amount is None:
-                continue
-            group = (is_total, None if is_total else names[code], currency)
-            sums[group] = sums.get(group, Decimal(0)) + amount
-    return [(is_total, key, currency, value) for (is_total, key, currency), value in sums.items()]
+        codes = np.zeros(len(latest), dtype=np.int32) if is_total else keys[latest]
+        found.extend(
+            (is_total, None if is_total else names[code], currency, value)
+            for code, currency, value in group_sums(
+                codes, money.amount[index[latest]], money.currency[index[latest]]
+            )
+        )
+    return found
 
 
 def _at(columns: Columns, instant: datetime, known_at: datetime) -> Flags:
@@ -183,15 +189,19 @@ def _opens(
     columns: Columns, instant: datetime, known_at: datetime
 ) -> list[tuple[str | None, int, int, int]]:
     """`_open_sql`: per owner, open leads, opportunities and committed deals then."""
-    covering = _at(columns, instant, known_at)
+    covering = np.flatnonzero(_at(columns, instant, known_at))
     owners = columns.segments.owner[covering]
     stages = columns.segments.stage[covering]
     size = len(columns.reps.names) + 1
-    codes = np.where(owners < 0, size - 1, owners)
-    present = np.bincount(codes, minlength=size).tolist()
-    leads = np.bincount(codes[stages == _LEAD], minlength=size).tolist()
-    opportunities = np.bincount(codes[np.isin(stages, _OPEN_OPPORTUNITY)], minlength=size).tolist()
-    committed = np.bincount(codes[stages == _COMMITTED], minlength=size).tolist()
+    # One count per (owner, stage): owner None as the last code, stage None (-1) as column 0.
+    codes = np.where(owners < 0, size - 1, owners).astype(np.int64)
+    width = len(STAGE_CODES) + 1
+    counts = np.bincount(codes * width + (stages + 1), minlength=size * width)
+    counts = counts.reshape(size, width)
+    present = counts.sum(axis=1).tolist()
+    leads = counts[:, _LEAD + 1].tolist()
+    opportunities = counts[:, [stage + 1 for stage in _OPEN_OPPORTUNITY]].sum(axis=1).tolist()
+    committed = counts[:, _COMMITTED + 1].tolist()
     return [
         (
             columns.reps.name(code if code < size - 1 else -1),
