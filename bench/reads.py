@@ -51,14 +51,18 @@ async def read_latencies(
                     raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
 
             figures[name] = await latencies(call, count)
-        # Cold: each request asks another past instant, so no cached answer can serve it; a
-        # millisecond apart, so that every one sees (nearly) the same events: a second apart,
-        # the by-team requests (asked after the by-rep ones) reached back into the ingest and
-        # answered over far fewer events.
-        instants = iter(range(10**6))
+        # Cold: each request asks another past instant, inside the ingest (from a second before
+        # `past`, which is taken just after it): a known_at at or after the newest event shares
+        # the answer of "now" and would be served from the answer cache. A tenth of a second
+        # apart, each request sees another prefix of the log (the ingest commits about ten
+        # transactions a second), and the last of them still nearly all of it (a second apart,
+        # the by-team requests, asked after the by-rep ones, reached far back into the ingest).
+        # Each grouping walks back from the same instant.
+        steps = {"rep": iter(range(10**6)), "team": iter(range(10**6))}
 
         async def cold(group_by: str) -> None:
-            known = quote((past - timedelta(milliseconds=next(instants))).isoformat())
+            back = timedelta(seconds=1) + timedelta(milliseconds=100) * next(steps[group_by])
+            known = quote((past - back).isoformat())
             path = f"/v1/scoreboard?period=2026-Q1&group_by={group_by}&known_at={known}"
             response = await http.get(path)
             if response.status_code != 200:
