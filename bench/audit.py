@@ -21,12 +21,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.infra import embedded_server
+from bench.infra import append_history, embedded_server
 from service.audit.export import ExportScope, export_lines
 from service.audit.replay import replay
-from service.events.envelope import parse_event
 from service.store import checkpoints
-from service.store.appender import EventAppender
 from service.store.chain_verifier import ChainVerifier
 from service.store.database import create_engine
 from service.store.migrate import upgrade_to_head
@@ -104,13 +102,8 @@ async def load(url: str, events: list[dict[str, Any]]) -> None:
     """Migrate, append in 1000-event transactions, project everything."""
     engine = create_engine(url, pool_size=4)
     await upgrade_to_head(engine)
-    appender = EventAppender(engine)
-    now = datetime.now(UTC)
-    began = time.perf_counter()
-    for start in range(0, len(events), 1000):
-        batch = [parse_event(raw, now=now) for raw in events[start : start + 1000]]
-        await appender.append(batch, {"actor": "bench"})
-    say("appended events (1000 per transaction), s", round(time.perf_counter() - began, 1))
+    seconds = await append_history(engine, events)
+    say("appended events (1000 per transaction), s", round(seconds, 1))
     began = time.perf_counter()
     await catch_up(engine, batch_size=5000)
     say("projected them, s", round(time.perf_counter() - began, 1))

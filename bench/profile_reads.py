@@ -32,9 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.datagen import Shape, history
-from bench.infra import embedded_server, latencies, start_service
-from service.events.envelope import parse_event
-from service.store.appender import EventAppender
+from bench.infra import append_history, embedded_server, latencies, start_service
 from service.store.database import create_engine
 from service.store.keys import KeyStore, Scope
 from service.store.migrate import upgrade_to_head
@@ -75,14 +73,8 @@ async def load(engine: AsyncEngine, deals: int) -> None:
     if count:
         say("events already in the database", count)
         return
-    events = history(Shape(deals=deals))
-    appender = EventAppender(engine)
-    now = datetime.now(UTC)
-    began = time.perf_counter()
-    for start in range(0, len(events), 1000):
-        batch = [parse_event(raw, now=now) for raw in events[start : start + 1000]]
-        await appender.append(batch, {"actor": "bench"})
-    say("appended events (1000 per transaction), s", round(time.perf_counter() - began, 1))
+    seconds = await append_history(engine, history(Shape(deals=deals)))
+    say("appended events (1000 per transaction), s", round(seconds, 1))
     began = time.perf_counter()
     report = await rebuild(engine)
     say("rebuilt the read models, s", round(time.perf_counter() - began, 1))

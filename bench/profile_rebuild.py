@@ -16,7 +16,6 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.datagen import Shape, batches, history
+from bench.datagen import Shape, history
+from bench.infra import append_history
 from service.embedded import EmbeddedPostgres
-from service.events.envelope import parse_event
-from service.store.appender import EventAppender
 from service.store.database import create_engine
 from service.store.migrate import upgrade_to_head
 from service.store.projector import project_once
@@ -48,12 +46,7 @@ async def load(engine: AsyncEngine, deals: int) -> int:
     if stored:
         return stored
     events = history(Shape(deals=deals))
-    appender = EventAppender(engine)
-    now = datetime.now(UTC)
-    began = time.perf_counter()
-    for batch in batches(events, 1000):
-        await appender.append([parse_event(raw, now=now) for raw in batch], {"actor": "bench"})
-    say("appended (1000 per transaction), s", round(time.perf_counter() - began, 1))
+    say("appended (1000 per transaction), s", round(await append_history(engine, events), 1))
     return len(events)
 
 

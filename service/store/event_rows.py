@@ -7,7 +7,7 @@ from the record by position. `metadata` is left out: no read model depends on it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -65,3 +65,16 @@ async def fetch_events(conn: AsyncConnection, query: str, *args: object) -> list
     """The events a query over `FOLD_COLUMNS` selects, in its order, in `conn`'s transaction."""
     connection = await driver(conn)
     return recorded_all(await connection.fetch(query, *args))
+
+
+def streams_of(events: Sequence[RecordedEvent]) -> Iterator[tuple[str, Sequence[RecordedEvent]]]:
+    """Consecutive runs of one subject in `events` (ordered by subject), as (subject, events)."""
+    start = 0
+    count = len(events)
+    while start < count:
+        subject = events[start].subject
+        end = start + 1
+        while end < count and events[end].subject == subject:
+            end += 1
+        yield subject, events[start:end]
+        start = end

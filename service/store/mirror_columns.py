@@ -126,12 +126,7 @@ class Facts:
 
     def plus(self, other: Facts) -> Facts:
         """These rows followed by `other`'s."""
-        return Facts(
-            *(
-                np.concatenate((getattr(self, name), getattr(other, name)))
-                for name in self.__slots__
-            )
-        )
+        return Facts(*_joined(self, other, self.__slots__))
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,12 +148,12 @@ class Segments:
 
     def plus(self, other: Segments) -> Segments:
         """These rows followed by `other`'s."""
-        return Segments(
-            *(
-                np.concatenate((getattr(self, name), getattr(other, name)))
-                for name in self.__slots__
-            )
-        )
+        return Segments(*_joined(self, other, self.__slots__))
+
+
+def _joined(first: object, second: object, names: Sequence[str]) -> list[Any]:
+    """Each named column of `first` followed by the same column of `second`."""
+    return [np.concatenate((getattr(first, name), getattr(second, name))) for name in names]
 
 
 @dataclass(frozen=True, slots=True)

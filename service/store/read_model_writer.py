@@ -7,7 +7,7 @@ the transaction time it stopped counting. A deal's segments are a pure function 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from service.events.vocabulary import REP_SUBJECT_PREFIX, RETRACTION, TEAM_ASSIG
 from service.projections.bitemporal import KnownSegment, deal_history
 from service.projections.deal import is_deal
 from service.projections.facts import flow_fact
-from service.store.event_rows import FOLD_COLUMNS, driver, fetch_events
+from service.store.event_rows import FOLD_COLUMNS, driver, fetch_events, streams_of
 from service.store.plan_writer import insert_plan_events
 from service.store.segment_rows import SEGMENT_COLUMNS, segment_records
 
@@ -80,21 +80,8 @@ async def refold_deals(
     for start in range(0, len(ordered), group):
         part = ordered[start : start + group]
         events = await fetch_events(conn, _STREAMS, part, up_to)
-        histories = {deal: deal_history(stream) for deal, stream in _by_subject(events)}
+        histories = {deal: deal_history(stream) for deal, stream in streams_of(events)}
         await replace_segments(conn, histories, tables)
-
-
-def _by_subject(events: list[RecordedEvent]) -> Iterator[tuple[str, list[RecordedEvent]]]:
-    """Consecutive runs of one subject, as (subject, its events)."""
-    start = 0
-    count = len(events)
-    while start < count:
-        subject = events[start].subject
-        end = start + 1
-        while end < count and events[end].subject == subject:
-            end += 1
-        yield subject, events[start:end]
-        start = end
 
 
 async def insert_flow_rows(

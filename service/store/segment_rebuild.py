@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.events.recorded import RecordedEvent
 from service.projections.bitemporal import deal_history
-from service.store.event_rows import FOLD_COLUMNS, driver, recorded_all
+from service.store.event_rows import FOLD_COLUMNS, driver, recorded_all, streams_of
 from service.store.gc_tuning import fewer_collections
 from service.store.segment_rows import SEGMENT_COLUMNS, SegmentRecord, segment_records
 
@@ -35,16 +35,9 @@ def fold_deals(events: Sequence[RecordedEvent]) -> tuple[list[SegmentRecord], in
     """The segment rows of consecutive whole deal streams (ordered by subject), and the deals."""
     records: list[SegmentRecord] = []
     deals = 0
-    start = 0
-    count = len(events)
-    while start < count:
-        subject = events[start].subject
-        end = start + 1
-        while end < count and events[end].subject == subject:
-            end += 1
-        records.extend(segment_records(subject, deal_history(events[start:end])))
+    for subject, stream in streams_of(events):
+        records.extend(segment_records(subject, deal_history(stream)))
         deals += 1
-        start = end
     return records, deals
 
 
