@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
@@ -100,3 +101,18 @@ def test_redaction_masks_keys_bearer_tokens_and_secrets():
     masked = redact(text)
     for secret in ("fl_0a1b_2c3d", "s3cr3t", "hunter2", "fl_ab12_cd34"):
         assert secret not in masked
+
+
+async def test_readiness_reports_the_in_memory_read_models(client, tokens):
+    # Given the copy loaded at start-up (an empty log) and one event since
+    for _ in range(600):
+        if not (await client.get("/readyz")).json()["read_mirror"]["loading"]:
+            break
+        await asyncio.sleep(0.05)
+    event = sourced("D-1", "R-1", "2026-01-05T00:00:00Z")
+    await client.post("/v1/events", json=event, headers=bearer(tokens["events:write"]))
+    # When a funnel is asked (it brings the copy to its snapshot's position)
+    await client.get("/v1/funnel", headers=bearer(tokens["read"]))
+    # Then readiness states the position the copy reflects, and no load under way
+    mirror = (await client.get("/readyz")).json()["read_mirror"]
+    assert mirror == {"position": 1, "loading": False}
