@@ -44,17 +44,13 @@ def chain_record(
     event_id: str,
     event_type: str,
     schema_version: int,
-    occurred_at: datetime | str,
-    recorded_at: datetime | str,
+    occurred_at: datetime,
+    recorded_at: datetime,
     data: Mapping[str, Any],
     metadata: Mapping[str, Any],
     prev_hash: bytes,
 ) -> dict[str, Any]:
-    """The JSON object whose canonical form an event's hash covers.
-
-    The two instants may be given already in their canonical text (`iso`), as the append path
-    does to render each of them once.
-    """
+    """The JSON object whose canonical form an event's hash covers."""
     return {
         "position": position,
         "subject": subject,
@@ -63,8 +59,8 @@ def chain_record(
         "id": event_id,
         "type": event_type,
         "schema_version": schema_version,
-        "time": occurred_at if isinstance(occurred_at, str) else iso(occurred_at),
-        "recorded_at": recorded_at if isinstance(recorded_at, str) else iso(recorded_at),
+        "time": iso(occurred_at),
+        "recorded_at": iso(recorded_at),
         "data": dict(data),
         "metadata": dict(metadata),
         "prev": prev_hash.hex(),
