@@ -16,6 +16,7 @@ STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
 PLAIN_JSON = "application/json"
 _BINARY_PREFIX = "ce-"
+_NUL_ESCAPE = b"\\u0000"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +30,16 @@ class BodyError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class DecodedBody:
-    """Raw events taken from one request, and whether they came as a batch."""
+    """Raw events taken from one request, and whether they came as a batch.
+
+    `text_checked`: every text in the events can be stored. True of a JSON body without a NUL
+    escape (`\\u0000`): the parser accepts only valid Unicode, and JSON can carry a NUL only
+    escaped.
+    """
 
     events: list[Any]
     is_batch: bool
+    text_checked: bool = False
 
 
 def media_type(content_type: str | None) -> str:
@@ -70,18 +77,19 @@ def decode_body(content_type: str | None, headers: Mapping[str, str], body: byte
     kind = media_type(content_type)
     if any(name.lower() == "ce-specversion" for name in headers):
         return _binary(headers, kind, body)
+    checked = _NUL_ESCAPE not in body
     if kind == STRUCTURED:
-        return DecodedBody([_json(body)], is_batch=False)
+        return DecodedBody([_json(body)], is_batch=False, text_checked=checked)
     if kind == BATCH:
         parsed = _json(body)
         if not isinstance(parsed, list):
             raise BodyError(400, "Malformed batch", "a batch is a JSON array of events")
-        return DecodedBody(parsed, is_batch=True)
+        return DecodedBody(parsed, is_batch=True, text_checked=checked)
     if kind == PLAIN_JSON:
         parsed = _json(body)
         if isinstance(parsed, list):
-            return DecodedBody(parsed, is_batch=True)
-        return DecodedBody([parsed], is_batch=False)
+            return DecodedBody(parsed, is_batch=True, text_checked=checked)
+        return DecodedBody([parsed], is_batch=False, text_checked=checked)
     raise BodyError(
         415,
         "Unsupported Media Type",

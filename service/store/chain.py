@@ -72,7 +72,7 @@ def link_hash(canonical: bytes) -> bytes:
     return hashlib.sha256(canonical).digest()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LinkTemplate:
     """The canonical bytes of an event's chain record, less the four values only the append
     lock knows: position, previous hash, `recorded_at` and stream version.

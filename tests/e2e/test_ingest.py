@@ -165,6 +165,40 @@ async def test_invalid_event_is_422_with_a_pointer(client, tokens, mutation, poi
     assert await feed(client, tokens["read"]) == []
 
 
+async def test_a_nul_character_is_422_and_stores_nothing(client, tokens):
+    good = visit("D-1", "R-1", "2026-03-01T10:00:00Z")
+    in_data = retraction("D-1", "R-1", "2026-03-02T10:00:00Z", good)
+    in_data["data"]["reason"] = "typed\x00by mistake"
+    in_extension = {**visit("D-1", "R-1", "2026-03-03T10:00:00Z"), "note": "a\x00b"}
+    for bad in (in_data, in_extension):
+        response = await post(client, tokens["events:write"], [good, bad])
+        assert response.status_code == 422, response.text
+        [error] = response.json()["errors"]
+        assert error["index"] == 1 and "NUL" in error["detail"]
+    headers = {
+        **bearer(tokens["events:write"]),
+        "Content-Type": "application/json",
+        "ce-specversion": "1.0",
+        "ce-id": "pbx-1",
+        "ce-source": "pbx",
+        "ce-type": "call.logged",
+        "ce-subject": "D-9",
+        "ce-time": "2026-02-01T08:00:00Z",
+        "ce-note": "a%00b",
+    }
+    data = {"rep_id": "R-2", "direction": "outbound", "duration_s": 120}
+    response = await client.post("/v1/events", content=orjson.dumps(data), headers=headers)
+    assert response.status_code == 422 and "NUL" in response.text
+    assert await feed(client, tokens["read"]) == []
+
+
+async def test_the_text_of_a_nul_escape_is_not_a_nul(client, tokens):
+    # A backslash before "u0000": the JSON text holds the escape's spelling, not the character.
+    event = {**visit("D-1", "R-1", "2026-03-01T10:00:00Z"), "note": "C:\\u0000"}
+    response = await post(client, tokens["events:write"], event, ONE)
+    assert response.status_code == 201, response.text
+
+
 async def test_time_more_than_five_minutes_ahead_is_422(client, tokens):
     soon = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()
     later = (datetime.now(UTC) + timedelta(minutes=6)).isoformat()

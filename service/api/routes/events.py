@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from service.api.auth import ReaderKey, WriterKey
 from service.api.body import read_limited
+from service.api.container import Services
 from service.api.deps import ServicesDep
 from service.api.feed_items import feed_item
 from service.api.problems import Problem
@@ -87,7 +88,7 @@ VALIDATION_SLICE = 100
 append transaction of another request, whose next statement is waiting for the loop."""
 
 
-async def _validate_all(raw_events: list[Any]) -> list[CloudEvent]:
+async def _validate_all(raw_events: list[Any], text_checked: bool) -> list[CloudEvent]:
     now = datetime.now(UTC)
     events: list[CloudEvent] = []
     errors: list[dict[str, Any]] = []
@@ -95,7 +96,7 @@ async def _validate_all(raw_events: list[Any]) -> list[CloudEvent]:
         if index and index % VALIDATION_SLICE == 0:
             await asyncio.sleep(0)
         try:
-            events.append(parse_event(raw, now=now))
+            events.append(parse_event(raw, now=now, text_checked=text_checked))
         except EnvelopeError as exc:
             errors.extend(
                 {"index": index, "pointer": e.pointer, "detail": e.detail} for e in exc.errors
@@ -151,8 +152,11 @@ def _rejection(exc: AppendRejected) -> Problem:
         201: {"model": AppendResponse, "description": "At least one new event was stored."},
     },
 )
-async def append_events(request: Request, services: ServicesDep, key: WriterKey) -> Response:
+async def append_events(request: Request, key: WriterKey) -> Response:
     """Store CloudEvents (one, a batch, or binary mode) exactly once, all or nothing."""
+    # The services are taken from the app rather than declared: FastAPI resolves each declared
+    # dependency on every request, a cost this route (the busiest) pays per event it ingests.
+    services: Services = request.app.state.services
     settings = services.settings
     body = await read_limited(request, settings.max_body_bytes)
     try:
@@ -169,7 +173,7 @@ async def append_events(request: Request, services: ServicesDep, key: WriterKey)
         )
     if not decoded.events:
         raise Problem(422, "empty-batch", "a batch holds at least one event", title="Empty batch")
-    events = await _validate_all(decoded.events)
+    events = await _validate_all(decoded.events, decoded.text_checked)
     metadata = {"actor": key.name, "key_id": key.key_id}
     try:
         results = await services.appender.append(events, metadata)
