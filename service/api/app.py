@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.add_middleware(RequestObserver, metrics=app.state.metrics)
     app.include_router(health.router)
+    app.include_router(events.ingest_router)
     app.include_router(events.router)
     app.include_router(deals.router)
     app.include_router(scoreboard.router)

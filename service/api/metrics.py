@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter as Tally
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -60,11 +59,10 @@ class Metrics:
 
     def count_created(self, events: Sequence[CloudEvent], results: Sequence[AppendResult]) -> None:
         """Count the events of a batch that were newly stored."""
-        created = Tally(
-            event.type
-            for event, result in zip(events, results, strict=True)
-            if result.status == "created"
-        )
+        created: dict[str, int] = {}
+        for event, result in zip(events, results, strict=True):
+            if result.status == "created":
+                created[event.type] = created.get(event.type, 0) + 1
         for event_type, count in created.items():
             self.ingested.labels(type=event_type).inc(count)
 

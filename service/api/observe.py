@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,7 +25,7 @@ def _incoming_id(scope: Scope) -> str:
             text = bytes(value).decode("latin-1")
             if _VALID_ID.match(text):
                 return text
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 def _is_ingestion(scope: Scope) -> bool:

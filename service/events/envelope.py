@@ -44,6 +44,7 @@ _CORE_ATTRIBUTES = frozenset(
         "data_base64",
     }
 )
+_NOT_EXTENSIONS = _CORE_ATTRIBUTES | {"expectedversion"}
 _JSON_CONTENT_TYPES = ("application/json", "text/json")
 
 
@@ -194,6 +195,8 @@ def _expected_version(raw: Mapping[str, Any], errors: list[FieldError]) -> int |
 
 
 def _extensions(raw: Mapping[str, Any], errors: list[FieldError]) -> dict[str, Any]:
+    if raw.keys() <= _NOT_EXTENSIONS:  # most events carry none: one set comparison
+        return {}
     extensions: dict[str, Any] = {}
     for name, value in raw.items():
         if name in _CORE_ATTRIBUTES or name == "expectedversion":

@@ -41,7 +41,12 @@ __all__ = ["APPEND_LOCK", "NOTIFY_CHANNEL", "AppendResult", "EventAppender"]
 
 APPEND_LOCK = 7_351_000
 NOTIFY_CHANNEL = "funnel_events"
-MAX_GROUP_EVENTS = 5000
+MAX_GROUP_EVENTS = 1000
+"""A group takes waiting requests up to this many events (one larger request goes alone).
+Grouping pays for small requests, whose transaction costs more than their rows; large ones
+grouped together would be answered together, and their clients would then send and be
+validated together while the log sits idle, instead of one batch being validated while
+another is written."""
 PREPARE_SLICE = 250
 
 # One round trip opens the transaction and takes the lock (simple query protocol); the view
@@ -72,21 +77,22 @@ FROM (SELECT 1) AS one
 LEFT JOIN LATERAL (SELECT position, hash, recorded_at FROM events
                    ORDER BY position DESC LIMIT 1) AS last ON true
 """
-# The rows and the notification in one statement; NOTIFY is delivered at commit.
-_INSERT = f"""
-WITH inserted AS (
-    INSERT INTO events (position, subject, stream_version, source, event_id, type, occurred_at,
-                        recorded_at, data, metadata, fingerprint, hash)
-    SELECT u.position, u.subject, u.stream_version, u.source, u.event_id, u.type, u.occurred_at,
-           $12, u.data::jsonb, u.metadata::jsonb, u.fingerprint, u.hash
-    FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::text[],
-                $7::timestamptz[], $8::text[], $9::text[], $10::bytea[], $11::bytea[])
-         AS u(position, subject, stream_version, source, event_id, type, occurred_at, data,
-              metadata, fingerprint, hash)
-    RETURNING 1
+# The rows go in by binary COPY: half the driver's work of an INSERT over eleven arrays, and
+# less of the server's. The notification goes with the COMMIT (delivered when it commits).
+_COLUMNS = (
+    "position",
+    "subject",
+    "stream_version",
+    "source",
+    "event_id",
+    "type",
+    "occurred_at",
+    "recorded_at",
+    "data",
+    "metadata",
+    "fingerprint",
+    "hash",
 )
-SELECT pg_notify('{NOTIFY_CHANNEL}', $13) FROM (SELECT count(*) FROM inserted) AS done
-"""
 
 
 @dataclass(slots=True)
@@ -162,8 +168,11 @@ class EventAppender:
             except AppendRejected as exc:
                 outcomes.append(exc)
         if view.rows:
-            await _insert(driver, view)
-        await driver.execute("COMMIT")
+            await _copy_rows(driver, view)
+            # `position` is an int: nothing to quote.
+            await driver.execute(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '{view.position}'); COMMIT")
+        else:
+            await driver.execute("COMMIT")
         for request, outcome in zip(group, outcomes, strict=True):
             if isinstance(outcome, AppendRejected):
                 request.done.set_exception(outcome)
@@ -223,21 +232,26 @@ async def _load_view(driver: asyncpg.Connection, events: list[CloudEvent]) -> Lo
     )
 
 
-async def _insert(driver: asyncpg.Connection, view: LogView) -> None:
-    rows = view.rows
-    await driver.execute(
-        _INSERT,
-        [r.position for r in rows],
-        [r.event.subject for r in rows],
-        [r.stream_version for r in rows],
-        [r.event.source for r in rows],
-        [r.event.id for r in rows],
-        [r.event.type for r in rows],
-        [r.event.time for r in rows],
-        [r.prepared.data for r in rows],
-        [r.prepared.metadata for r in rows],
-        [r.fingerprint for r in rows],
-        [r.hash for r in rows],
-        view.recorded_at,
-        str(view.position),
+async def _copy_rows(driver: asyncpg.Connection, view: LogView) -> None:
+    recorded_at = view.recorded_at
+    await driver.copy_records_to_table(
+        "events",
+        records=[
+            (
+                row.position,
+                row.event.subject,
+                row.stream_version,
+                row.event.source,
+                row.event.id,
+                row.event.type,
+                row.event.time,
+                recorded_at,
+                row.prepared.data,
+                row.prepared.metadata,
+                row.fingerprint,
+                row.hash,
+            )
+            for row in view.rows
+        ],
+        columns=_COLUMNS,
     )

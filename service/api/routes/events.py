@@ -15,6 +15,7 @@ from service.api.body import read_limited
 from service.api.container import Services
 from service.api.deps import ServicesDep
 from service.api.feed_items import feed_item
+from service.api.keyed_route import KeyedRoute
 from service.api.problems import Problem
 from service.events.codec import BATCH, PLAIN_JSON, STRUCTURED, BodyError, decode_body
 from service.events.envelope import CloudEvent, EnvelopeError, parse_event
@@ -26,6 +27,9 @@ from service.store.errors import (
 )
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
+ingest_router = APIRouter(prefix="/v1/events", tags=["events"], route_class=KeyedRoute)
+"""`POST /v1/events`, the busiest route: its key is checked without FastAPI's dependency
+solving (see `service.api.keyed_route`)."""
 
 
 class EventResult(BaseModel):
@@ -142,7 +146,7 @@ def _rejection(exc: AppendRejected) -> Problem:
     )
 
 
-@router.post(
+@ingest_router.post(
     "",
     summary="Append events",
     status_code=201,
@@ -154,8 +158,6 @@ def _rejection(exc: AppendRejected) -> Problem:
 )
 async def append_events(request: Request, key: WriterKey) -> Response:
     """Store CloudEvents (one, a batch, or binary mode) exactly once, all or nothing."""
-    # The services are taken from the app rather than declared: FastAPI resolves each declared
-    # dependency on every request, a cost this route (the busiest) pays per event it ingests.
     services: Services = request.app.state.services
     settings = services.settings
     body = await read_limited(request, settings.max_body_bytes)
