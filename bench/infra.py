@@ -147,6 +147,17 @@ def start_service(database_url: str, *, projector: bool, workers: int = 1) -> Pr
     return start_process(args, env, port)
 
 
+def calibrate(rounds: int = 5) -> float:
+    """Seconds for a fixed piece of pure-Python work (median of `rounds`): how fast the shared
+    machine is at the moment, to compare the absolute figures of runs made on other days."""
+    times = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        sum(range(5_000_000))
+        times.append(time.perf_counter() - began)
+    return round(statistics.median(times), 4)
+
+
 def percentile(values: list[float], fraction: float) -> float:
     """The `fraction` quantile (nearest rank) of `values`."""
     ordered = sorted(values)
