@@ -102,11 +102,11 @@ async def main(quick: bool) -> dict[str, Any]:
             f"{ours['rss_first_quarter_mb']:.0f} / {ours['rss_last_quarter_mb']:.0f}",
         )
         figures["ingest"] = ours
+        known_past = datetime.now(UTC).isoformat()
         # The peer right after our ingestion, so that both are measured at about the same time.
         figures["peer"] = await peer.compare(url, events[: 2_000 if quick else 20_000])
         for name, value in figures["peer"].items():
             say(f"peer {name}", value)
-        known_past = datetime.now(UTC).isoformat()
         projection = await projector_figures(url, len(events))
         say("projector catch-up, events/s", round(projection["catch_up_events_per_s"]))
         say("rebuild of all events, s (goal < 20 at 1M)", round(projection["rebuild_s"], 2))
