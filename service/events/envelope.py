@@ -87,7 +87,8 @@ class CloudEvent:
     _json: dict[str, Any] = field(init=False, repr=False, compare=False)
     _canonical_data: bytes = field(init=False, repr=False, compare=False)
     _fingerprint: bytes = field(init=False, repr=False, compare=False)
-    _key: tuple[str, str] = field(init=False, repr=False, compare=False)
+    key: tuple[str, str] = field(init=False, repr=False, compare=False)
+    """The idempotency key: (source, id)."""
     _time_text: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -102,13 +103,8 @@ class CloudEvent:
         self._json = stored
         self._canonical_data = canonical_data
         self._fingerprint = _fingerprint(self, canonical_data, given_time)
-        self._key = (self.source, self.id)
+        self.key = (self.source, self.id)
         self._time_text = time_text
-
-    @property
-    def key(self) -> tuple[str, str]:
-        """The idempotency key: (source, id)."""
-        return self._key
 
     @property
     def time_text(self) -> str:

@@ -97,11 +97,8 @@ class NewRow:
     prepared: Prepared
     fingerprint: bytes
     hash: bytes
-
-    @property
-    def event(self) -> CloudEvent:
-        """The validated event."""
-        return self.prepared.event
+    event: CloudEvent
+    """The validated event (`prepared.event`)."""
 
 
 @dataclass(slots=True)
@@ -266,7 +263,9 @@ def _commit(
             )
         )
         view.rows.append(
-            NewRow(planned.position, planned.stream_version, item, fingerprint, view.prev_hash)
+            NewRow(
+                planned.position, planned.stream_version, item, fingerprint, view.prev_hash, event
+            )
         )
     view.position += len(new)
     view.stored.update(draft.stored)
