@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from service.events.instants import utc_iso_json
 from service.events.vocabulary import (
     EVENT_TYPES,
     NON_DEAL_PREFIXES,
@@ -98,13 +99,14 @@ class CloudEvent:
             self.data, mode="json", exclude_none=True
         )
         canonical_data = orjson.dumps(stored, option=orjson.OPT_SORT_KEYS)
-        given_time = self.time.isoformat()
-        time_text = given_time if self.time.tzinfo is UTC else self.time.astimezone(UTC).isoformat()
+        time_json = utc_iso_json(self.time)
+        # The fingerprint takes `time` as held: in UTC, unless built from another offset.
+        given = time_json if self.time.tzinfo is UTC else orjson.dumps(self.time.isoformat())
         self._json = stored
         self._canonical_data = canonical_data
-        self._fingerprint = _fingerprint(self, canonical_data, given_time)
+        self._fingerprint = _fingerprint(self, canonical_data, given)
         self.key = (self.source, self.id)
-        self._time_text = time_text
+        self._time_text = time_json[1:-1].decode()
 
     @property
     def time_text(self) -> str:
@@ -129,13 +131,13 @@ class CloudEvent:
         return self._fingerprint
 
 
-def _fingerprint(event: CloudEvent, canonical_data: bytes, time: str) -> bytes:
-    # The sorted keys of the content are data, subject, time, type.
-    # `time` is an ISO 8601 text: ASCII with nothing to escape.
-    content = b'{"data":%b,"subject":%b,"time":"%b","type":%b}' % (
+def _fingerprint(event: CloudEvent, canonical_data: bytes, time_json: bytes) -> bytes:
+    # The sorted keys of the content are data, subject, time, type; `time_json` is the JSON
+    # string of the ISO 8601 text of `time`.
+    content = b'{"data":%b,"subject":%b,"time":%b,"type":%b}' % (
         canonical_data,
         orjson.dumps(event.subject),
-        time.encode(),
+        time_json,
         orjson.dumps(event.type),
     )
     return hashlib.sha256(content).digest()

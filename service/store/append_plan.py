@@ -18,8 +18,9 @@ from typing import Any, Literal
 import orjson
 
 from service.events.envelope import CloudEvent
+from service.events.instants import utc_iso_json
 from service.events.vocabulary import RETRACTION
-from service.store.chain import LinkTemplate, iso, link_hash, link_template
+from service.store.chain import LinkTemplate, link_hash, link_template
 from service.store.errors import (
     KeyReuseConflict,
     RejectedItem,
@@ -250,7 +251,7 @@ def _commit(
     new: list[tuple[int, CloudEvent, bytes]],
     prepared: Sequence[Prepared],
 ) -> None:
-    recorded_at = orjson.dumps(iso(view.recorded_at))
+    recorded_at = utc_iso_json(view.recorded_at)
     for index, event, fingerprint in new:
         planned = draft.stored[event.key]
         item = prepared[index]

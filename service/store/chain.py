@@ -10,19 +10,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
+
+from service.events.instants import utc_iso
 
 GENESIS = bytes(32)
 
 
 def iso(instant: datetime) -> str:
     """The canonical text of an instant: ISO 8601 in UTC, microseconds only when non-zero."""
-    if instant.tzinfo is UTC:  # what the database and the envelope hand over
-        return instant.isoformat()
-    return instant.astimezone(UTC).isoformat()
+    return utc_iso(instant)
 
 
 def canonical_json(value: Mapping[str, Any]) -> bytes:
