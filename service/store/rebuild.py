@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ NEXT = Tables(*(f"{name}_next" for name in LIVE.all()))
 OLD = Tables(*(f"{name}_old" for name in LIVE.all()))
 _HEAD = "SELECT COALESCE(max(position), 0) FROM events"
 REBUILD_LOCK = 7_351_003
+PARALLEL_FROM = 100_000
+"""Events in the log from which a rebuild folds the deals in one process per core."""
 _AFTER_HEAD = f"SELECT {FOLD_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT 5000"
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -59,13 +62,19 @@ class RebuildRunning(Exception):  # noqa: N818 - a state, not a bug
 
 
 async def rebuild(
-    engine: AsyncEngine, *, chunk: int = 10_000, progress: Progress | None = None
+    engine: AsyncEngine,
+    *,
+    chunk: int = 10_000,
+    progress: Progress | None = None,
+    workers: int | None = None,
 ) -> RebuildReport:
     """Rebuild every read model from the log and swap the result in atomically.
 
     The per-event rows (bulk SQL) and the deal segments (folded deal by deal, copied in) are
     loaded at the same time into unindexed fresh tables; events are immutable, so bounding both
     by the head read first is all they need to agree. Indexes are built after the load.
+    The deals are folded by `workers` processes (by default one per core once the log holds
+    `PARALLEL_FROM` events, else in this process).
     One rebuild at a time per database (a session advisory lock); another gets `RebuildRunning`.
     """
     async with engine.connect() as guard:
@@ -73,14 +82,14 @@ async def rebuild(
         if not taken.scalar_one():
             raise RebuildRunning("a rebuild of the read models is already running")
         try:
-            return await _rebuild_locked(engine, chunk, progress)
+            return await _rebuild_locked(engine, chunk, progress, workers)
         finally:
             await guard.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": REBUILD_LOCK})
             await guard.commit()
 
 
 async def _rebuild_locked(
-    engine: AsyncEngine, chunk: int, progress: Progress | None
+    engine: AsyncEngine, chunk: int, progress: Progress | None, workers: int | None
 ) -> RebuildReport:
     async with engine.begin() as conn:
         indexes: dict[str, list[str]] = {}
@@ -96,7 +105,14 @@ async def _rebuild_locked(
         segments = passes.create_task(
             _timed(
                 "deal segments",
-                rebuild_segments(engine, head, NEXT.segments, chunk=chunk, advance=tracker.advance),
+                rebuild_segments(
+                    engine,
+                    head,
+                    NEXT.segments,
+                    chunk=chunk,
+                    advance=tracker.advance,
+                    workers=workers or _default_workers(head),
+                ),
             )
         )
     deals = segments.result()
@@ -105,6 +121,12 @@ async def _rebuild_locked(
     tracker.finish()
     _log.info("rebuilt %s events of %s deals in %.1f s", head, deals, time.perf_counter() - began)
     return RebuildReport(events=head, deals=deals, position=position)
+
+
+def _default_workers(head: int) -> int:
+    """One fold process per core for a large log; below `PARALLEL_FROM` events, starting the
+    processes would cost more than they save."""
+    return max(1, os.cpu_count() or 1) if head >= PARALLEL_FROM else 1
 
 
 async def _timed(step: str, work: Awaitable[_T]) -> _T:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psutil
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,6 +13,7 @@ from service.store.appender import EventAppender
 from service.store.projector import catch_up
 from service.store.read_model_writer import LIVE
 from service.store.rebuild import rebuild
+from service.store.segment_rebuild import rebuild_segments
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +35,8 @@ async def index_names(engine: AsyncEngine) -> set[str]:
         return {row.indexname for row in result}
 
 
-async def test_rebuild_equals_the_incremental_projection(engine: AsyncEngine) -> None:
+@pytest.mark.parametrize("workers", [1, 3], ids=["in-process", "three-fold-processes"])
+async def test_rebuild_equals_the_incremental_projection(engine: AsyncEngine, workers: int) -> None:
     # Given a realistic history (late events, retractions, teams) appended in batches
     appender = EventAppender(engine)
     events = history(Shape(deals=150, reps=8, teams=3), seed=11)
@@ -43,7 +46,7 @@ async def test_rebuild_equals_the_incremental_projection(engine: AsyncEngine) ->
     assert await catch_up(engine, batch_size=50) == len(events)
     projected = await table_rows(engine)
     indexes = await index_names(engine)
-    report = await rebuild(engine)
+    report = await rebuild(engine, workers=workers)
     rebuilt = await table_rows(engine)
     # Then every read-model table holds exactly the same rows
     assert report.position == len(events)
@@ -52,3 +55,15 @@ async def test_rebuild_equals_the_incremental_projection(engine: AsyncEngine) ->
     assert rebuilt == projected
     # And the swapped-in tables keep the index names later migrations refer to
     assert await index_names(engine) == indexes
+
+
+async def test_a_failing_fold_process_fails_the_segments_and_leaves_none_behind(
+    engine: AsyncEngine,
+) -> None:
+    appender = EventAppender(engine)
+    await appender.append([parse_event(raw) for raw in history(Shape(deals=5), seed=3)[:50]])
+    with pytest.raises(RuntimeError, match="segment worker failed"):
+        await rebuild_segments(
+            engine, 50, "no_such_table", chunk=100, advance=lambda _: None, workers=2
+        )
+    assert not psutil.Process().children(recursive=True)
