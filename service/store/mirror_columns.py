@@ -19,9 +19,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.projections.deal import STAGES
+from service.store.mirror_sums import currency_numbers, money_units
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
+I16 = npt.NDArray[np.int16]
 I8 = npt.NDArray[np.int8]
 Flags = npt.NDArray[np.bool_]
 Objects = npt.NDArray[np.object_]
@@ -33,7 +35,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FLOW_KIND_CODES = ("sourced", "qualified", "approved", "signed", "visit")
 VISIT_CODES = (None, "FSI", "FUA")
 STAGE_CODES = tuple(str(stage) for stage in STAGES)
-_MONEY = frozenset({"amount", "currency"})
+_MONEY = frozenset({"amount", "currency", "units", "exponent", "currency_number"})
 
 
 def micros(instant: datetime) -> int:
@@ -105,6 +107,11 @@ class Facts:
     repeats_for_deal: Flags
     amount: Objects
     currency: Objects
+    units: I64
+    """The amounts as integer coefficients with `exponent` (`mirror_sums.money_units`)."""
+    exponent: I8
+    currency_number: I16
+    """The currencies as numbers (`mirror_sums.currency_numbers`)."""
 
     def keep(self, rows: Flags) -> Facts:
         """Only the rows where `rows` is true."""
@@ -113,9 +120,9 @@ class Facts:
     def take(self, index: I64, *, money: bool = True) -> Facts:
         """The rows at `index`, in that order (one take per column, not one mask scan each).
 
-        Without `money`, `amount` and `currency` are left empty: copying a Python object per
-        row is the dearest part, and a reader that needs them for a few rows takes those from
-        the full columns (`index[i]` is row i's place there).
+        Without `money`, the money columns (`amount`, `currency` and their numeric forms) are
+        left empty: copying a Python object per row is the dearest part, and a reader that needs
+        them for a few rows takes those from the full columns (`index[i]` is row i's place there).
         """
         return Facts(
             *(
@@ -200,6 +207,7 @@ async def load_facts(
     deals, reps = (Codes(), Codes()) if codes is None else (codes.deals, codes.reps)
     sql = _FACTS.format(table=table) + ("" if deal_ids is None else _FOR_DEALS)
     row = (await conn.execute(text(sql), {"deals": list(deal_ids or ())})).one()
+    units, exponents = money_units(row[10] or [])
     facts = Facts(
         position=_ints(row[0], np.int64),
         deal=deals.codes(row[1] or []),
@@ -213,6 +221,9 @@ async def load_facts(
         repeats_for_deal=np.array(row[9] or [], dtype=np.bool_),
         amount=_objects(row[10]),
         currency=_objects(row[11]),
+        units=units,
+        exponent=exponents,
+        currency_number=currency_numbers(row[11] or []),
     )
     return facts, deals, reps
 

@@ -164,10 +164,17 @@ def _values(
     found: list[tuple[bool, str | None, str, Decimal]] = []
     for is_total, latest in chosen:
         codes = np.zeros(len(latest), dtype=np.int32) if is_total else keys[latest]
+        at = index[latest]
         found.extend(
             (is_total, None if is_total else names[code], currency, value)
             for code, currency, value in group_sums(
-                codes, money.amount[index[latest]], money.currency[index[latest]]
+                codes,
+                money.currency_number[at],
+                money.units[at],
+                money.exponent[at],
+                amounts=money.amount,
+                currency_texts=money.currency,
+                rows=at,
             )
         )
     return found
