@@ -78,7 +78,7 @@ def currency_numbers(currencies: Sequence[str | None]) -> I16:
     for row, currency in enumerate(currencies):
         if currency is None:
             continue
-        if len(currency) == 3 and currency.isascii() and currency.isupper():
+        if len(currency) == 3 and currency.isascii() and currency.isalpha() and currency.isupper():
             first, second, third = (ord(letter) - 65 for letter in currency)
             numbers[row] = (first * 26 + second) * 26 + third
         else:

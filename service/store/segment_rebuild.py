@@ -132,18 +132,18 @@ async def _in_processes(
 ) -> int:
     """`rebuild_segments` shared among `parts` worker processes; any failure stops them all."""
     environment = {**os.environ, WORKER_URL: worker_url(engine)}
-    processes = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "service.store.segment_worker",
-            *(str(value) for value in (head, table, chunk, part, parts)),
-            env=environment,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        for part in range(parts)
-    ]
+    processes: list[asyncio.subprocess.Process] = []
     try:
+        for part in range(parts):  # one at a time, so that a failed start leaves none behind
+            started = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "service.store.segment_worker",
+                *(str(value) for value in (head, table, chunk, part, parts)),
+                env=environment,
+                stdout=asyncio.subprocess.PIPE,
+            )
+            processes.append(started)
         async with asyncio.TaskGroup() as group:
             counts = [group.create_task(_follow(process, advance)) for process in processes]
         return sum(count.result() for count in counts)

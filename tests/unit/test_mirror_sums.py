@@ -72,7 +72,7 @@ def test_amounts_int64_cannot_hold_are_added_as_decimals() -> None:
 
 
 def test_a_currency_that_is_not_three_letters_is_summed_as_decimals() -> None:
-    rows = [(0, Decimal("1.50"), "usd"), (0, Decimal("2"), "usd"), (1, Decimal("3"), "TWD")]
+    rows = [(0, Decimal("1.50"), "usd"), (0, Decimal("2"), "AB1"), (1, Decimal("3"), "TWD")]
     assert exactly(sums_of(rows)) == exactly(loop_sums(rows))
 
 
