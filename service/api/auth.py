@@ -71,12 +71,7 @@ class KeyRequirement(HTTPBearer):
         return key
 
 
-def require(scope: Scope) -> KeyRequirement:
-    """The dependency that admits only a valid key carrying `scope`."""
-    return KeyRequirement(scope)
-
-
-WriterKey = Annotated[ApiKey, Depends(require(Scope.EVENTS_WRITE))]
-ReaderKey = Annotated[ApiKey, Depends(require(Scope.READ))]
-AuditorKey = Annotated[ApiKey, Depends(require(Scope.AUDIT))]
-AdminKey = Annotated[ApiKey, Depends(require(Scope.ADMIN))]
+WriterKey = Annotated[ApiKey, Depends(KeyRequirement(Scope.EVENTS_WRITE))]
+ReaderKey = Annotated[ApiKey, Depends(KeyRequirement(Scope.READ))]
+AuditorKey = Annotated[ApiKey, Depends(KeyRequirement(Scope.AUDIT))]
+AdminKey = Annotated[ApiKey, Depends(KeyRequirement(Scope.ADMIN))]

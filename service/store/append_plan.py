@@ -98,8 +98,11 @@ class NewRow:
     prepared: Prepared
     fingerprint: bytes
     hash: bytes
-    event: CloudEvent
-    """The validated event (`prepared.event`)."""
+
+    @property
+    def event(self) -> CloudEvent:
+        """The validated event."""
+        return self.prepared.event
 
 
 @dataclass(slots=True)
@@ -264,9 +267,7 @@ def _commit(
             )
         )
         view.rows.append(
-            NewRow(
-                planned.position, planned.stream_version, item, fingerprint, view.prev_hash, event
-            )
+            NewRow(planned.position, planned.stream_version, item, fingerprint, view.prev_hash)
         )
     view.position += len(new)
     view.stored.update(draft.stored)

@@ -97,19 +97,27 @@ async def test_plain_json_object_and_array_are_accepted(client, tokens):
     assert (single.status_code, many.status_code) == (201, 201)
 
 
-async def test_binary_mode_event_is_accepted(client, tokens):
+async def post_binary_call(
+    client: httpx.AsyncClient, token: str, time: str, **attributes: str
+) -> httpx.Response:
+    """A binary-mode `call.logged` event (pbx-1 on D-9); `attributes` as further ce- headers."""
     headers = {
-        **bearer(tokens["events:write"]),
+        **bearer(token),
         "Content-Type": "application/json",
         "ce-specversion": "1.0",
         "ce-id": "pbx-1",
         "ce-source": "pbx",
         "ce-type": "call.logged",
         "ce-subject": "D-9",
-        "ce-time": "2026-02-01T08:00:00%2B08:00",
+        "ce-time": time,
+        **{f"ce-{name}": value for name, value in attributes.items()},
     }
     data = {"rep_id": "R-2", "direction": "outbound", "duration_s": 120}
-    response = await client.post("/v1/events", content=orjson.dumps(data), headers=headers)
+    return await client.post("/v1/events", content=orjson.dumps(data), headers=headers)
+
+
+async def test_binary_mode_event_is_accepted(client, tokens):
+    response = await post_binary_call(client, tokens["events:write"], "2026-02-01T08:00:00%2B08:00")
     assert response.status_code == 201, response.text
     [stored] = await feed(client, tokens["read"])
     assert stored["type"] == "call.logged" and stored["time"] == "2026-02-01T00:00:00+00:00"
@@ -175,19 +183,9 @@ async def test_a_nul_character_is_422_and_stores_nothing(client, tokens):
         assert response.status_code == 422, response.text
         [error] = response.json()["errors"]
         assert error["index"] == 1 and "NUL" in error["detail"]
-    headers = {
-        **bearer(tokens["events:write"]),
-        "Content-Type": "application/json",
-        "ce-specversion": "1.0",
-        "ce-id": "pbx-1",
-        "ce-source": "pbx",
-        "ce-type": "call.logged",
-        "ce-subject": "D-9",
-        "ce-time": "2026-02-01T08:00:00Z",
-        "ce-note": "a%00b",
-    }
-    data = {"rep_id": "R-2", "direction": "outbound", "duration_s": 120}
-    response = await client.post("/v1/events", content=orjson.dumps(data), headers=headers)
+    response = await post_binary_call(
+        client, tokens["events:write"], "2026-02-01T08:00:00Z", note="a%00b"
+    )
     assert response.status_code == 422 and "NUL" in response.text
     assert await feed(client, tokens["read"]) == []
 
