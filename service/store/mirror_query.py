@@ -19,8 +19,10 @@ from service.store.mirror_columns import (
     FLOW_KIND_CODES,
     I32,
     I64,
+    NEVER,
     STAGE_CODES,
     VISIT_CODES,
+    Codes,
     Columns,
     Facts,
     Flags,
@@ -58,19 +60,67 @@ def _keys(
     if group_by == "rep":
         names: list[str | None] = [*columns.reps.names, None]
         return np.where(facts.rep < 0, len(names) - 1, facts.rep).astype(np.int32), names
+    return team_keys(facts.rep, facts.occurred, columns.reps, history)
+
+
+def team_keys(
+    rep: I32, occurred: I64, rep_codes: Codes, history: TeamHistory
+) -> tuple[I32, list[str | None]]:
+    """Each fact's team at its `occurred` as a code into the returned names (last: None)."""
     reps, teams, starts, ends = team_intervals(history)
-    team_names = sorted(set(teams))
-    team_code = {team: code for code, team in enumerate(team_names)}
-    keys = np.full(len(facts.rep), len(team_names), dtype=np.int32)
-    for rep, team, valid_from, valid_to in zip(reps, teams, starts, ends, strict=True):
-        rep_code = columns.reps.index.get(rep)
-        if rep_code is None:
-            continue
-        rows = (facts.rep == rep_code) & (facts.occurred >= micros(valid_from))
-        if valid_to is not None:
-            rows &= facts.occurred < micros(valid_to)
-        keys[rows] = team_code[team]
-    return keys, [*team_names, None]
+    names = sorted(set(teams))
+    code = {team: number for number, team in enumerate(names)}
+    keys = team_codes(
+        rep,
+        occurred,
+        np.array([rep_codes.index.get(name, -1) for name in reps], dtype=np.int64),
+        np.array([micros(start) for start in starts], dtype=np.int64),
+        np.array([NEVER if end is None else micros(end) for end in ends], dtype=np.int64),
+        np.array([code[team] for team in teams], dtype=np.int32),
+        none=len(names),
+    )
+    return keys, [*names, None]
+
+
+def team_codes(
+    rep: I32, occurred: I64, reps: I64, starts: I64, ends: I64, teams: I32, *, none: int
+) -> I32:
+    """Each fact's team: the code in `teams` of the interval of its `rep` holding `occurred`.
+
+    The intervals (`reps`, `starts`, `ends`, `teams`, aligned; `ends` exclusive) of one rep do
+    not overlap. A fact's rep and instant become one sortable number, rep * span + offset in the
+    span of the facts' instants, so one `searchsorted` finds every fact's interval; a fact with
+    no rep (-1), or outside every interval of its rep, gets `none`.
+    """
+    keys = np.full(len(rep), none, dtype=np.int32)
+    known = reps >= 0
+    if not len(rep) or not known.any():
+        return keys
+    reps, starts, ends, teams = reps[known], starts[known], ends[known], teams[known]
+    low, high = int(occurred.min()), int(occurred.max())
+    span = high - low + 2  # facts sit at offsets 0 .. high - low; high - low + 1 is past them
+    if (int(max(reps.max(), rep.max())) + 1) * span >= 2**62:  # spans of millennia: stay exact
+        return team_codes_by_interval(rep, occurred, reps, starts, ends, teams, keys)
+    order = np.lexsort((starts, reps))
+    reps, starts, ends, teams = reps[order], starts[order], ends[order], teams[order]
+    start_keys = reps * span + (np.clip(starts, low, high + 1) - low)
+    end_keys = reps * span + (np.clip(ends, low, high + 1) - low)
+    fact_keys = rep.astype(np.int64) * span + (occurred - low)
+    found = np.searchsorted(start_keys, fact_keys, side="right") - 1
+    inside = (found >= 0) & (rep >= 0)
+    candidate = np.where(inside, found, 0)
+    inside &= (reps[candidate] == rep) & (fact_keys < end_keys[candidate])
+    keys[inside] = teams[candidate[inside]]
+    return keys
+
+
+def team_codes_by_interval(
+    rep: I32, occurred: I64, reps: I64, starts: I64, ends: I64, teams: I32, keys: I32
+) -> I32:
+    """`team_codes` one interval at a time, into `keys` (filled with the `none` code)."""
+    for rep_code, team, valid_from, valid_to in zip(reps, teams, starts, ends, strict=True):
+        keys[(rep == rep_code) & (occurred >= valid_from) & (occurred < valid_to)] = team
+    return keys
 
 
 def board_parts(
