@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -22,8 +21,8 @@ import pytest
 from playwright.async_api import Page, async_playwright
 
 from tests.e2e.dashboard_html import FIVE, api_row, api_totals
+from tests.e2e.served import ROOT, serve
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -56,13 +55,6 @@ def _require_chromium() -> None:
         pytest.fail("CI must provide Debian's chromium at /usr/bin/chromium (.ci/run installs it)")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def _command(env: dict[str, str], *arguments: str) -> str:
     result = await asyncio.to_thread(
         subprocess.run,
@@ -82,37 +74,11 @@ async def _command(env: dict[str, str], *arguments: str) -> str:
 async def server(database_url: str) -> AsyncIterator[Server]:
     """`serve` on a fresh database, the demo quarter loaded by `demo`, a read key by `keys`."""
     _require_chromium()
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "service",
-        "serve",
-        "--port",
-        str(port),
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert process.stdout is not None
-        assert (await asyncio.wait_for(process.stdout.readline(), 60)).startswith(b"fl_")
-        base = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient() as http:
-            for _ in range(400):
-                try:
-                    if (await http.get(f"{base}/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
+    async with serve(database_url) as served:
+        env = served.env
         await _command(env, "demo", "--quarter", QUARTER, "--seed", "7")
         created = await _command(env, "keys", "create", "--name", "ui", "--scopes", "read")
-        yield Server(base, created.strip().splitlines()[-1])
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), 30)
+        yield Server(served.base, created.strip().splitlines()[-1])
 
 
 async def _api(server: Server, path: str, **params: str) -> dict[str, Any]:

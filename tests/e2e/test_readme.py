@@ -5,25 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.e2e.served import ROOT, Served, serve
+
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def readme_example() -> str:
@@ -34,43 +23,14 @@ def readme_example() -> str:
 
 
 @pytest.fixture
-async def server(database_url: str) -> AsyncIterator[tuple[str, str]]:
-    """A real server process on a fresh database; yields (base URL, first admin key)."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "service",
-        "serve",
-        "--port",
-        str(port),
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert process.stdout is not None
-        line = await asyncio.wait_for(process.stdout.readline(), 60)
-        key = line.decode().strip()
-        assert key.startswith("fl_"), key
-        base = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient() as http:
-            for _ in range(200):
-                try:
-                    if (await http.get(f"{base}/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
-        yield base, key
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), 30)
+async def server(database_url: str) -> AsyncIterator[Served]:
+    """A real server process on a fresh database."""
+    async with serve(database_url) as served:
+        yield served
 
 
-async def test_readme_example_runs_against_a_real_server(server):
-    base, key = server
+async def test_readme_example_runs_against_a_real_server(server: Served) -> None:
+    base, key = server.base, server.admin_key
     result = await asyncio.to_thread(
         subprocess.run,
         ["bash", "-euo", "pipefail", "-c", readme_example()],
