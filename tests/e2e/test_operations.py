@@ -77,6 +77,8 @@ async def test_request_ids_go_in_and_out(client):
     assert given.headers["x-request-id"] == "trace-42"
     generated = await client.get("/healthz")
     assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["x-request-id"])
+    again = await client.get("/healthz")
+    assert again.headers["x-request-id"] != generated.headers["x-request-id"]
     unsafe = await client.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
     assert unsafe.headers["x-request-id"] != "bad id\twith spaces"
 
