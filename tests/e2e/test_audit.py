@@ -10,7 +10,7 @@ import re
 import shutil
 import sys
 import textwrap
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from service.store.database import create_engine
 from service.store.keys import Scope
 from tests import databases
 from tests.conftest import bearer, make_settings
-from tests.e2e import test_readme
+from tests.e2e.served import Served, serve
 from tests.factories import ce, qualified, retraction, signed, sourced, visit
 from tests.histories import PERIODS, Delivery, deliveries, known_ats, recorded_from_feed
 
@@ -472,7 +472,11 @@ async def test_the_cli_replays_and_verifies_with_the_same_code(app, client, toke
         await engine.dispose()
 
 
-real_server = test_readme.server  # the `server` fixture: a real `funnel-ledger serve` process
+@pytest.fixture
+async def real_server(database_url: str) -> AsyncIterator[Served]:
+    """A real `funnel-ledger serve` process on a fresh database."""
+    async with serve(database_url) as served:
+        yield served
 
 
 def documented_steps() -> str:
@@ -486,7 +490,7 @@ def documented_steps() -> str:
 
 async def test_the_documented_steps_reproduce_a_quarter(real_server, tmp_path):
     # Given a real server holding a quarter, and an auditor's copy of the tool
-    base, admin = real_server
+    base, admin = real_server.base, real_server.admin_key
     async with httpx.AsyncClient(base_url=base) as http:
         await post_all(http, admin, quarter_history())
     (tmp_path / "tools").mkdir()
