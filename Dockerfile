@@ -1,17 +1,21 @@
 # syntax=docker/dockerfile:1
-# Build a wheel in one stage; run it as a non-root user in a slim one.
+# Build a wheel in one stage; run it as a non-root user in a slim one. Every dependency comes
+# from the hashed lock file requirements/runtime.txt (tools/lock.sh refreshes it).
 FROM python:3.11-slim AS build
 WORKDIR /src
+COPY requirements/runtime.txt requirements/runtime.txt
+RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY service ./service
 COPY migrations ./migrations
-RUN pip install --no-cache-dir --upgrade pip \
- && pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels .
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 funnel
+COPY requirements/runtime.txt /tmp/runtime.txt
+RUN pip install --no-cache-dir --require-hashes --no-deps -r /tmp/runtime.txt && rm /tmp/runtime.txt
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-cache-dir --no-deps /wheels/*.whl && rm -rf /wheels
 USER funnel
 WORKDIR /home/funnel
 # Unset DATABASE_URL starts an embedded PostgreSQL under FUNNEL_DATA_DIR: mount a volume there.
