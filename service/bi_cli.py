@@ -10,7 +10,7 @@ from rich.console import Console
 
 from service.runtime import open_database
 from service.settings import Settings
-from service.store.bi_roles import RoleNameError, create_bi_role
+from service.store.bi_roles import DEFAULT_STATEMENT_TIMEOUT_SECONDS, RoleNameError, create_bi_role
 
 app = typer.Typer(help="Read-only logins for BI tools.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -23,17 +23,28 @@ def create(
         str,
         typer.Option(help="Its password.", prompt=True, hide_input=True, confirmation_prompt=True),
     ],
+    statement_timeout: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Seconds after which its statements and idle transactions are cut off."
+        ),
+    ] = DEFAULT_STATEMENT_TIMEOUT_SECONDS,
 ) -> None:
     """Create a login that may only SELECT the `reporting` views (or reset its password)."""
     settings = Settings()
 
     async def run() -> bool:
         async with open_database(settings) as engine:
-            return await create_bi_role(engine, name, password, settings.timezone)
+            return await create_bi_role(
+                engine, name, password, settings.timezone, statement_timeout
+            )
 
     try:
         existed = asyncio.run(run())
     except RoleNameError as exc:
         raise typer.BadParameter(str(exc), param_hint="--name") from exc
     action = "updated" if existed else "created"
-    console.print(f"{action} read-only role {name!r}: SELECT on schema reporting only")
+    console.print(
+        f"{action} read-only role {name!r}: SELECT on schema reporting only, "
+        f"statements cut off after {statement_timeout} s"
+    )

@@ -62,6 +62,9 @@ def serve(
         loop="uvloop",
         http="httptools",
         proxy_headers=True,
+        # Whose X-Forwarded-Proto/-For to believe (None: uvicorn's FORWARDED_ALLOW_IPS, else
+        # 127.0.0.1); the scheme decides Secure cookies when FUNNEL_PUBLIC_URL is unset.
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_keep_alive=settings.keep_alive_seconds,
         limit_concurrency=settings.max_connections,
         log_level=settings.log_level.lower(),

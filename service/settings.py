@@ -6,6 +6,7 @@ from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -38,6 +39,9 @@ class Settings(BaseSettings):
     max_connections: int | None = Field(default=None, alias="FUNNEL_MAX_CONNECTIONS", ge=1)
     session_secret: SecretStr | None = Field(default=None, alias="FUNNEL_SESSION_SECRET")
     session_hours: float = Field(default=8.0, alias="FUNNEL_SESSION_HOURS", gt=0, le=24 * 30)
+    public_url: str | None = Field(default=None, alias="FUNNEL_PUBLIC_URL")
+    forwarded_allow_ips: str | None = Field(default=None, alias="FUNNEL_FORWARDED_ALLOW_IPS")
+    api_docs: bool = Field(default=False, alias="FUNNEL_API_DOCS")
 
     sse_heartbeat_seconds: float = Field(default=15.0, alias="FUNNEL_SSE_HEARTBEAT_SECONDS", gt=0)
     log_level: str = Field(default="INFO", alias="FUNNEL_LOG_LEVEL")
@@ -52,6 +56,24 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _origin_only(cls, value: str | None) -> str | None:
+        # The service is served at the root of its origin: a path would not be honoured.
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("the public URL is http:// or https:// and a host")
+        if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+            raise ValueError("the public URL is a scheme and a host (and port), nothing else")
+        return f"{parts.scheme}://{parts.netloc.lower()}"
+
+    @property
+    def https(self) -> bool:
+        """Whether the public URL is https (then cookies are Secure and HSTS is sent)."""
+        return self.public_url is not None and self.public_url.startswith("https://")
 
     @cached_property
     def zone(self) -> ZoneInfo:

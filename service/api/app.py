@@ -35,6 +35,7 @@ from service.api.routes import (
 from service.api.routes.admin import stop_rebuild
 from service.api.text_guard import RejectNulInUrl
 from service.api.timeouts import RequestTimeout
+from service.api.transport_security import StrictTransportSecurity
 from service.runtime import open_database, open_read_engine
 from service.settings import Settings
 from service.store.inbox import WebhookInbox
@@ -60,7 +61,9 @@ opportunities, leads and client visits, both as it happened (`as_of`) and as it 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    webhook_config = load_webhook_config(settings.webhooks_config, os.environ)
+    webhook_config = load_webhook_config(
+        settings.webhooks_config, os.environ, public_url=settings.public_url
+    )
     async with open_database(settings) as engine, open_read_engine(settings, engine) as reads:
         projector = Projector(
             engine,
@@ -116,6 +119,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # FastAPI's own OpenTelemetry instrumentation asks the providers on every request;
         # /metrics and the access log cover operations unless it is asked for.
         telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
+        # Swagger UI and ReDoc load their scripts from a CDN: off unless asked for.
+        docs_url="/docs" if settings.api_docs else None,
+        redoc_url="/redoc" if settings.api_docs else None,
     )
     app.state.settings = settings
     install_problem_handlers(app)
@@ -128,6 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.metrics = Metrics()
     app.add_middleware(RequestObserver, metrics=app.state.metrics)
+    if settings.https:
+        app.add_middleware(StrictTransportSecurity)
     app.include_router(health.router)
     app.include_router(events.ingest_router)
     app.include_router(events.router)

@@ -27,6 +27,7 @@ class Scope(StrEnum):
     EVENTS_WRITE = "events:write"
     READ = "read"
     AUDIT = "audit"
+    METRICS = "metrics"  # /metrics and the detail of /readyz: a scraper's key
     ADMIN = "admin"
 
 

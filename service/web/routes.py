@@ -2,6 +2,8 @@
 
 They are public or session-based: `/login` and `/static` are public, `/` needs a session made
 by signing in with a key that may read, and `/logout` ends it. None is in the OpenAPI document.
+Every request that may change state (any method but GET and HEAD) must come from this site, as
+its `Origin` (or, without one, its `Referer`) says.
 """
 
 from __future__ import annotations
@@ -12,28 +14,47 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from service.api.deps import ServicesDep
 from service.api.problems import Problem
+from service.store.ended_sessions import EndedSessions
 from service.store.keys import ApiKey
 from service.web import i18n
 from service.web.board import newest_event_day, read_board
+from service.web.origin import same_origin
 from service.web.page import cards, charts, has_goals, money, picker
 from service.web.sessions import (
     COOKIE,
     SessionSigner,
     clear_session,
+    end_session,
     may_read,
     session_key,
     set_session,
 )
 from service.web.view import parse_view
 
-router = APIRouter(include_in_schema=False)
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CrossSiteRequest(Exception):  # noqa: N818 - a refusal, not a bug
+    """A state-changing dashboard request that does not come from this site."""
+
+
+async def _from_this_site(request: Request) -> None:
+    """Refuse a state-changing request whose `Origin` or `Referer` is not this site's."""
+    if request.method in _SAFE_METHODS:
+        return
+    if not same_origin(request, request.app.state.settings.public_url):
+        raise CrossSiteRequest
+
+
+# On the router, so that every dashboard route added later is guarded too.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(_from_this_site)])
 _MAX_FORM_BYTES = 8192
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
@@ -60,6 +81,7 @@ def install(app: FastAPI) -> None:
         timedelta(hours=settings.session_hours),
     )
     app.include_router(router)
+    app.add_exception_handler(CrossSiteRequest, _refuse_cross_site)
     static = StaticFiles(directory=Path(__file__).with_name("static"))
     app.mount("/static", static, name="static")
 
@@ -70,7 +92,15 @@ def _signer(request: Request) -> SessionSigner:
 
 
 def _secure(request: Request) -> bool:
+    """Whether cookies are Secure: the public URL is https, else this request came over https."""
+    settings = request.app.state.settings
+    if settings.public_url is not None:
+        return bool(settings.https)
     return request.url.scheme == "https"
+
+
+def _ended(services: ServicesDep) -> EndedSessions:
+    return EndedSessions(services.engine)
 
 
 def _language(request: Request) -> str:
@@ -94,7 +124,12 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
     response = HTMLResponse(html, status, headers=_HEADERS)
     if request.query_params.get("lang") in i18n.LANGUAGES:
         response.set_cookie(
-            i18n.COOKIE, language, max_age=365 * 86400, httponly=True, samesite="lax"
+            i18n.COOKIE,
+            language,
+            max_age=365 * 86400,
+            httponly=True,
+            samesite="lax",
+            secure=_secure(request),
         )
     return response
 
@@ -110,7 +145,8 @@ def _local(target: str | None) -> str:
 @router.get("/")
 async def dashboard(request: Request, services: ServicesDep) -> Response:
     """The dashboard; without a session, a redirect to the sign-in page."""
-    key = await session_key(_signer(request), services.keys, request.cookies.get(COOKIE))
+    cookie = request.cookies.get(COOKIE)
+    key = await session_key(_signer(request), services.keys, _ended(services), cookie)
     if key is None:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse("/login?" + urlencode({"next": here}), 303)
@@ -145,14 +181,15 @@ async def dashboard(request: Request, services: ServicesDep) -> Response:
 async def login_page(request: Request, services: ServicesDep) -> Response:
     """The sign-in form (straight to the dashboard when already signed in)."""
     target = _local(request.query_params.get("next"))
-    if await session_key(_signer(request), services.keys, request.cookies.get(COOKIE)):
+    cookie = request.cookies.get(COOKIE)
+    if await session_key(_signer(request), services.keys, _ended(services), cookie):
         return RedirectResponse(target, 303)
     return _page(request, "login.html", next=target, error=None)
 
 
-def _cross_site(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    return origin is not None and urlsplit(origin).netloc != request.url.netloc
+async def _refuse_cross_site(request: Request, _exc: Exception) -> Response:
+    """A cross-site form gets the sign-in page with a 403, and nothing done."""
+    return _page(request, "login.html", 403, next="/", error="bad_origin")
 
 
 @router.post("/login")
@@ -161,8 +198,6 @@ async def login(request: Request, services: ServicesDep) -> Response:
     body = await request.body()
     form = parse_qs(body[:_MAX_FORM_BYTES].decode("utf-8", "replace"))
     target = _local(form.get("next", ["/"])[0])
-    if _cross_site(request):
-        return _page(request, "login.html", 403, next=target, error="bad_origin")
     token = form.get("key", [""])[0].strip()
     key: ApiKey | None = await services.keys.authenticate(token) if token else None
     now = datetime.now(UTC)
@@ -177,8 +212,9 @@ async def login(request: Request, services: ServicesDep) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
-    """End the session: the cookie is removed and the browser goes back to the sign-in page."""
+async def logout(request: Request, services: ServicesDep) -> Response:
+    """End the session here and in the browser, then go back to the sign-in page."""
+    await end_session(_signer(request), _ended(services), request.cookies.get(COOKIE))
     response = RedirectResponse("/login", 303, headers={"Cache-Control": "no-store"})
     clear_session(response, secure=_secure(request))
     return response

@@ -23,6 +23,7 @@ from pydantic import (
     SecretStr,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from service.events.vocabulary import EVENT_TYPES, RETRACTION
@@ -146,7 +147,9 @@ class WebhookConfig(_Model):
     """Every webhook receiver's configuration; a vendor left out has no receiver."""
 
     public_base_url: str | None = Field(
-        default=None, description="the scheme and host vendors call, as HubSpot signs it"
+        default=None,
+        description="the scheme and host vendors call, as HubSpot signs it "
+        "(default: FUNNEL_PUBLIC_URL)",
     )
     tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     hubspot: HubSpotConfig | None = None
@@ -154,11 +157,28 @@ class WebhookConfig(_Model):
     aircall: AircallConfig | None = None
     standard: dict[str, StandardSender] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _hubspot_knows_its_url(self) -> WebhookConfig:
+        # HubSpot signs the URL it called. Without a configured one, the only other source is
+        # the request's own Host header, which whoever sends the request chooses.
+        if self.hubspot is not None and not self.public_base_url:
+            raise ValueError(
+                "the HubSpot receiver needs public_base_url (or FUNNEL_PUBLIC_URL): "
+                "the URL HubSpot calls and signs"
+            )
+        return self
 
-def load_webhook_config(path: Path | None, environ: Mapping[str, str]) -> WebhookConfig:
-    """The configuration in `path` (none: no receivers), secrets taken from `environ`."""
+
+def load_webhook_config(
+    path: Path | None, environ: Mapping[str, str], public_url: str | None = None
+) -> WebhookConfig:
+    """The configuration in `path` (none: no receivers), secrets taken from `environ`;
+    `public_url` (the service's public URL) is the default `public_base_url`."""
     if path is None:
         return WebhookConfig()
     text = path.read_text(encoding="utf-8")
     raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    return WebhookConfig.model_validate(raw or {}, context={"environ": environ})
+    raw = raw or {}
+    if public_url is not None and isinstance(raw, dict) and not raw.get("public_base_url"):
+        raw = {**raw, "public_base_url": public_url}
+    return WebhookConfig.model_validate(raw, context={"environ": environ})

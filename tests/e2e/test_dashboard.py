@@ -17,8 +17,11 @@ from tests.e2e.dashboard_html import api_row, api_totals, shown_rows, shown_stag
 pytestmark = pytest.mark.e2e
 
 
+SAME_SITE = {"Origin": "http://testserver"}  # what a browser sends with the sign-in form
+
+
 async def sign_in(client, token: str, next_: str = "/"):
-    return await client.post("/login", data={"key": token, "next": next_})
+    return await client.post("/login", data={"key": token, "next": next_}, headers=SAME_SITE)
 
 
 @pytest.fixture
@@ -84,7 +87,7 @@ async def test_a_forged_or_tampered_cookie_is_no_session(signed_in):
 
 
 async def test_sign_out_ends_the_session(signed_in):
-    response = await signed_in.post("/logout")
+    response = await signed_in.post("/logout", headers=SAME_SITE)
     assert response.status_code == 303
     assert response.headers["location"] == "/login"
     assert 'fl_session=""' in response.headers["set-cookie"]

@@ -20,7 +20,7 @@ async def test_readiness_reports_the_database_and_the_projector(client, tokens):
     event = sourced("D-1", "R-1", "2026-01-05T00:00:00Z")
     await client.post("/v1/events", json=event, headers=bearer(tokens["events:write"]))
     await client.get("/v1/funnel", headers=bearer(tokens["read"]))  # waits for the projector
-    body = (await client.get("/readyz")).json()
+    body = (await client.get("/readyz", headers=bearer(tokens["metrics"]))).json()
     assert body["status"] == "ok" and body["database"] == "up"
     projector = body["projector"]
     assert (projector["checkpoint"], projector["head"], projector["lag"]) == (1, 1, 0)
@@ -48,8 +48,8 @@ async def test_metrics_count_ingestion_rejections_lag_and_latency(client, tokens
     await client.post("/v1/events", json={"specversion": "1.0"}, headers=writer)
     await client.post("/v1/events", json=batch[0])
 
-    # When Prometheus scrapes, with no key
-    response = await client.get("/metrics")
+    # When Prometheus scrapes, with its key
+    response = await client.get("/metrics", headers=bearer(tokens["metrics"]))
 
     # Then it reads what happened
     assert response.status_code == 200
@@ -107,8 +107,9 @@ def test_redaction_masks_keys_bearer_tokens_and_secrets():
 
 async def test_readiness_reports_the_in_memory_read_models(client, tokens):
     # Given the copy loaded at start-up (an empty log) and one event since
+    detail = bearer(tokens["metrics"])
     for _ in range(600):
-        if not (await client.get("/readyz")).json()["read_mirror"]["loading"]:
+        if not (await client.get("/readyz", headers=detail)).json()["read_mirror"]["loading"]:
             break
         await asyncio.sleep(0.05)
     event = sourced("D-1", "R-1", "2026-01-05T00:00:00Z")
@@ -116,5 +117,5 @@ async def test_readiness_reports_the_in_memory_read_models(client, tokens):
     # When a funnel is asked (it brings the copy to its snapshot's position)
     await client.get("/v1/funnel", headers=bearer(tokens["read"]))
     # Then readiness states the position the copy reflects, and no load under way
-    mirror = (await client.get("/readyz")).json()["read_mirror"]
+    mirror = (await client.get("/readyz", headers=detail)).json()["read_mirror"]
     assert mirror == {"position": 1, "loading": False}

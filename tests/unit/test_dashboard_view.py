@@ -240,11 +240,13 @@ def key(**changes) -> ApiKey:
 def test_session_cookies_are_signed_and_expire():
     signer = SessionSigner(b"s" * 32, timedelta(hours=8))
     cookie = signer.issue(key())
-    assert signer.key_id(cookie) == "k1"
-    assert signer.key_id(cookie + "x") is None
-    assert SessionSigner(b"t" * 32, timedelta(hours=8)).key_id(cookie) is None
-    assert SessionSigner(b"s" * 32, timedelta(seconds=-1)).key_id(cookie) is None
-    assert signer.key_id(None) is None
+    session = signer.session(cookie)
+    assert session is not None and session.key_id == "k1"
+    assert session.session_id != (signer.session(signer.issue(key())) or session).session_id
+    assert signer.session(cookie + "x") is None
+    assert SessionSigner(b"t" * 32, timedelta(hours=8)).session(cookie) is None
+    assert SessionSigner(b"s" * 32, timedelta(seconds=-1)).session(cookie) is None
+    assert signer.session(None) is None
 
 
 def test_a_session_never_outlives_its_key():

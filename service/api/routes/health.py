@@ -1,21 +1,29 @@
-"""Liveness, readiness and metrics (no key needed; they reveal no business data)."""
+"""Liveness, readiness and metrics.
+
+Liveness and the readiness status are public: an orchestrator's probes carry no key. What
+would tell an outsider about the service's state (the projector's position, leadership and
+last error, the metrics) needs a key with the `metrics` scope (or `admin`).
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from service.api.auth import KeyRequirement, bearer_token
 from service.api.deps import ServicesDep
 from service.api.metrics import CONTENT_TYPE, Metrics
 from service.store import checkpoints
+from service.store.keys import Scope
 from service.store.read_model_writer import READ_MODELS
 
 router = APIRouter(tags=["operations"])
 _log = logging.getLogger(__name__)
+_metrics_key = KeyRequirement(Scope.METRICS)
 
 
 class ProjectorReadiness(BaseModel):
@@ -45,6 +53,12 @@ class Readiness(BaseModel):
     read_mirror: MirrorReadiness | None = None
 
 
+class ReadinessStatus(BaseModel):
+    """Whether the service can answer, as told to a caller without a `metrics` key."""
+
+    status: str
+
+
 @router.get("/healthz", summary="Liveness")
 async def healthz() -> dict[str, str]:
     """The process is up."""
@@ -54,11 +68,16 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Readiness",
-    response_model=Readiness,
+    response_model=Readiness | ReadinessStatus,
     responses={503: {"description": "Not ready: the database does not answer"}},
+    # No key: the status alone. A key with the `metrics` scope: the detail.
+    openapi_extra={"security": [{}, {"HTTPBearer": []}]},
 )
-async def readyz(services: ServicesDep) -> JSONResponse:
-    """The database answers; the projector's checkpoint, lag and leadership are reported."""
+async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
+    """The database answers; a `metrics` key also reads the projector and the read models."""
+    detailed = bearer_token(request) is not None
+    if detailed:  # a key that is sent must be good: 401 or 403 otherwise
+        await _metrics_key(request)
     try:
         head = await services.reader.head()
         async with services.engine.connect() as conn:
@@ -66,7 +85,9 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     except Exception:  # any failure means not ready
         _log.warning("readiness check failed: the database does not answer", exc_info=True)
         body: dict[str, Any] = {"status": "unavailable", "database": "down", "projector": None}
-        return JSONResponse(body, 503)
+        return JSONResponse(body if detailed else {"status": "unavailable"}, 503)
+    if not detailed:
+        return JSONResponse({"status": "ok"})
     projector = {
         "checkpoint": checkpoint.position,
         "head": head,
@@ -85,6 +106,7 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     summary="Prometheus metrics",
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
+    dependencies=[Depends(_metrics_key)],
 )
 async def metrics(request: Request, services: ServicesDep) -> Response:
     """Events ingested and rejected, projector checkpoint and lag, request latency."""
