@@ -17,8 +17,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from service.api.body import read_limited
 from service.api.deps import ServicesDep
 from service.api.problems import Problem
+from service.api.unauthenticated import authenticate
 from service.store.keys import ApiKey
 from service.web import i18n
 from service.web.board import newest_event_day, read_board
@@ -34,7 +36,8 @@ from service.web.sessions import (
 from service.web.view import parse_view
 
 router = APIRouter(include_in_schema=False)
-_MAX_FORM_BYTES = 8192
+MAX_FORM_BYTES = 8192
+"""The sign-in form's body limit (a key and a path), applied while it streams in."""
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
@@ -158,13 +161,13 @@ def _cross_site(request: Request) -> bool:
 @router.post("/login")
 async def login(request: Request, services: ServicesDep) -> Response:
     """Check a pasted key once; on success start a session and go on to the dashboard."""
-    body = await request.body()
-    form = parse_qs(body[:_MAX_FORM_BYTES].decode("utf-8", "replace"))
+    body = await read_limited(request, MAX_FORM_BYTES)
+    form = parse_qs(body.decode("utf-8", "replace"))
     target = _local(form.get("next", ["/"])[0])
     if _cross_site(request):
         return _page(request, "login.html", 403, next=target, error="bad_origin")
     token = form.get("key", [""])[0].strip()
-    key: ApiKey | None = await services.keys.authenticate(token) if token else None
+    key: ApiKey | None = await authenticate(request, token) if token else None
     now = datetime.now(UTC)
     if key is None:
         return _page(request, "login.html", 401, next=target, error="bad_key")

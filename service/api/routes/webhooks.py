@@ -19,6 +19,7 @@ from service.api.body import read_limited
 from service.api.container import Services
 from service.api.deps import ServicesDep
 from service.api.problems import Problem
+from service.api.unauthenticated import refuse_if_blocked
 from service.webhooks.aircall import map_aircall
 from service.webhooks.context import ledger_lookup
 from service.webhooks.hubspot import map_hubspot
@@ -36,6 +37,7 @@ from service.webhooks.signatures import (
     required,
 )
 from service.webhooks.standard import map_standard
+from service.webhooks.token_scan import check_token_scanned
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 _log = logging.getLogger(__name__)
@@ -110,6 +112,7 @@ async def hubspot(request: Request, services: ServicesDep) -> Any:
     config = services.webhooks.hubspot
     if config is None:
         raise _not_configured("HubSpot")
+    refuse_if_blocked(request)
     stamp = request.headers.get("x-hubspot-request-timestamp")
     try:
         sent_ms = parse_int(stamp, "X-HubSpot-Request-Timestamp")
@@ -142,6 +145,7 @@ async def pipedrive(request: Request, services: ServicesDep) -> Any:
     config = services.webhooks.pipedrive
     if config is None:
         raise _not_configured("Pipedrive")
+    refuse_if_blocked(request)
     try:
         check_basic(
             request.headers.get("authorization"),
@@ -162,11 +166,14 @@ async def aircall(request: Request, services: ServicesDep) -> Any:
     config = services.webhooks.aircall
     if config is None:
         raise _not_configured("Aircall")
+    refuse_if_blocked(request)
     body = await read_limited(request, services.settings.max_body_bytes)
-    parsed = _json(body)
+    token = config.token.get_secret_value()
     try:
+        check_token_scanned(body, token)
+        parsed = _json(body)
         given = parsed.get("token") if isinstance(parsed, dict) else None
-        check_token(given, config.token.get_secret_value())
+        check_token(given, token)
     except Unauthenticated as exc:
         raise _refused("aircall", exc) from exc
     return await _take(services, "aircall", "webhook:aircall", map_aircall(parsed, config))
@@ -187,6 +194,7 @@ async def standard(
     config = services.webhooks.standard.get(sender)
     if config is None:
         raise _not_configured(f"Standard Webhooks sender {sender!r}")
+    refuse_if_blocked(request)
     stamp = request.headers.get("webhook-timestamp")
     try:
         msg_id = required(request.headers.get("webhook-id"), "webhook-id")
