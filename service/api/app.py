@@ -36,7 +36,7 @@ from service.api.routes import (
 from service.api.routes.admin import stop_rebuild
 from service.api.text_guard import RejectNulInUrl
 from service.api.timeouts import RequestTimeout
-from service.api.unauthenticated import ClientFailures, FailureLimit
+from service.api.unauthenticated import ClientFailures
 from service.runtime import open_database, open_read_engine
 from service.settings import Settings
 from service.store.inbox import WebhookInbox
@@ -131,15 +131,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         seconds=app.state.settings.request_timeout_seconds,
         exempt=(stream.STREAM_PATH, "/v1/exports/", "/v1/audit/"),
     )
-    # Bodies are bounded before anything else reads them; failed authentications are counted
-    # per client on their final answer. Both inside the observer, which logs their refusals.
+    # Bodies are bounded before anything else reads them (inside the observer, which logs the
+    # refusals); failed authentications are counted per client where they are found.
     install_body_limit(
         app,
         settings.max_body_bytes,
         (("/login", MAX_FORM_BYTES), ("/v1/admin/", ADMIN_BODY_BYTES)),
     )
     app.state.auth_failures = ClientFailures.from_settings(settings)
-    app.add_middleware(FailureLimit, failures=app.state.auth_failures)
     app.state.metrics = Metrics()
     app.add_middleware(RequestObserver, metrics=app.state.metrics)
     app.include_router(health.router)

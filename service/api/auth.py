@@ -10,7 +10,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 
 from service.api.problems import Problem
 from service.api.ratelimit import enforce_rate_limit
-from service.api.unauthenticated import authenticate
+from service.api.unauthenticated import authenticate, count_failure
 from service.store.keys import ApiKey, Scope
 
 _DESCRIPTION = "An API key: `Authorization: Bearer fl_…`"
@@ -46,6 +46,7 @@ class KeyRequirement(HTTPBearer):
             return checked
         token = bearer_token(request)
         if token is None:
+            count_failure(request)
             raise Problem(
                 401,
                 "unauthenticated",
@@ -54,6 +55,7 @@ class KeyRequirement(HTTPBearer):
             )
         key = await authenticate(request, token)
         if key is None:
+            count_failure(request)
             raise Problem(
                 401,
                 "unauthenticated",

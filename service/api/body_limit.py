@@ -35,7 +35,9 @@ class BodyLimit:
     """ASGI middleware refusing with 413 problem+json a body over its path's limit.
 
     `limits` maps a path prefix to a smaller limit than `default` (the first matching prefix
-    wins). A `Content-Length` that is not ASCII digits is refused with 400.
+    wins). A `Content-Length` over the limit is answered here, the application never called; a
+    body that streams past it raises `BodyTooLarge` in whatever reads it. A `Content-Length`
+    that is not ASCII digits is refused with 400.
     """
 
     def __init__(self, app: ASGIApp, default: int, limits: Iterable[tuple[str, int]] = ()) -> None:
@@ -66,10 +68,12 @@ class BodyLimit:
                 if declared > limit:
                     await _send(send, _too_large(path, limit))
                     return
+                break
         received = 0
-        started = False
 
         async def counting_receive() -> Message:
+            # Raised from inside the handler that reads the body, so the app's own exception
+            # handler answers it (`install_body_limit`), whoever reads: FastAPI's parser too.
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
@@ -78,19 +82,7 @@ class BodyLimit:
                     raise BodyTooLarge(limit)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            # Raised where no exception handler answers it (outside the routes).
-            if started:
-                raise
-            await _send(send, _too_large(path, limit))
+        await self.app(scope, counting_receive, send)
 
 
 async def _on_body_too_large(request: Request, exc: Exception) -> JSONResponse:

@@ -1,12 +1,12 @@
 """Requests that fail authentication: cheap, and limited per client before any database work.
 
 Each client (its address; an IPv6 client by its /64 network, which one host usually holds
-whole) has a token bucket of authentication failures in this process's memory. Every `401`
-answer spends one token; once the bucket is empty, the `401` becomes `429` with `Retry-After`,
-and whatever would cost more than memory to judge (a key id not seen lately, a webhook body to
-read and verify) is refused with `429` before it is looked up or read. A key remembered from a
-recent success is still judged from memory, so a client behind the same address as an attacker
-keeps its service.
+whole) has a token bucket of authentication failures in this process's memory. Every failure
+(a `401`) spends one token; once the bucket is empty, the `401` becomes `429` with
+`Retry-After`, and whatever would cost more than memory to judge (a key id not seen lately, a
+webhook body to read and verify) is refused with `429` before it is looked up or read. A key
+whose id the process has found before is still judged, so a client behind the same address as
+an attacker keeps its service. Nothing here runs for a request that authenticates.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import orjson
 from fastapi import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from service.api.problems import PROBLEM_JSON, Problem, problem_body
+from service.api.problems import Problem
 from service.settings import Settings
 from service.store.keys import ApiKey, KeyStore, Recall
 
@@ -126,6 +125,14 @@ def _too_many(seconds: int) -> Problem:
     )
 
 
+def count_failure(request: Request) -> None:
+    """Spend one failure of the request's client (it failed authentication); when none was
+    left, answer 429 instead of the 401."""
+    wait = _failures(request).fail(client_of(request.scope))
+    if wait > 0:
+        raise _too_many(_seconds(wait))
+
+
 def refuse_if_blocked(request: Request) -> None:
     """429 if the request's client has no failure left to spend (call before costly work)."""
     wait = _failures(request).wait(client_of(request.scope))
@@ -144,47 +151,3 @@ async def authenticate(request: Request, token: str) -> ApiKey | None:
     if recalled is Recall.STRANGER:
         refuse_if_blocked(request)
     return await store.authenticate(token, now)
-
-
-class FailureLimit:
-    """ASGI middleware spending a failure of the client on every `401`; past the budget the
-    answer becomes `429` problem+json with `Retry-After`."""
-
-    def __init__(self, app: ASGIApp, failures: ClientFailures) -> None:
-        self.app = app
-        self.failures = failures
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve the request, counting it if it failed authentication."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        replaced = False
-
-        async def counting_send(message: Message) -> None:
-            nonlocal replaced
-            if replaced:
-                return  # the rest of the 401 that was answered as a 429
-            if message["type"] == "http.response.start" and message["status"] == 401:
-                wait = self.failures.fail(client_of(scope))
-                if wait > 0:
-                    replaced = True
-                    await _send_too_many(send, str(scope.get("path", "")), _seconds(wait))
-                    return
-            await send(message)
-
-        await self.app(scope, receive, counting_send)
-
-
-async def _send_too_many(send: Send, path: str, seconds: int) -> None:
-    problem = _too_many(seconds)
-    body = orjson.dumps(
-        problem_body(429, problem.slug, problem.title, problem.detail, path, **problem.extra)
-    )
-    headers = [
-        (b"content-type", PROBLEM_JSON.encode()),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(seconds).encode()),
-    ]
-    await send({"type": "http.response.start", "status": 429, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from service.api.body import read_limited
 from service.api.deps import ServicesDep
 from service.api.problems import Problem
-from service.api.unauthenticated import authenticate
+from service.api.unauthenticated import authenticate, count_failure
 from service.store.keys import ApiKey
 from service.web import i18n
 from service.web.board import newest_event_day, read_board
@@ -170,6 +170,7 @@ async def login(request: Request, services: ServicesDep) -> Response:
     key: ApiKey | None = await authenticate(request, token) if token else None
     now = datetime.now(UTC)
     if key is None:
+        count_failure(request)
         return _page(request, "login.html", 401, next=target, error="bad_key")
     if not may_read(key, now):
         return _page(request, "login.html", 403, next=target, error="no_read_scope")
