@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     webhooks_config: Path | None = Field(default=None, alias="FUNNEL_WEBHOOKS_CONFIG")
     rate_limit_per_second: float = Field(default=200.0, alias="FUNNEL_RATE_LIMIT_PER_SECOND", gt=0)
     rate_limit_burst: int = Field(default=2000, alias="FUNNEL_RATE_LIMIT_BURST", ge=1)
+    auth_failures_per_second: float = Field(
+        default=1.0, alias="FUNNEL_AUTH_FAILURES_PER_SECOND", gt=0
+    )
+    auth_failures_burst: int = Field(default=100, alias="FUNNEL_AUTH_FAILURES_BURST", ge=1)
     request_timeout_seconds: float = Field(
         default=30.0, alias="FUNNEL_REQUEST_TIMEOUT_SECONDS", gt=0
     )

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from service import __version__
+from service.api.body_limit import install_body_limit
 from service.api.container import Services
 from service.api.live import LogSignal
 from service.api.metrics import MeteredAppender, Metrics
@@ -36,6 +37,7 @@ from service.api.routes.admin import stop_rebuild
 from service.api.text_guard import RejectNulInUrl
 from service.api.timeouts import RequestTimeout
 from service.api.transport_security import StrictTransportSecurity
+from service.api.unauthenticated import ClientFailures
 from service.runtime import open_database, open_read_engine
 from service.settings import Settings
 from service.store.inbox import WebhookInbox
@@ -43,12 +45,15 @@ from service.store.keys import KeyStore
 from service.store.projector import Projector
 from service.store.read_mirror import ReadMirror
 from service.store.reader import EventReader
+from service.web.routes import MAX_FORM_BYTES
 from service.web.routes import install as install_dashboard
 from service.webhooks.config import load_webhook_config
 
 GC_THRESHOLDS = (50_000, 50, 100)
 """The collector's generation thresholds while serving (CPython's defaults: 700, 10, 10)."""
 _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+ADMIN_BODY_BYTES = 16 * 1024
+"""An administrator's JSON (a key's name, scopes and expiry) takes a few hundred bytes."""
 
 DESCRIPTION = """
 Funnel Ledger turns every B2B sales action into an append-only CloudEvent and answers, for any
@@ -132,6 +137,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         seconds=app.state.settings.request_timeout_seconds,
         exempt=(stream.STREAM_PATH, "/v1/exports/", "/v1/audit/"),
     )
+    # Bodies are bounded before anything else reads them (inside the observer, which logs the
+    # refusals); failed authentications are counted per client where they are found.
+    install_body_limit(
+        app,
+        settings.max_body_bytes,
+        (("/login", MAX_FORM_BYTES), ("/v1/admin/", ADMIN_BODY_BYTES)),
+    )
+    app.state.auth_failures = ClientFailures.from_settings(settings)
     app.state.metrics = Metrics()
     app.add_middleware(RequestObserver, metrics=app.state.metrics)
     if settings.https:

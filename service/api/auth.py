@@ -10,15 +10,13 @@ from fastapi.security.utils import get_authorization_scheme_param
 
 from service.api.problems import Problem
 from service.api.ratelimit import enforce_rate_limit
-from service.store.keys import ApiKey, KeyStore, Scope
+from service.api.unauthenticated import authenticate, count_failure
+from service.store.keys import ApiKey, Scope
 
 _DESCRIPTION = "An API key: `Authorization: Bearer fl_…`"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="funnel-ledger"'}
-
-
-def _key_store(request: Request) -> KeyStore:
-    store: KeyStore = request.app.state.services.keys
-    return store
+_CHECKED = "funnel_ledger.api_key"
+"""Where a request keeps the key already checked (before its body was read): not twice."""
 
 
 def bearer_token(request: Request) -> str | None:
@@ -43,16 +41,21 @@ class KeyRequirement(HTTPBearer):
 
     async def __call__(self, request: Request) -> ApiKey:  # type: ignore[override]
         """The request's key, checked, with its rate limit spent."""
+        checked: ApiKey | None = request.scope.get(_CHECKED)
+        if checked is not None and checked.allows(self.required_scope):
+            return checked
         token = bearer_token(request)
         if token is None:
+            count_failure(request)
             raise Problem(
                 401,
                 "unauthenticated",
                 "send an API key as 'Authorization: Bearer <key>'",
                 headers=_CHALLENGE,
             )
-        key = await _key_store(request).authenticate(token)
+        key = await authenticate(request, token)
         if key is None:
+            count_failure(request)
             raise Problem(
                 401,
                 "unauthenticated",
@@ -68,6 +71,7 @@ class KeyRequirement(HTTPBearer):
             )
         enforce_rate_limit(request, key.key_id)
         request.state.api_key = key
+        request.scope[_CHECKED] = key
         return key
 
 

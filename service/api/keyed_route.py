@@ -21,7 +21,7 @@ from service.store.keys import ApiKey
 KeyedEndpoint = Callable[[Request, ApiKey], Awaitable[Response]]
 
 
-def _served_dependant(route: APIRoute) -> Dependant:
+def served_dependant(route: APIRoute) -> Dependant:
     """The dependant FastAPI would serve: a route included in a router carries the router's
     dependencies too."""
     context = routing._effective_route_context_var.get()
@@ -51,7 +51,7 @@ class KeyedRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """Check the key, then call the endpoint: nothing else to resolve."""
-        requirement = _requirement(_served_dependant(self), self.name)
+        requirement = _requirement(served_dependant(self), self.name)
         endpoint: KeyedEndpoint = self.endpoint
 
         async def handler(request: Request) -> Response:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any, Literal
 
 from sqlalchemy import text
@@ -18,6 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 KEY_PREFIX = "fl"
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
+_KEY_ID = re.compile(r"[0-9a-f]{16}")
+"""What `_insert` makes: a token naming any other key id is refused without a lookup."""
+_NO_SECRET_HASH = hashlib.sha256(b"no such key").digest()
+"""Compared against when there is no stored hash, so that an unknown key id costs what a known
+one with a wrong secret does (no answer tells them apart by its time)."""
+ABSENT_CAPACITY = 10_000
+"""Unknown key ids remembered at most: a flood of random ids cannot grow the memory beyond."""
 KeyStatus = Literal["active", "rotating", "expired", "revoked"]
 
 
@@ -61,6 +69,15 @@ class ApiKey:
         if self.expires_at is not None and self.expires_at <= now:
             return "expired"
         return "rotating" if self.replaced_by else "active"
+
+
+class Recall(Enum):
+    """Why a token cannot be judged from memory: a database lookup is needed."""
+
+    STRANGER = "stranger"
+    """A key id not seen lately (nor known absent)."""
+    STALE = "stale"
+    """A known key id whose remembered row is older than the memory lasts."""
 
 
 class KeyNotRotatable(Exception):  # noqa: N818 - a refusal, not a bug
@@ -111,6 +128,8 @@ class KeyStore:
         # rotating through this store forgets at once, another process's change within that.
         self._remember_seconds = remember_seconds
         self._recent: dict[str, tuple[float, bytes, ApiKey]] = {}
+        # Key ids found absent, and when: the same unknown key sent again makes no lookup.
+        self._absent: dict[str, float] = {}
         self._lookups: dict[str, asyncio.Future[tuple[float, bytes, ApiKey] | None]] = {}
 
     async def create(
@@ -118,7 +137,9 @@ class KeyStore:
     ) -> IssuedKey:
         """Create a key; its token is returned here and never again."""
         async with self._engine.begin() as conn:
-            return await _insert(conn, name, scopes, expires_at)
+            issued = await _insert(conn, name, scopes, expires_at)
+        self._absent.pop(issued.key.key_id, None)
+        return issued
 
     async def get(self, key_id: str) -> ApiKey | None:
         """One key by id (never its secret), or None."""
@@ -168,19 +189,38 @@ class KeyStore:
             ).one()
         return _to_key(updated), issued
 
+    def recall(self, token: str, now: datetime) -> ApiKey | Recall | None:
+        """The usable key for a bearer token judged from memory alone: the key, None (refused),
+        or why a database lookup is needed. Known or not, the secret is hashed and compared once."""
+        parts = split_token(token)
+        key_id, secret = parts or ("", token)
+        remembered = self._recent.get(key_id)
+        stored_hash = _NO_SECRET_HASH if remembered is None else remembered[1]
+        matches = hmac.compare_digest(stored_hash, _hash(secret))
+        clock = time.monotonic()
+        if remembered is None:
+            if parts is None or not _KEY_ID.fullmatch(key_id):
+                return None
+            absent_since = self._absent.get(key_id)
+            if absent_since is not None and clock - absent_since < self._remember_seconds:
+                return None
+            return Recall.STRANGER
+        if clock - remembered[0] >= self._remember_seconds:
+            return Recall.STALE
+        key = remembered[2]
+        return key if matches and key.usable_at(now) else None
+
     async def authenticate(self, token: str, now: datetime | None = None) -> ApiKey | None:
         """The usable key for a bearer token, or None; records when it was last used."""
-        parts = split_token(token)
-        if parts is None:
-            return None
-        key_id, secret = parts
         now = now or datetime.now(UTC)
-        recent = self._recent.get(key_id)
-        if recent is None or time.monotonic() - recent[0] >= self._remember_seconds:
-            recent = await self._look_up(key_id, secret, now)
-            if recent is None:
-                return None
-        _, secret_hash, key = recent
+        recalled = self.recall(token, now)
+        if not isinstance(recalled, Recall):
+            return recalled
+        key_id, secret = split_token(token) or ("", "")
+        found = await self._look_up(key_id, secret, now)
+        if found is None:
+            return None
+        _, secret_hash, key = found
         matches = hmac.compare_digest(secret_hash, _hash(secret))
         return key if matches and key.usable_at(now) else None
 
@@ -207,10 +247,12 @@ class KeyStore:
                 )
             ).one_or_none()
             if row is None:
+                self._remember_absent(key_id)
                 return None
             key = _to_key(row)
             remembered = (time.monotonic(), bytes(row.secret_hash), key)
             self._recent[key_id] = remembered
+            self._absent.pop(key_id, None)
             stale = key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION
             if stale and key.usable_at(now) and hmac.compare_digest(remembered[1], _hash(secret)):
                 await conn.execute(
@@ -218,6 +260,14 @@ class KeyStore:
                     {"now": now, "key_id": key_id},
                 )
         return remembered
+
+    def _remember_absent(self, key_id: str) -> None:
+        if len(self._absent) >= ABSENT_CAPACITY:
+            # The oldest entries first (dicts keep insertion order); they expire soonest anyway.
+            for stale in list(self._absent)[: ABSENT_CAPACITY // 2]:
+                del self._absent[stale]
+        self._absent.pop(key_id, None)
+        self._absent[key_id] = time.monotonic()
 
     async def list(self) -> list[ApiKey]:
         """Every key, newest first."""

@@ -19,8 +19,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from service.api.body import read_limited
 from service.api.deps import ServicesDep
 from service.api.problems import Problem
+from service.api.unauthenticated import authenticate, count_failure
 from service.store.ended_sessions import EndedSessions
 from service.store.keys import ApiKey
 from service.web import i18n
@@ -55,7 +57,8 @@ async def _from_this_site(request: Request) -> None:
 
 # On the router, so that every dashboard route added later is guarded too.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(_from_this_site)])
-_MAX_FORM_BYTES = 8192
+MAX_FORM_BYTES = 8192
+"""The sign-in form's body limit (a key and a path), applied while it streams in."""
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
@@ -195,13 +198,14 @@ async def _refuse_cross_site(request: Request, _exc: Exception) -> Response:
 @router.post("/login")
 async def login(request: Request, services: ServicesDep) -> Response:
     """Check a pasted key once; on success start a session and go on to the dashboard."""
-    body = await request.body()
-    form = parse_qs(body[:_MAX_FORM_BYTES].decode("utf-8", "replace"))
+    body = await read_limited(request, MAX_FORM_BYTES)
+    form = parse_qs(body.decode("utf-8", "replace"))
     target = _local(form.get("next", ["/"])[0])
     token = form.get("key", [""])[0].strip()
-    key: ApiKey | None = await services.keys.authenticate(token) if token else None
+    key: ApiKey | None = await authenticate(request, token) if token else None
     now = datetime.now(UTC)
     if key is None:
+        count_failure(request)
         return _page(request, "login.html", 401, next=target, error="bad_key")
     if not may_read(key, now):
         return _page(request, "login.html", 403, next=target, error="no_read_scope")

@@ -10,11 +10,13 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from service.api.auth import AdminKey
 from service.api.deps import ServicesDep
+from service.api.key_first import KeyFirstRoute
 from service.api.problems import Problem
 from service.durations import DURATION_PATTERN, parse_duration
 from service.store.keys import ApiKey, KeyNotRotatable, KeyStatus, Scope
 
-router = APIRouter(prefix="/v1/admin/keys", tags=["admin"])
+# The key is checked before a body is read: an anonymous client gets 401, never a parse.
+router = APIRouter(prefix="/v1/admin/keys", tags=["admin"], route_class=KeyFirstRoute)
 
 KeyId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="The key id (`keys list`).")]
 KeyName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]

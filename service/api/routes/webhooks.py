@@ -19,6 +19,7 @@ from service.api.body import read_limited
 from service.api.container import Services
 from service.api.deps import ServicesDep
 from service.api.problems import Problem
+from service.api.unauthenticated import count_failure, refuse_if_blocked
 from service.webhooks.aircall import map_aircall
 from service.webhooks.context import ledger_lookup
 from service.webhooks.hubspot import map_hubspot
@@ -36,6 +37,7 @@ from service.webhooks.signatures import (
     required,
 )
 from service.webhooks.standard import map_standard
+from service.webhooks.token_scan import check_token_scanned
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 _log = logging.getLogger(__name__)
@@ -59,8 +61,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 _BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}}
 
 
-def _refused(vendor: str, exc: Unauthenticated, challenge: str | None = None) -> Problem:
+def _refused(
+    request: Request, vendor: str, exc: Unauthenticated, challenge: str | None = None
+) -> Problem:
     _log.info("webhook delivery refused (%s): %s", vendor, exc.reason)
+    count_failure(request)
     headers = {"WWW-Authenticate": challenge} if challenge else None
     slug = "webhook-expired" if exc.expired else "webhook-unauthenticated"
     return Problem(401, slug, exc.reason, headers=headers)
@@ -110,6 +115,7 @@ async def hubspot(request: Request, services: ServicesDep) -> Any:
     config = services.webhooks.hubspot
     if config is None:
         raise _not_configured("HubSpot")
+    refuse_if_blocked(request)
     stamp = request.headers.get("x-hubspot-request-timestamp")
     try:
         sent_ms = parse_int(stamp, "X-HubSpot-Request-Timestamp")
@@ -124,7 +130,7 @@ async def hubspot(request: Request, services: ServicesDep) -> Any:
             request.headers.get("x-hubspot-signature-v3"),
         )
     except Unauthenticated as exc:
-        raise _refused("hubspot", exc) from exc
+        raise _refused(request, "hubspot", exc) from exc
     parsed = _json(body)
     if parsed is _NOT_JSON:
         outcomes = _unreadable(body)
@@ -142,6 +148,7 @@ async def pipedrive(request: Request, services: ServicesDep) -> Any:
     config = services.webhooks.pipedrive
     if config is None:
         raise _not_configured("Pipedrive")
+    refuse_if_blocked(request)
     try:
         check_basic(
             request.headers.get("authorization"),
@@ -149,7 +156,7 @@ async def pipedrive(request: Request, services: ServicesDep) -> Any:
             config.password.get_secret_value(),
         )
     except Unauthenticated as exc:
-        raise _refused("pipedrive", exc, 'Basic realm="funnel-ledger-webhooks"') from exc
+        raise _refused(request, "pipedrive", exc, 'Basic realm="funnel-ledger-webhooks"') from exc
     body = await read_limited(request, services.settings.max_body_bytes)
     parsed = _json(body)
     outcomes = _unreadable(body) if parsed is _NOT_JSON else map_pipedrive(parsed, config)
@@ -162,13 +169,16 @@ async def aircall(request: Request, services: ServicesDep) -> Any:
     config = services.webhooks.aircall
     if config is None:
         raise _not_configured("Aircall")
+    refuse_if_blocked(request)
     body = await read_limited(request, services.settings.max_body_bytes)
-    parsed = _json(body)
+    token = config.token.get_secret_value()
     try:
+        check_token_scanned(body, token)
+        parsed = _json(body)
         given = parsed.get("token") if isinstance(parsed, dict) else None
-        check_token(given, config.token.get_secret_value())
+        check_token(given, token)
     except Unauthenticated as exc:
-        raise _refused("aircall", exc) from exc
+        raise _refused(request, "aircall", exc) from exc
     return await _take(services, "aircall", "webhook:aircall", map_aircall(parsed, config))
 
 
@@ -187,6 +197,7 @@ async def standard(
     config = services.webhooks.standard.get(sender)
     if config is None:
         raise _not_configured(f"Standard Webhooks sender {sender!r}")
+    refuse_if_blocked(request)
     stamp = request.headers.get("webhook-timestamp")
     try:
         msg_id = required(request.headers.get("webhook-id"), "webhook-id")
@@ -196,7 +207,7 @@ async def standard(
         secrets = [secret.get_secret_value() for secret in config.secrets]
         check_standard(secrets, msg_id, str(stamp), body, request.headers.get("webhook-signature"))
     except Unauthenticated as exc:
-        raise _refused(f"standard:{sender}", exc) from exc
+        raise _refused(request, f"standard:{sender}", exc) from exc
     parsed = _json(body)
     outcomes = (
         _unreadable(body) if parsed is _NOT_JSON else map_standard(parsed, sender, config, msg_id)

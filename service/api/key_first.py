@@ -1,0 +1,42 @@
+"""A route class that checks the request's key before FastAPI reads and parses its body.
+
+FastAPI reads and decodes a route's body before it solves the route's dependencies, the key
+among them: an anonymous client could make it parse a body (and learn from a 422 what it
+expects) without any key. A `KeyFirstRoute` checks its `KeyRequirement` first; the requirement
+keeps the key on the request, so the dependency solved afterwards neither looks it up again nor
+spends the rate limit twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from service.api.auth import KeyRequirement
+from service.api.keyed_route import served_dependant
+
+
+class KeyFirstRoute(APIRoute):
+    """An `APIRoute` whose `KeyRequirement` runs before the body is read."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The usual handler, behind the key check when the route takes a body."""
+        handler = super().get_route_handler()
+        dependant = served_dependant(self)
+        requirements = [
+            dependency.call
+            for dependency in dependant.dependencies
+            if isinstance(dependency.call, KeyRequirement)
+        ]
+        if not dependant.body_params or not requirements:
+            return handler
+        requirement = requirements[0]
+
+        async def key_first(request: Request) -> Response:
+            await requirement(request)
+            return await handler(request)
+
+        return key_first
