@@ -296,7 +296,7 @@ class Deal:
 def known_shape(event: dict[str, Any]) -> bool:
     """Whether this tool knows how to read the event's data (its schema version)."""
     version = event.get("schema_version", 1)
-    return version == 1 or (version == 0 and event["type"] == "visit.completed")
+    return bool(version == 1 or (version == 0 and event["type"] == "visit.completed"))
 
 
 def in_contract_shape(event: dict[str, Any]) -> dict[str, Any]:

@@ -169,14 +169,11 @@ def export_line(row: tuple[Any, ...]) -> dict[str, Any]:
 
 def test_the_verifier_reads_old_visits_as_the_service_does() -> None:
     for old in ("first", "follow_up"):
-        line = {
-            "type": "visit.completed",
-            "schema_version": 0,
-            "data": {"rep_id": "R", "type": old},
-        }
+        data = {"rep_id": "R", "type": old}
+        line = {"type": "visit.completed", "schema_version": 0, "data": data}
         assert verify_export.known_shape(line)
         lifted = verify_export.in_contract_shape(line)["data"]
-        assert lifted == upcast("visit.completed", 0, line["data"])
+        assert lifted == upcast("visit.completed", 0, data)
     assert not verify_export.known_shape({"type": "deal.lost", "schema_version": 0})
     assert not verify_export.known_shape({"type": "visit.completed", "schema_version": 2})
 
