@@ -64,6 +64,9 @@ STAGE_OF = {
 }
 OPEN_OPPORTUNITY = ("opportunity", "eb_committed", "committed")
 MAX_PROBLEMS = 100
+VISIT_KINDS_V0 = {"first": "FSI", "follow_up": "FUA"}
+"""Visits stored at schema version 0 said `type: first | follow_up` where the contract says
+`kind: FSI | FUA` (docs/schema-evolution.md); the export shows them as stored."""
 
 
 class ExportError(Exception):
@@ -290,8 +293,23 @@ class Deal:
             self.owner = data["to_rep_id"]
 
 
+def known_shape(event: dict[str, Any]) -> bool:
+    """Whether this tool knows how to read the event's data (its schema version)."""
+    version = event.get("schema_version", 1)
+    return bool(version == 1 or (version == 0 and event["type"] == "visit.completed"))
+
+
+def in_contract_shape(event: dict[str, Any]) -> dict[str, Any]:
+    """The event line with its data in the contract's shape (lines lacking a version have it)."""
+    if event["type"] == "visit.completed" and event.get("schema_version", 1) == 0:
+        data = {k: v for k, v in event["data"].items() if k != "type"}
+        return {**event, "data": {**data, "kind": VISIT_KINDS_V0[event["data"]["type"]]}}
+    return event
+
+
 def scoreboard(header: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
     """The period's five numbers by rep and in total, from the exported events alone."""
+    events = [in_contract_shape(event) for event in events]
     start, end = instant(header["period"]["from"]), instant(header["period"]["to"])
     known_at = instant(header["known_at"])
     known = [e for e in events if e["_recorded_at"] <= known_at]
@@ -340,7 +358,13 @@ def verify(path: str) -> dict[str, Any]:
         findings.add("the digest differs from the trailer's")
     if len(events) != trailer.get("events") or retractions != trailer.get("retractions"):
         findings.add("the counts differ from the trailer's")
-    board = scoreboard(header, events)
+    for event in events:
+        if not known_shape(event):
+            findings.add(
+                f"position {event['position']}: schema version {event['schema_version']} "
+                f"of {event['type']} is unknown to this tool"
+            )
+    board = scoreboard(header, [event for event in events if known_shape(event)])
     return {
         "ok": findings.problem_count == 0,
         "format": header["format"],

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.audit.compare import Difference, differences
 from service.events.recorded import RecordedEvent
+from service.events.upcasting import recorded_event
 from service.events.vocabulary import RETRACTION
 from service.projections.scoreboard import Scoreboard, compute_scoreboard
 from service.store import scoreboard_query
@@ -45,7 +46,7 @@ class ReplayReport:
 
 
 def _event(row: EventRow) -> RecordedEvent:
-    return RecordedEvent(
+    return recorded_event(
         position=row["position"],
         subject=row["subject"],
         stream_version=row["stream_version"],
@@ -55,6 +56,8 @@ def _event(row: EventRow) -> RecordedEvent:
         occurred_at=row["occurred_at"],
         recorded_at=row["recorded_at"],
         data=orjson.loads(row["data"]),
+        metadata={},
+        schema_version=row["schema_version"],
     )
 
 

@@ -14,6 +14,8 @@ class RecordedEvent:
 
     `occurred_at` is valid time (CloudEvents `time`); `recorded_at` is transaction time, set by
     the database. `position` orders the global log; `stream_version` orders the subject's stream.
+    `data` is in the shape of `schema_version`: read from the log, its type's current one
+    (`service.events.upcasting`).
 
     Treat it as immutable. It is not a frozen dataclass because a frozen one sets each field
     through `object.__setattr__`: five times the cost of building one, and a rebuild, a

@@ -19,6 +19,7 @@ import orjson
 
 from service.events.envelope import CloudEvent
 from service.events.instants import utc_iso_json
+from service.events.upcasting import current_version
 from service.events.vocabulary import RETRACTION
 from service.store.chain import LinkTemplate, link_hash, link_template
 from service.store.errors import (
@@ -29,7 +30,6 @@ from service.store.errors import (
 )
 
 Key = tuple[str, str]
-SCHEMA_VERSION = 1
 
 
 @dataclass(slots=True)
@@ -58,12 +58,13 @@ class Stored:
 @dataclass(slots=True)
 class Prepared:
     """An event made ready for the log before the lock is taken: its stored texts (canonical
-    JSON) and the template of its chain link."""
+    JSON), its type's current schema version and the template of its chain link."""
 
     event: CloudEvent
     data: str
     metadata: str
     template: LinkTemplate
+    schema_version: int
 
 
 def prepare(events: Sequence[CloudEvent], metadata: Mapping[str, Any]) -> list[Prepared]:
@@ -75,17 +76,18 @@ def prepare(events: Sequence[CloudEvent], metadata: Mapping[str, Any]) -> list[P
             event_metadata["extensions"] = dict(event.extensions)
         data = event.canonical_data()
         meta = orjson.dumps(event_metadata, option=orjson.OPT_SORT_KEYS)
+        version = current_version(event.type)
         template = link_template(
             subject=event.subject,
             source=event.source,
             event_id=event.id,
             event_type=event.type,
-            schema_version=SCHEMA_VERSION,
+            schema_version=version,
             occurred_at=event.time_text,
             data=data,
             metadata=meta,
         )
-        prepared.append(Prepared(event, data.decode(), meta.decode(), template))
+        prepared.append(Prepared(event, data.decode(), meta.decode(), template, version))
     return prepared
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.events.recorded import RecordedEvent
+from service.events.upcasting import recorded_event
 
 FOLD_COLUMNS = (
     "position, subject, stream_version, source, event_id, type, occurred_at, recorded_at, "
@@ -28,7 +29,7 @@ _BEGIN = text("SELECT 1")
 def recorded(row: Sequence[Any]) -> RecordedEvent:
     """A record of `FOLD_COLUMNS` as a `RecordedEvent` (its `metadata` left empty)."""
     position, subject, version, source, event_id, kind, occurred, recorded_at, data, schema = row
-    return RecordedEvent(
+    return recorded_event(
         position,
         subject,
         version,
@@ -47,7 +48,7 @@ def recorded_all(rows: Sequence[Sequence[Any]]) -> list[RecordedEvent]:
     """Every record of `FOLD_COLUMNS` as a `RecordedEvent`, in order."""
     loads = orjson.loads
     return [
-        RecordedEvent(p, s, v, src, i, t, o, r, loads(d), {}, sv)
+        recorded_event(p, s, v, src, i, t, o, r, loads(d), {}, sv)
         for p, s, v, src, i, t, o, r, d, sv in rows
     ]
 

@@ -27,10 +27,10 @@ EventRow = Mapping[str, Any]
 
 _REPLAY_COLUMNS = (
     "e.position, e.subject, e.stream_version, e.source, e.event_id, e.type, e.occurred_at, "
-    "e.recorded_at, e.data::text AS data, e.hash"
+    "e.recorded_at, e.data::text AS data, e.hash, e.schema_version"
 )
 _EXPORT_COLUMNS = (
-    f"{_REPLAY_COLUMNS}, e.schema_version, e.metadata::text AS metadata, "
+    f"{_REPLAY_COLUMNS}, e.metadata::text AS metadata, "
     "(SELECT p.hash FROM events p WHERE p.position = e.position - 1) AS prev"
 )
 # One pass in position order over the primary key: no sort, however large the period.
@@ -62,8 +62,8 @@ async def period_rows(
     """The period's events in position order, `chunk` rows at a time, over a server-side cursor.
 
     `conn` must be inside a transaction (its snapshot is the one read). With `with_envelope`,
-    rows also carry `schema_version`, `metadata` and `prev` (the hash of the event at the
-    position before; None if that event is missing).
+    rows also carry `metadata` and `prev` (the hash of the event at the position before; None
+    if that event is missing).
     """
     # The driver's own cursor: SQLAlchemy's row processing would double the time of a replay.
     raw = await conn.get_raw_connection()

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.events.recorded import RecordedEvent
+from service.events.upcasting import recorded_event
 
 _COLUMNS = (
     "position, subject, stream_version, source, event_id, type, occurred_at, recorded_at, "
@@ -40,7 +41,7 @@ _STREAM_AND_HEAD = text(
 
 def to_recorded(row: Row[Any]) -> RecordedEvent:
     """A database row of the events table as a `RecordedEvent`."""
-    return RecordedEvent(
+    return recorded_event(
         position=row.position,
         subject=row.subject,
         stream_version=row.stream_version,

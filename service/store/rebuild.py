@@ -23,6 +23,7 @@ from service.events.vocabulary import REP_SUBJECT_PREFIX, RETRACTION, TEAM_ASSIG
 from service.projections.facts import FLOW_KINDS
 from service.store import checkpoints
 from service.store.event_rows import FOLD_COLUMNS, fetch_events
+from service.store.older_shapes import in_current_shape, write_older_shapes
 from service.store.plan_writer import PLAN_TYPES
 from service.store.read_model_writer import LIVE, READ_MODELS, Tables, apply_batch
 from service.store.rebuild_tables import (
@@ -117,6 +118,7 @@ async def _rebuild_locked(
         )
     deals = segments.result()
     await _timed("indexes and vacuum", build_indexes(engine, indexes))
+    await _timed("events of older shapes", write_older_shapes(engine, head, NEXT))
     position = await _timed("swap", _swap(engine, head))
     tracker.finish()
     _log.info("rebuilt %s events of %s deals in %.1f s", head, deals, time.perf_counter() - began)
@@ -186,7 +188,7 @@ def _flow_facts_sql(tables: Tables) -> str:
         "CASE WHEN e.type = 'deal.contract_signed' THEN e.data->>'currency' END, "
         "CASE WHEN e.type = 'visit.completed' THEN e.data->>'kind' END "
         f"FROM events e {_RETRACTED} "
-        f"WHERE e.position <= :head AND e.type IN ({types}) "
+        f"WHERE e.position <= :head AND e.type IN ({types}) AND {in_current_shape('e')} "
         f"AND e.subject NOT LIKE '{REP_SUBJECT_PREFIX}%' AND e.subject NOT LIKE 'team:%') AS f"
     )
 
@@ -199,7 +201,7 @@ def _team_rows_sql(tables: Tables) -> str:
         f"SELECT e.position, substr(e.subject, {len(REP_SUBJECT_PREFIX) + 1}), "
         "e.data->>'team_id', e.occurred_at, e.recorded_at, r.recorded_at "
         f"FROM events e {_RETRACTED} "
-        f"WHERE e.position <= :head AND e.type = '{TEAM_ASSIGNMENT}'"
+        f"WHERE e.position <= :head AND e.type = '{TEAM_ASSIGNMENT}' AND {in_current_shape('e')}"
     )
 
 
@@ -211,7 +213,7 @@ def _plan_rows_sql(tables: Tables) -> str:
         "retracted_at, data) "
         "SELECT e.position, e.subject, e.type, e.occurred_at, e.recorded_at, r.recorded_at, "
         f"e.data FROM events e {_RETRACTED} "
-        f"WHERE e.position <= :head AND e.type IN ({types})"
+        f"WHERE e.position <= :head AND e.type IN ({types}) AND {in_current_shape('e')}"
     )
 
 
