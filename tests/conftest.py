@@ -15,6 +15,7 @@ from service.api.app import create_app
 from service.settings import Settings
 from service.store.keys import Scope
 from tests.databases import TestServer
+from tests.e2e.openapi_check import response_checker
 
 
 def _fresh_directory() -> Path:
@@ -66,9 +67,13 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to the app in-process."""
+    """An HTTP client talking to the app in-process; every JSON answer is held to the app's
+    OpenAPI document (tests/e2e/openapi_check.py)."""
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    hooks = {"response": [response_checker(app.openapi)]}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", event_hooks=hooks
+    ) as http:
         yield http
 
 
