@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.events.vocabulary import REP_SUBJECT_PREFIX, RETRACTION, TEAM_ASSIGNMENT
 from service.projections.facts import FLOW_KINDS
 from service.store import checkpoints
-from service.store.event_rows import FOLD_COLUMNS, fetch_events
+from service.store.event_rows import FOLD_COLUMNS, fetch_batch, occurred_in_range
 from service.store.plan_writer import PLAN_TYPES
 from service.store.read_model_writer import LIVE, READ_MODELS, Tables, apply_batch
 from service.store.rebuild_tables import (
@@ -157,10 +157,13 @@ class _Tracker:
 
 # The retraction (if any, up to the head) of each event: its `recorded_at` is the row's
 # `retracted_at`, as the writer's retraction marks set it. At most one retraction names an event.
+# Events out of range (`event_rows`) are never projected, retractions among them included.
 _RETRACTED = (
     "LEFT JOIN events r ON r.type = '" + RETRACTION + "' AND r.position <= :head "
-    "AND r.data->>'event_source' = e.source AND r.data->>'event_id' = e.event_id"
+    "AND r.data->>'event_source' = e.source AND r.data->>'event_id' = e.event_id "
+    f"AND {occurred_in_range('r')}"
 )
+_IN_RANGE = occurred_in_range("e")
 
 
 def _flow_facts_sql(tables: Tables) -> str:
@@ -186,7 +189,7 @@ def _flow_facts_sql(tables: Tables) -> str:
         "CASE WHEN e.type = 'deal.contract_signed' THEN e.data->>'currency' END, "
         "CASE WHEN e.type = 'visit.completed' THEN e.data->>'kind' END "
         f"FROM events e {_RETRACTED} "
-        f"WHERE e.position <= :head AND e.type IN ({types}) "
+        f"WHERE e.position <= :head AND e.type IN ({types}) AND {_IN_RANGE} "
         f"AND e.subject NOT LIKE '{REP_SUBJECT_PREFIX}%' AND e.subject NOT LIKE 'team:%') AS f"
     )
 
@@ -199,7 +202,7 @@ def _team_rows_sql(tables: Tables) -> str:
         f"SELECT e.position, substr(e.subject, {len(REP_SUBJECT_PREFIX) + 1}), "
         "e.data->>'team_id', e.occurred_at, e.recorded_at, r.recorded_at "
         f"FROM events e {_RETRACTED} "
-        f"WHERE e.position <= :head AND e.type = '{TEAM_ASSIGNMENT}'"
+        f"WHERE e.position <= :head AND e.type = '{TEAM_ASSIGNMENT}' AND {_IN_RANGE}"
     )
 
 
@@ -211,7 +214,7 @@ def _plan_rows_sql(tables: Tables) -> str:
         "retracted_at, data) "
         "SELECT e.position, e.subject, e.type, e.occurred_at, e.recorded_at, r.recorded_at, "
         f"e.data FROM events e {_RETRACTED} "
-        f"WHERE e.position <= :head AND e.type IN ({types})"
+        f"WHERE e.position <= :head AND e.type IN ({types}) AND {_IN_RANGE}"
     )
 
 
@@ -229,9 +232,9 @@ async def _swap(engine: AsyncEngine, head: int) -> int:
     async with engine.begin() as conn:
         await checkpoints.load(conn, READ_MODELS, lock=True)
         after = head
-        while events := await fetch_events(conn, _AFTER_HEAD, after):
-            await apply_batch(conn, events, NEXT)
-            after = events[-1].position
+        while (batch := await fetch_batch(conn, _AFTER_HEAD, after)).read:
+            await apply_batch(conn, batch.events, NEXT)
+            after = batch.last_position
         names = {live: await index_names(conn, live) for live in LIVE.all()}
         for live, fresh, old in zip(LIVE.all(), NEXT.all(), OLD.all(), strict=True):
             await conn.execute(text(f"DROP TABLE IF EXISTS {old}"))
