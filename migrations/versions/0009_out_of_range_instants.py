@@ -30,7 +30,7 @@ _OUT_OF_RANGE_EVENT = f"SELECT 1 FROM events e WHERE NOT ({_IN_RANGE.format(alia
 _DEFINER = "LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public"
 _UNRETRACTED = """NOT EXISTS (
     SELECT 1 FROM public.events r
-    WHERE r.type = 'event.retracted' AND {in_range}
+    WHERE r.type = 'event.retracted'
       AND r.data->>'event_source' = {alias}.source AND r.data->>'event_id' = {alias}.event_id)"""
 _TEAM_AT = """LEFT JOIN LATERAL (
     SELECT a.data->>'team_id' AS team_id FROM public.events a
@@ -40,7 +40,8 @@ _TEAM_AT = """LEFT JOIN LATERAL (
 
 
 def _unretracted(alias: str) -> str:
-    return _UNRETRACTED.format(alias=alias, in_range=_IN_RANGE.format(alias="r"))
+    # A retraction's own time does not matter (contract §4): one out of range still retracts.
+    return _UNRETRACTED.format(alias=alias)
 
 
 def _team_at(rep: str, instant: str, alias: str) -> str:

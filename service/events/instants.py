@@ -27,7 +27,7 @@ RANGE_TEXT = "between 1900-01-01T00:00:00Z (included) and 2200-01-01T00:00:00Z (
 # without its colon. `fromisoformat` alone accepts all of those.
 _DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _TIME = r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
-_OFFSET = r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+_OFFSET = r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 RFC3339_DATE = re.compile(_DATE)
 """A full date, `YYYY-MM-DD` (use `fullmatch`)."""
 RFC3339 = re.compile(f"{_DATE}[Tt]{_TIME}{_OFFSET}")

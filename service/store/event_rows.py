@@ -7,20 +7,24 @@ from the record by position. `metadata` is left out: no read model depends on it
 Rows become events for folding here and in `service.store.reader`, and both leave out an event
 whose `occurred_at` lies outside the accepted range (`service.events.instants.in_range`): only
 an earlier version could have stored one, and no fold, count or read model ever takes it in.
+A retraction is the exception: its own time does not matter (contract §4), so it retracts
+whatever its time, which is read as stored (`as_stored`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service.events.instants import EARLIEST, LATEST, in_range, utc_iso
+from service.events.instants import EARLIEST, LATEST, as_stored, in_range, utc_iso
 from service.events.recorded import RecordedEvent
+from service.events.vocabulary import RETRACTION
 
 FOLD_COLUMNS = (
     "position, subject, stream_version, source, event_id, type, occurred_at, recorded_at, "
@@ -33,18 +37,22 @@ _BEGIN = text("SELECT 1")
 
 def occurred_in_range(alias: str) -> str:
     """SQL: the event `alias` occurred in the accepted range (`in_range` for a query)."""
-    return (
-        f"{alias}.occurred_at >= '{utc_iso(EARLIEST)}' AND {alias}.occurred_at < '{utc_iso(LATEST)}'"
-    )
+    column = f"{alias}.occurred_at"
+    return f"{column} >= '{utc_iso(EARLIEST)}' AND {column} < '{utc_iso(LATEST)}'"
+
+
+def foldable(occurred_at: datetime, event_type: str) -> bool:
+    """Whether a stored event takes part in folds: in range, or a retraction."""
+    return in_range(occurred_at) or event_type == RETRACTION
 
 
 def recorded_all(rows: Sequence[Sequence[Any]]) -> list[RecordedEvent]:
-    """Every record of `FOLD_COLUMNS` as a `RecordedEvent`, in order, but those out of range."""
+    """Every foldable record of `FOLD_COLUMNS` as a `RecordedEvent`, in order."""
     loads = orjson.loads
     return [
-        RecordedEvent(p, s, v, src, i, t, o, r, loads(d), {}, sv)
+        RecordedEvent(p, s, v, src, i, t, as_stored(o), r, loads(d), {}, sv)
         for p, s, v, src, i, t, o, r, d, sv in rows
-        if in_range(o)
+        if foldable(o, t)
     ]
 
 

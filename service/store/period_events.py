@@ -10,7 +10,8 @@ For a period [from, to) as known at `known_at`, they are, in position order:
 Nothing else can change the five numbers grouped by rep: rep streams only carry team
 assignments and targets, team streams targets and priorities, and later events or retractions
 of later events are outside the period. Events whose `occurred_at` lies out of range (only an
-earlier version could store one) are never counted, so never selected either.
+earlier version could store one) are never counted, so never selected either; a retraction's
+time does not matter, as everywhere (`event_rows.foldable`).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ _EXPORT_COLUMNS = (
 _SELECT = (
     "SELECT {columns} FROM events e "
     "WHERE e.recorded_at <= $2 AND e.subject NOT LIKE 'rep:%' "
-    f"AND e.subject NOT LIKE 'team:%' AND {occurred_in_range('e')} AND ("
-    "(e.type <> 'event.retracted' AND e.occurred_at < $1) "
+    "AND e.subject NOT LIKE 'team:%' AND ("
+    f"(e.type <> 'event.retracted' AND e.occurred_at < $1 AND {occurred_in_range('e')}) "
     "OR (e.type = 'event.retracted' AND EXISTS (SELECT 1 FROM events t "
     "WHERE t.source = e.data->>'event_source' AND t.event_id = e.data->>'event_id' "
     "AND t.type <> 'event.retracted' AND t.occurred_at < $1 AND t.recorded_at <= $2 "

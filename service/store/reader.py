@@ -1,7 +1,7 @@
 """The read path of the log: the global feed, one stream, and the head position.
 
 The feed gives every stored row as it is. Streams, read for folding, leave out events whose
-`occurred_at` lies out of range, as `service.store.event_rows` does: no fold ever sees one.
+`occurred_at` lies out of range, as `service.store.event_rows.foldable` says: no fold sees one.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from service.events.instants import in_range
+from service.events.instants import as_stored
 from service.events.recorded import RecordedEvent
+from service.store.event_rows import foldable
 
 _COLUMNS = (
     "position, subject, stream_version, source, event_id, type, occurred_at, recorded_at, "
@@ -52,7 +53,7 @@ def to_recorded(row: Row[Any]) -> RecordedEvent:
         source=row.source,
         id=row.event_id,
         type=row.type,
-        occurred_at=row.occurred_at,
+        occurred_at=as_stored(row.occurred_at),
         recorded_at=row.recorded_at,
         data=row.data,
         metadata=row.metadata,
@@ -61,7 +62,7 @@ def to_recorded(row: Row[Any]) -> RecordedEvent:
 
 
 def _foldable(rows: Sequence[Row[Any]]) -> list[RecordedEvent]:
-    return [to_recorded(row) for row in rows if in_range(row.occurred_at)]
+    return [to_recorded(row) for row in rows if foldable(row.occurred_at, row.type)]
 
 
 class EventReader:

@@ -157,12 +157,12 @@ class _Tracker:
 
 # The retraction (if any, up to the head) of each event: its `recorded_at` is the row's
 # `retracted_at`, as the writer's retraction marks set it. At most one retraction names an event.
-# Events out of range (`event_rows`) are never projected, retractions among them included.
 _RETRACTED = (
     "LEFT JOIN events r ON r.type = '" + RETRACTION + "' AND r.position <= :head "
-    "AND r.data->>'event_source' = e.source AND r.data->>'event_id' = e.event_id "
-    f"AND {occurred_in_range('r')}"
+    "AND r.data->>'event_source' = e.source AND r.data->>'event_id' = e.event_id"
 )
+# Events out of range are never projected (`event_rows.foldable`); a retraction's time does not
+# matter, so `_RETRACTED` takes any.
 _IN_RANGE = occurred_in_range("e")
 
 

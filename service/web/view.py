@@ -138,7 +138,7 @@ def _date(params: Mapping[str, str], zone: tzinfo, name: str, errors: list[str])
 
 
 def _period(
-    params: Mapping[str, str], zone: tzinfo, anchor: date, errors: list[str]
+    params: Mapping[str, str], zone: tzinfo, anchors: tuple[date, date], errors: list[str]
 ) -> tuple[date, date, str | None]:
     shortcut = params.get("period")
     if shortcut:
@@ -151,8 +151,13 @@ def _period(
         return first, after, None
     if first or after:
         errors.append("to")
-    default = shortcut_of("quarter", anchor)
-    return (*days_of(default, zone), default)
+    for anchor in anchors:
+        default = shortcut_of("quarter", anchor)
+        try:
+            return (*days_of(default, zone), default)
+        except ValueError:  # its quarter reaches out of range (say, 1899-Q4 in the zone)
+            continue
+    raise ValueError("no default period: neither the anchor's quarter nor today's is in range")
 
 
 def parse_view(
@@ -163,7 +168,7 @@ def parse_view(
     With no period, the quarter containing `anchor` (the newest event's day) is shown.
     """
     errors: list[str] = []
-    first, after, shortcut = _period(params, zone, anchor, errors)
+    first, after, shortcut = _period(params, zone, (anchor, today), errors)
     rows: Rows = "team" if params.get("rows") == "team" else "rep"
     view = View(
         first=first,
