@@ -18,6 +18,7 @@ from service import bi_cli
 from service.audit import cli as audit_cli
 from service.durations import parse_duration
 from service.logs import logging_config
+from service.projections.periods import parse_instant
 from service.runtime import open_database
 from service.settings import Settings
 from service.store.keys import ApiKey, IssuedKey, KeyNotRotatable, KeyStore, Scope, parse_scopes
@@ -94,21 +95,39 @@ def migrate() -> None:
     asyncio.run(run())
 
 
+_EXPIRES_HELP = (
+    "Expiry: a date (its 00:00) or an RFC 3339 date-time, in FUNNEL_TIMEZONE unless it has an "
+    "offset; from 1900 to 2199."
+)
+
+
+def _expiry(settings: Settings, value: str | None) -> datetime | None:
+    """`--expires` as an instant in the accepted range (a bad parameter otherwise)."""
+    if value is None:
+        return None
+    try:
+        return parse_instant(value, settings.zone, end_of_date=False)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--expires") from exc
+
+
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="Who or what the key is for.")],
     scopes: Annotated[str, typer.Option(help="Comma-separated: events:write, read, audit, admin.")],
-    expires: Annotated[datetime | None, typer.Option(help="Expiry instant (ISO 8601).")] = None,
+    expires: Annotated[str | None, typer.Option(help=_EXPIRES_HELP)] = None,
 ) -> None:
     """Create a key; its token is printed as the last line, and shown only this once."""
     try:
         scope_set = parse_scopes(scopes)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--scopes") from exc
+    settings = Settings()
+    expires_at = _expiry(settings, expires)
 
     async def run() -> str:
-        async with open_database(Settings()) as engine:
-            issued = await KeyStore(engine).create(name, scope_set, expires)
+        async with open_database(settings) as engine:
+            issued = await KeyStore(engine).create(name, scope_set, expires_at)
             console.print(
                 f"created key {issued.key.key_id} ({name}: {', '.join(sorted(scope_set))})"
             )
@@ -181,17 +200,19 @@ def keys_revoke(
 def keys_rotate(
     key_id: Annotated[str, typer.Argument(help="The key id (see `keys list`).")],
     overlap: Annotated[str, typer.Option(help="How long the old key stays valid: 24h.")] = "24h",
-    expires: Annotated[datetime | None, typer.Option(help="The new key's expiry.")] = None,
+    expires: Annotated[str | None, typer.Option(help=_EXPIRES_HELP)] = None,
 ) -> None:
     """Issue a successor; the old key works until the overlap ends. Prints the new token last."""
     try:
         window = parse_duration(overlap)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--overlap") from exc
+    settings = Settings()
+    expires_at = _expiry(settings, expires)
 
     async def run() -> tuple[ApiKey, IssuedKey] | None:
-        async with open_database(Settings()) as engine:
-            return await KeyStore(engine).rotate(key_id, window, expires)
+        async with open_database(settings) as engine:
+            return await KeyStore(engine).rotate(key_id, window, expires_at)
 
     try:
         rotated = asyncio.run(run())

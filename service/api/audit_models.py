@@ -64,6 +64,13 @@ class ChainBreakModel(BaseModel):
     detail: str
 
 
+class OutOfRangeModel(BaseModel):
+    """Stored events whose time lies outside the accepted range: never counted."""
+
+    count: int = Field(description="How many there are among the verified events.")
+    positions: list[int] = Field(description="The first 100 of their positions.")
+
+
 class VerifyModel(BaseModel):
     """The hash chain recomputed from the stored events."""
 
@@ -74,6 +81,10 @@ class VerifyModel(BaseModel):
         description="The hash at `head_position` when every link held: keep it as an anchor."
     )
     first_break: ChainBreakModel | None
+    out_of_range: OutOfRangeModel = Field(
+        description="Events stored by an earlier version with a time outside 1900-01-01 to "
+        "2200-01-01 (docs/security.md): kept in the log and its chain, never counted."
+    )
 
 
 class PeriodModel(BaseModel):

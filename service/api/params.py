@@ -9,7 +9,7 @@ from service.api.problems import Problem
 from service.projections.periods import parse_instant, parse_period
 from service.settings import Settings
 
-_PLUS_AS_SPACE = re.compile(r" (\d{2}:?\d{2})$")
+_PLUS_AS_SPACE = re.compile(r" ([0-9]{2}:[0-9]{2})\Z")
 
 
 def _invalid(name: str, detail: str) -> Problem:

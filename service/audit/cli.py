@@ -93,6 +93,12 @@ def verify(
         out.print(
             f"chain BROKEN at position {problem.position} ({problem.reason}): {problem.detail}"
         )
+    if report.out_of_range_count and not as_json:
+        listed = ", ".join(str(position) for position in report.out_of_range)
+        out.print(
+            f"{report.out_of_range_count} events with a time out of range, never counted, "
+            f"at positions {listed}"
+        )
     if not report.ok:
         raise typer.Exit(1)
 

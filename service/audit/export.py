@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.events.instants import as_stored
 from service.events.vocabulary import RETRACTION
 from service.store.chain import GENESIS, chain_record, iso
 from service.store.period_events import Digest, EventRow, period_rows
@@ -106,7 +107,7 @@ def event_line(row: EventRow) -> dict[str, Any]:
         event_id=row["event_id"],
         event_type=row["type"],
         schema_version=row["schema_version"],
-        occurred_at=row["occurred_at"],
+        occurred_at=as_stored(row["occurred_at"]),  # a retraction's may be `-infinity`
         recorded_at=row["recorded_at"],
         data=orjson.loads(row["data"]),
         metadata=orjson.loads(row["metadata"]),

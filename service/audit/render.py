@@ -50,4 +50,8 @@ def verify_json(report: ChainReport) -> dict[str, Any]:
         "first_break": None
         if problem is None
         else {"position": problem.position, "reason": problem.reason, "detail": problem.detail},
+        "out_of_range": {
+            "count": report.out_of_range_count,
+            "positions": list(report.out_of_range),
+        },
     }

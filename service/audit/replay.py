@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.audit.compare import Difference, differences
+from service.events.instants import as_stored
 from service.events.recorded import RecordedEvent
 from service.events.upcasting import recorded_event
 from service.events.vocabulary import RETRACTION
@@ -53,7 +54,7 @@ def _event(row: EventRow) -> RecordedEvent:
         source=row["source"],
         id=row["event_id"],
         type=row["type"],
-        occurred_at=row["occurred_at"],
+        occurred_at=as_stored(row["occurred_at"]),  # a retraction's may be `-infinity`
         recorded_at=row["recorded_at"],
         data=orjson.loads(row["data"]),
         metadata={},

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from service.events.instants import utc_iso_json
+from service.events.instants import check_range, parse_date_time, utc_iso_json
 from service.events.vocabulary import (
     EVENT_TYPES,
     NON_DEAL_PREFIXES,
@@ -163,19 +163,14 @@ def _time(raw: Mapping[str, Any], now: datetime, errors: list[FieldError]) -> da
         )
         return None
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        errors.append(FieldError("/time", f"'time' is not an RFC 3339 timestamp: {value!r}"))
-        return None
-    if "T" not in value.upper() or parsed.tzinfo is None or parsed.utcoffset() is None:
-        errors.append(
-            FieldError("/time", "'time' must be a date-time with a UTC offset (Z or +hh:mm)")
-        )
+        parsed = check_range(parse_date_time(value), value)
+    except ValueError as exc:
+        errors.append(FieldError("/time", f"'time': {exc}"))
         return None
     if parsed - now > MAX_FUTURE:
         errors.append(FieldError("/time", "'time' is more than 5 minutes in the future"))
         return None
-    return parsed.astimezone(UTC)
+    return parsed
 
 
 def _expected_version(raw: Mapping[str, Any], errors: list[FieldError]) -> int | None:

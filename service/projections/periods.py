@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
-_QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_WEEK = re.compile(r"^(\d{4})-[Ww](\d{2})$")
+from service.events.instants import RANGE_TEXT, RFC3339_DATE, check_range, parse_date_time
+
+# Matched whole (`fullmatch`) and with ASCII digits only: a trailing newline or another
+# script's digits are not part of a period.
+_QUARTER = re.compile(r"([0-9]{4})-[Qq]([1-4])")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+_WEEK = re.compile(r"([0-9]{4})-[Ww]([0-9]{2})")
 _LAST_MICROSECOND = timedelta(microseconds=1)
 
 
@@ -19,55 +21,67 @@ def start_of(day: date, tz: tzinfo) -> datetime:
 
 
 def parse_instant(text: str, tz: tzinfo, *, end_of_date: bool) -> datetime:
-    """A UTC instant from a date or a date-time; naive date-times are read in `tz`.
+    """A UTC instant from a date or an RFC 3339 date-time; naive date-times are read in `tz`.
 
     A date is its 00:00 in `tz`, or with `end_of_date` its last microsecond (for `as_of`).
+    ValueError unless the instant lies in the accepted range (`service.events.instants`).
     """
-    try:
-        return _instant(text, tz, end_of_date=end_of_date)
-    except OverflowError:
-        raise ValueError(f"{text!r} is out of the supported range of instants") from None
-
-
-def _instant(text: str, tz: tzinfo, *, end_of_date: bool) -> datetime:
-    if _DATE.match(text):
+    if RFC3339_DATE.fullmatch(text):
         day = _date(text)
-        if end_of_date:
-            # `occurred_at <= as_of` must mean "before the next midnight".
-            return start_of(day + timedelta(days=1), tz) - _LAST_MICROSECOND
-        return start_of(day, tz)
-    if not _DATETIME.match(text):
-        raise ValueError(f"{text!r} is neither a date (YYYY-MM-DD) nor a date-time (ISO 8601)")
+        try:
+            if end_of_date:
+                # `occurred_at <= as_of` must mean "before the next midnight".
+                return check_range(start_of(day + timedelta(days=1), tz) - _LAST_MICROSECOND, text)
+            return check_range(start_of(day, tz), text)
+        except OverflowError:
+            raise _out_of_range(text) from None
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = parse_date_time(text, offset_required=False)
     except ValueError:
-        raise ValueError(f"{text!r} is not a valid ISO 8601 date-time") from None
+        raise ValueError(
+            f"{text!r} is neither a date (YYYY-MM-DD) nor an RFC 3339 date-time"
+        ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(UTC)
+    return check_range(parsed, text)
 
 
 def parse_period(text: str, tz: tzinfo) -> tuple[datetime, datetime]:
-    """[start, end) in UTC of `2026-Q1`, `2026-03` or `2026-W10` (ISO week), from 00:00 in `tz`."""
+    """[start, end) in UTC of `2026-Q1`, `2026-03` or `2026-W10` (ISO week), from 00:00 in `tz`.
+
+    ValueError unless both ends lie in the accepted range (`service.events.instants`).
+    """
     first, after = _period_days(text)
     try:
-        return start_of(first, tz), start_of(after, tz)
+        return check_range(start_of(first, tz), text), check_range(start_of(after, tz), text)
     except OverflowError:
-        raise ValueError(f"{text!r} is out of the supported range of periods") from None
+        raise _out_of_range(text) from None
+
+
+def parse_date(text: str, tz: tzinfo) -> date:
+    """A date `YYYY-MM-DD` whose 00:00 in `tz` lies in the accepted range; ValueError otherwise."""
+    if not RFC3339_DATE.fullmatch(text):
+        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)")
+    parse_instant(text, tz, end_of_date=False)  # its 00:00 must lie in the range
+    return _date(text)
+
+
+def _out_of_range(text: str) -> ValueError:
+    return ValueError(f"{text!r} is out of range: instants must lie {RANGE_TEXT}")
 
 
 def _period_days(text: str) -> tuple[date, date]:
-    if match := _QUARTER.match(text):
+    if match := _QUARTER.fullmatch(text):
         year, quarter = int(match[1]), int(match[2])
         first = date(year, 3 * quarter - 2, 1)
         return first, _add_months(first, 3)
-    if match := _MONTH.match(text):
+    if match := _MONTH.fullmatch(text):
         year, month = int(match[1]), int(match[2])
         if not 1 <= month <= 12:
             raise ValueError(f"{text!r}: month must be 01 to 12")
         first = date(year, month, 1)
         return first, _add_months(first, 1)
-    if match := _WEEK.match(text):
+    if match := _WEEK.fullmatch(text):
         try:
             monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
         except ValueError:

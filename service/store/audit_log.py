@@ -12,6 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.events.instants import as_stored
+
 _COLUMNS = (
     "id, requested_at, completed_at, key_id, actor, endpoint, period_from, period_to, known_at, "
     "digest, result"
@@ -103,6 +105,11 @@ class AuditLog:
             return [_to_logged(row) for row in result]
 
 
+def _stored(instant: datetime | None) -> datetime | None:
+    # A log written by an earlier version may hold `-infinity` (from a year-1 `from`).
+    return None if instant is None else as_stored(instant)
+
+
 def _to_logged(row: Row[Any]) -> LoggedRequest:
     return LoggedRequest(
         id=row.id,
@@ -112,9 +119,9 @@ def _to_logged(row: Row[Any]) -> LoggedRequest:
             actor=row.actor,
             endpoint=row.endpoint,
             key_id=row.key_id,
-            period_from=row.period_from,
-            period_to=row.period_to,
-            known_at=row.known_at,
+            period_from=_stored(row.period_from),
+            period_to=_stored(row.period_to),
+            known_at=_stored(row.known_at),
         ),
         digest=row.digest,
         result=row.result,

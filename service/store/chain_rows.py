@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 import rfc8785
 
+from service.events.instants import as_stored
 from service.store.chain import chain_record
 
 
@@ -84,7 +85,8 @@ def to_chain_row(row: Mapping[str, Any]) -> ChainRow:
         event_id=row["event_id"],
         type=row["type"],
         schema_version=row["schema_version"],
-        occurred_at=row["occurred_at"],
+        # Read as stored: `-infinity` was written for year 1 by an earlier version, and hashed so.
+        occurred_at=as_stored(row["occurred_at"]),
         recorded_at=row["recorded_at"],
         data=orjson.loads(row["data"]),
         metadata=orjson.loads(row["metadata"]),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.events.instants import in_range
 from service.store.chain import GENESIS
 from service.store.chain_diagnosis import ChainBreak, diagnose
 from service.store.chain_rows import ChainRow, to_chain_row
@@ -25,6 +26,8 @@ _BEGIN = text("SELECT 1")
 
 Progress = Callable[[int], None]
 """Called with the log position the walk has reached."""
+LISTED_OUT_OF_RANGE = 100
+"""How many positions of events out of range a report lists (it counts them all)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,10 @@ class ChainReport:
     verified_through: int
     last_hash: bytes | None
     first_break: ChainBreak | None
+    out_of_range: tuple[int, ...] = ()
+    """The first `LISTED_OUT_OF_RANGE` positions, among those verified, of events whose
+    `occurred_at` lies out of the accepted range: stored by an earlier version, never counted."""
+    out_of_range_count: int = 0
 
     @property
     def ok(self) -> bool:
@@ -57,6 +64,15 @@ class _Walk:
     expected: int = 1
     prev: bytes = GENESIS
     recorded_at: datetime | None = None
+    out_of_range: list[int] = field(default_factory=list)
+    out_of_range_count: int = 0
+
+    def note_range(self, row: ChainRow) -> None:
+        """Remember `row` if it occurred out of range."""
+        if not in_range(row.occurred_at):
+            self.out_of_range_count += 1
+            if len(self.out_of_range) < LISTED_OUT_OF_RANGE:
+                self.out_of_range.append(row.position)
 
 
 class ChainVerifier:
@@ -81,6 +97,7 @@ class ChainVerifier:
                 problem = await self._check(walk, row, anchor)
                 if problem is not None:
                     return self._report(walk, head, problem)
+                walk.note_range(row)
                 walk.expected, walk.prev, walk.recorded_at = (
                     row.position + 1,
                     row.hash,
@@ -142,4 +159,6 @@ class ChainVerifier:
             verified_through=through,
             last_hash=None if through == 0 or through != walk.expected - 1 else walk.prev,
             first_break=problem,
+            out_of_range=tuple(walk.out_of_range),
+            out_of_range_count=walk.out_of_range_count,
         )

@@ -17,6 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from service.events.instants import as_stored
+
 KEY_PREFIX = "fl"
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
@@ -314,13 +316,18 @@ async def _insert(
     return IssuedKey(_to_key(row), f"{KEY_PREFIX}_{key_id}_{secret}")
 
 
+def _stored(instant: datetime | None) -> datetime | None:
+    # A key table written by an earlier version may hold `infinity` (from a year-9999 expiry).
+    return None if instant is None else as_stored(instant)
+
+
 def _to_key(row: Row[Any]) -> ApiKey:
     return ApiKey(
         key_id=row.key_id,
         name=row.name,
         scopes=frozenset(Scope(s) for s in row.scopes),
         created_at=row.created_at,
-        expires_at=row.expires_at,
+        expires_at=_stored(row.expires_at),
         revoked_at=row.revoked_at,
         last_used_at=row.last_used_at,
         replaced_by=row.replaced_by,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.events.upcasting import CONTRACT_VERSION, HISTORIES
 from service.events.vocabulary import RETRACTION
-from service.store.event_rows import FOLD_COLUMNS, fetch_events
+from service.store.event_rows import FOLD_COLUMNS, fetch_batch
 from service.store.read_model_writer import Tables, insert_flow_rows
 
 CHUNK = 5000
@@ -43,11 +43,14 @@ async def write_older_shapes(engine: AsyncEngine, head: int, tables: Tables) -> 
     count = 0
     async with engine.begin() as conn:
         after = 0
-        while events := await fetch_events(conn, older, after, head):
+        # A chunk may hold only rows out of the accepted range, which fold to nothing: go on
+        # while rows were read, not while events came back.
+        while (batch := await fetch_batch(conn, older, after, head)).read:
+            events = batch.events
             await insert_flow_rows(conn, events, tables)
             await _mark_retracted(conn, [event.position for event in events], head, tables)
             count += len(events)
-            after = events[-1].position
+            after = batch.last_position
     return count
 
 

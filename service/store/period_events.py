@@ -9,7 +9,9 @@ For a period [from, to) as known at `known_at`, they are, in position order:
 
 Nothing else can change the five numbers grouped by rep: rep streams only carry team
 assignments and targets, team streams targets and priorities, and later events or retractions
-of later events are outside the period.
+of later events are outside the period. Events whose `occurred_at` lies out of range (only an
+earlier version could store one) are never counted, so never selected either; a retraction's
+time does not matter, as everywhere (`event_rows.foldable`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.events.instants import EARLIEST, utc_iso
+from service.store.event_rows import occurred_in_range
 
 EventRow = Mapping[str, Any]
 """One selected event: its columns by name; `data` and `metadata` as JSON text."""
@@ -38,10 +43,11 @@ _SELECT = (
     "SELECT {columns} FROM events e "
     "WHERE e.recorded_at <= $2 AND e.subject NOT LIKE 'rep:%' "
     "AND e.subject NOT LIKE 'team:%' AND ("
-    "(e.type <> 'event.retracted' AND e.occurred_at < $1) "
+    f"(e.type <> 'event.retracted' AND e.occurred_at < $1 AND {occurred_in_range('e')}) "
     "OR (e.type = 'event.retracted' AND EXISTS (SELECT 1 FROM events t "
     "WHERE t.source = e.data->>'event_source' AND t.event_id = e.data->>'event_id' "
-    "AND t.type <> 'event.retracted' AND t.occurred_at < $1 AND t.recorded_at <= $2))) "
+    "AND t.type <> 'event.retracted' AND t.occurred_at < $1 AND t.recorded_at <= $2 "
+    f"AND t.occurred_at >= '{utc_iso(EARLIEST)}'))) "
     "ORDER BY e.position"
 )
 _REPLAY = _SELECT.format(columns=_REPLAY_COLUMNS)

@@ -15,10 +15,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from service.events.recorded import RecordedEvent
 from service.store import checkpoints
 from service.store.appender import NOTIFY_CHANNEL
-from service.store.event_rows import FOLD_COLUMNS, fetch_events
+from service.store.event_rows import FOLD_COLUMNS, Batch, fetch_batch
 from service.store.gc_tuning import fewer_collections
 from service.store.read_model_writer import (
     READ_MODELS,
@@ -60,25 +59,24 @@ async def project_once(
     async with engine.begin() as conn:
         checkpoint = await checkpoints.load(conn, name, lock=True)
         after = checkpoint.position
-        events = await fetch_events(conn, _FEED, after, batch_size)
-        if not events:
+        batch = await fetch_batch(conn, _FEED, after, batch_size)
+        if not batch.read:
             return 0
-        if len(events) == batch_size:
+        if batch.read == batch_size:
             head = int((await conn.execute(_HEAD)).scalar_one())
             if head - after > max(far_behind, batch_size):
                 end = min(head, after + max(window, batch_size))
                 with fewer_collections():
-                    count = await _project_window(conn, events, end, batch_size)
+                    count = await _project_window(conn, batch, end, batch_size)
                 await checkpoints.advance(conn, name, end)
                 return count
-        await apply_batch(conn, events)
-        await checkpoints.advance(conn, name, events[-1].position)
-        return len(events)
+        # An event out of range is read but not in `batch.events`: the checkpoint passes it.
+        await apply_batch(conn, batch.events)
+        await checkpoints.advance(conn, name, batch.last_position)
+        return batch.read
 
 
-async def _project_window(
-    conn: AsyncConnection, first: list[RecordedEvent], end: int, batch_size: int
-) -> int:
+async def _project_window(conn: AsyncConnection, first: Batch, end: int, batch_size: int) -> int:
     """Project every event up to `end`, starting with the batch `first` already read.
 
     The per-event rows go in batch by batch; then the deals touched anywhere in the window get
@@ -86,12 +84,12 @@ async def _project_window(
     """
     deals: set[str] = set()
     count = 0
-    events = first
-    while events:
-        await insert_flow_rows(conn, events)
-        deals |= touched_deals(events)
-        count += len(events)
-        events = await fetch_events(conn, _RANGE, events[-1].position, end, batch_size)
+    batch = first
+    while batch.read:
+        await insert_flow_rows(conn, batch.events)
+        deals |= touched_deals(batch.events)
+        count += batch.read
+        batch = await fetch_batch(conn, _RANGE, batch.last_position, end, batch_size)
     await refold_deals(conn, deals, end)
     return count
 

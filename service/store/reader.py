@@ -1,4 +1,8 @@
-"""The read path of the log: the global feed, one stream, and the head position."""
+"""The read path of the log: the global feed, one stream, and the head position.
+
+The feed gives every stored row as it is. Streams, read for folding, leave out events whose
+`occurred_at` lies out of range, as `service.store.event_rows.foldable` says: no fold sees one.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from service.events.instants import as_stored
 from service.events.recorded import RecordedEvent
 from service.events.upcasting import recorded_event
+from service.store.event_rows import foldable
 
 _COLUMNS = (
     "position, subject, stream_version, source, event_id, type, occurred_at, recorded_at, "
@@ -48,12 +54,16 @@ def to_recorded(row: Row[Any]) -> RecordedEvent:
         source=row.source,
         id=row.event_id,
         type=row.type,
-        occurred_at=row.occurred_at,
+        occurred_at=as_stored(row.occurred_at),
         recorded_at=row.recorded_at,
         data=row.data,
         metadata=row.metadata,
         schema_version=row.schema_version,
     )
+
+
+def _foldable(rows: Sequence[Row[Any]]) -> list[RecordedEvent]:
+    return [to_recorded(row) for row in rows if foldable(row.occurred_at, row.type)]
 
 
 class EventReader:
@@ -76,7 +86,7 @@ class EventReader:
         """Every event of one subject recorded by `known_at` (all when None), in position order."""
         async with self._engine.connect() as conn:
             result = await conn.execute(_STREAM, {"subject": subject, "known_at": known_at})
-            return [to_recorded(row) for row in result]
+            return _foldable(list(result))
 
     async def stream_and_head(
         self, subject: str, known_at: datetime
@@ -92,7 +102,8 @@ class EventReader:
                 _STREAM_AND_HEAD, {"subject": subject, "known_at": known_at}
             )
             rows = list(result)
-        return [to_recorded(row) for row in rows], (int(rows[0].head) if rows else None)
+        events = _foldable(rows)
+        return events, (int(rows[0].head) if events else None)
 
     async def streams(
         self, subjects: Sequence[str], known_at: datetime | None = None
@@ -102,19 +113,20 @@ class EventReader:
             result = await conn.execute(
                 _STREAMS, {"subjects": list(subjects), "known_at": known_at}
             )
-            return [to_recorded(row) for row in result]
+            return _foldable(list(result))
 
     async def iterate(
         self, after: int = 0, chunk: int = 10_000, conn: AsyncConnection | None = None
     ) -> AsyncIterator[RecordedEvent]:
-        """Every event after `after`, in position order, read in chunks (memory stays flat)."""
+        """Every event after `after` in position order (but those out of range), read in chunks
+        (memory stays flat)."""
         while True:
             if conn is None:
                 rows = await self.feed(after, chunk)
             else:
                 rows = list(await conn.execute(_FEED, {"after": after, "limit": chunk}))
-            for row in rows:
-                yield to_recorded(row)
+            for event in _foldable(rows):
+                yield event
             if len(rows) < chunk:
                 return
             after = rows[-1].position

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.events.vocabulary import REP_SUBJECT_PREFIX, RETRACTION, TEAM_ASSIGNMENT
 from service.projections.facts import FLOW_KINDS
 from service.store import checkpoints
-from service.store.event_rows import FOLD_COLUMNS, fetch_events
+from service.store.event_rows import FOLD_COLUMNS, fetch_batch, occurred_in_range
 from service.store.older_shapes import in_current_shape, write_older_shapes
 from service.store.plan_writer import PLAN_TYPES
 from service.store.read_model_writer import LIVE, READ_MODELS, Tables, apply_batch
@@ -163,6 +163,11 @@ _RETRACTED = (
     "LEFT JOIN events r ON r.type = '" + RETRACTION + "' AND r.position <= :head "
     "AND r.data->>'event_source' = e.source AND r.data->>'event_id' = e.event_id"
 )
+# Events out of range are never projected (`event_rows.foldable`); a retraction's time does not
+# matter, so `_RETRACTED` takes any.
+_IN_RANGE = occurred_in_range("e")
+_FOLDED_HERE = f"{in_current_shape('e')} AND {_IN_RANGE}"
+"""Rows the bulk statements fold: in the current shape (older ones follow) and in range."""
 
 
 def _flow_facts_sql(tables: Tables) -> str:
@@ -188,7 +193,7 @@ def _flow_facts_sql(tables: Tables) -> str:
         "CASE WHEN e.type = 'deal.contract_signed' THEN e.data->>'currency' END, "
         "CASE WHEN e.type = 'visit.completed' THEN e.data->>'kind' END "
         f"FROM events e {_RETRACTED} "
-        f"WHERE e.position <= :head AND e.type IN ({types}) AND {in_current_shape('e')} "
+        f"WHERE e.position <= :head AND e.type IN ({types}) AND {_FOLDED_HERE} "
         f"AND e.subject NOT LIKE '{REP_SUBJECT_PREFIX}%' AND e.subject NOT LIKE 'team:%') AS f"
     )
 
@@ -201,7 +206,7 @@ def _team_rows_sql(tables: Tables) -> str:
         f"SELECT e.position, substr(e.subject, {len(REP_SUBJECT_PREFIX) + 1}), "
         "e.data->>'team_id', e.occurred_at, e.recorded_at, r.recorded_at "
         f"FROM events e {_RETRACTED} "
-        f"WHERE e.position <= :head AND e.type = '{TEAM_ASSIGNMENT}' AND {in_current_shape('e')}"
+        f"WHERE e.position <= :head AND e.type = '{TEAM_ASSIGNMENT}' AND {_FOLDED_HERE}"
     )
 
 
@@ -213,7 +218,7 @@ def _plan_rows_sql(tables: Tables) -> str:
         "retracted_at, data) "
         "SELECT e.position, e.subject, e.type, e.occurred_at, e.recorded_at, r.recorded_at, "
         f"e.data FROM events e {_RETRACTED} "
-        f"WHERE e.position <= :head AND e.type IN ({types}) AND {in_current_shape('e')}"
+        f"WHERE e.position <= :head AND e.type IN ({types}) AND {_FOLDED_HERE}"
     )
 
 
@@ -231,9 +236,9 @@ async def _swap(engine: AsyncEngine, head: int) -> int:
     async with engine.begin() as conn:
         await checkpoints.load(conn, READ_MODELS, lock=True)
         after = head
-        while events := await fetch_events(conn, _AFTER_HEAD, after):
-            await apply_batch(conn, events, NEXT)
-            after = events[-1].position
+        while (batch := await fetch_batch(conn, _AFTER_HEAD, after)).read:
+            await apply_batch(conn, batch.events, NEXT)
+            after = batch.last_position
         names = {live: await index_names(conn, live) for live in LIVE.all()}
         for live, fresh, old in zip(LIVE.all(), NEXT.all(), OLD.all(), strict=True):
             await conn.execute(text(f"DROP TABLE IF EXISTS {old}"))

@@ -9,6 +9,7 @@ from typing import Any
 from service.api.boards import scoreboard_with_targets
 from service.api.container import Services
 from service.api.reads import snapshot
+from service.events.instants import in_range
 from service.store import mirrored_reads
 from service.web.view import View
 
@@ -51,4 +52,5 @@ async def newest_event_day(services: Services) -> datetime | None:
     """When the newest stored event happened (it picks the default period), if any."""
     head = await services.reader.head()
     rows = await services.reader.feed(head - 1, 1) if head else []
-    return rows[0].occurred_at if rows else None
+    # An instant out of range (stored by an earlier version) picks nothing: the default applies.
+    return rows[0].occurred_at if rows and in_range(rows[0].occurred_at) else None

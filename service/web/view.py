@@ -14,13 +14,13 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal
 from urllib.parse import urlencode
 
-from service.projections.periods import parse_period, start_of
+from service.projections.periods import parse_date, parse_period, start_of
 
 Rows = Literal["rep", "team"]
 _DAY = timedelta(days=1)
 _JUST_BEFORE = timedelta(microseconds=1)
-_KINDS = {"quarter": re.compile(r"^\d{4}-Q[1-4]$"), "month": re.compile(r"^\d{4}-\d{2}$")}
-_KINDS["week"] = re.compile(r"^\d{4}-W\d{2}$")
+_KINDS = {"quarter": re.compile(r"[0-9]{4}-Q[1-4]"), "month": re.compile(r"[0-9]{4}-[0-9]{2}")}
+_KINDS["week"] = re.compile(r"[0-9]{4}-W[0-9]{2}")
 
 
 def shortcut_of(kind: str, day: date) -> str:
@@ -35,7 +35,7 @@ def shortcut_of(kind: str, day: date) -> str:
 
 def kind_of(shortcut: str) -> str | None:
     """Whether a shortcut names a quarter, a month or a week."""
-    return next((kind for kind, rule in _KINDS.items() if rule.match(shortcut)), None)
+    return next((kind for kind, rule in _KINDS.items() if rule.fullmatch(shortcut)), None)
 
 
 def days_of(shortcut: str, zone: tzinfo) -> tuple[date, date]:
@@ -124,19 +124,21 @@ def neighbour(view: View, step: int, zone: tzinfo) -> str | None:
     return shortcut_of(kind, day)
 
 
-def _date(params: Mapping[str, str], name: str, errors: list[str]) -> date | None:
+def _date(params: Mapping[str, str], zone: tzinfo, name: str, errors: list[str]) -> date | None:
+    """A date parameter whose 00:00 in `zone` lies in the accepted range, else None (and its
+    name in `errors`)."""
     value = params.get(name)
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        return parse_date(value, zone)
     except ValueError:
         errors.append(name)
         return None
 
 
 def _period(
-    params: Mapping[str, str], zone: tzinfo, anchor: date, errors: list[str]
+    params: Mapping[str, str], zone: tzinfo, anchors: tuple[date, date], errors: list[str]
 ) -> tuple[date, date, str | None]:
     shortcut = params.get("period")
     if shortcut:
@@ -144,13 +146,18 @@ def _period(
             return (*days_of(shortcut.upper(), zone), shortcut.upper())
         except ValueError:
             errors.append("period")
-    first, after = _date(params, "from", errors), _date(params, "to", errors)
+    first, after = _date(params, zone, "from", errors), _date(params, zone, "to", errors)
     if first and after and first < after:
         return first, after, None
     if first or after:
         errors.append("to")
-    default = shortcut_of("quarter", anchor)
-    return (*days_of(default, zone), default)
+    for anchor in anchors:
+        default = shortcut_of("quarter", anchor)
+        try:
+            return (*days_of(default, zone), default)
+        except ValueError:  # its quarter reaches out of range (say, 1899-Q4 in the zone)
+            continue
+    raise ValueError("no default period: neither the anchor's quarter nor today's is in range")
 
 
 def parse_view(
@@ -161,12 +168,12 @@ def parse_view(
     With no period, the quarter containing `anchor` (the newest event's day) is shown.
     """
     errors: list[str] = []
-    first, after, shortcut = _period(params, zone, anchor, errors)
+    first, after, shortcut = _period(params, zone, (anchor, today), errors)
     rows: Rows = "team" if params.get("rows") == "team" else "rep"
     view = View(
         first=first,
         after=after,
-        as_of=_clamp(_date(params, "as_of", errors), first, after, today),
+        as_of=_clamp(_date(params, zone, "as_of", errors), first, after, today),
         known_then=params.get("known") == "then",
         rows=rows,
         shortcut=shortcut,

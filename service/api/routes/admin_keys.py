@@ -6,13 +6,22 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 
 from service.api.auth import AdminKey
 from service.api.deps import ServicesDep
 from service.api.key_first import KeyFirstRoute
 from service.api.problems import Problem
 from service.durations import DURATION_PATTERN, parse_duration
+from service.events.instants import check_range, parse_date_time
 from service.store.keys import ApiKey, KeyNotRotatable, KeyStatus, Scope
 
 # The key is checked before a body is read: an anonymous client gets 401, never a parse.
@@ -22,13 +31,26 @@ KeyId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="The key id (
 KeyName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
+def _instant(value: object) -> datetime:
+    # RFC 3339 text in the accepted range only: pydantic alone would take week dates, numbers
+    # of seconds and years up to 9999, which PostgreSQL may store as `infinity`.
+    if not isinstance(value, str):
+        raise ValueError("expires_at must be an RFC 3339 date-time string")  # noqa: TRY004
+    return check_range(parse_date_time(value), value)
+
+
 def _in_future(value: datetime) -> datetime:
     if value <= datetime.now(UTC):
         raise ValueError("expires_at must lie in the future")
     return value
 
 
-FutureInstant = Annotated[AwareDatetime, AfterValidator(_in_future)]
+FutureInstant = Annotated[
+    datetime,
+    BeforeValidator(_instant),
+    AfterValidator(_in_future),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 
 class KeyModel(BaseModel):
