@@ -166,8 +166,14 @@ _RETRACTED = (
 # Events out of range are never projected (`event_rows.foldable`); a retraction's time does not
 # matter, so `_RETRACTED` takes any.
 _IN_RANGE = occurred_in_range("e")
-_FOLDED_HERE = f"{in_current_shape('e')} AND {_IN_RANGE}"
-"""Rows the bulk statements fold: in the current shape (older ones follow) and in range."""
+
+
+def _folded_here() -> str:
+    """Rows the bulk statements fold: in the current shape (older ones follow) and in range.
+
+    Built when a statement is, so that a shape registered since import is taken into account.
+    """
+    return f"{in_current_shape('e')} AND {_IN_RANGE}"
 
 
 def _flow_facts_sql(tables: Tables) -> str:
@@ -193,7 +199,7 @@ def _flow_facts_sql(tables: Tables) -> str:
         "CASE WHEN e.type = 'deal.contract_signed' THEN e.data->>'currency' END, "
         "CASE WHEN e.type = 'visit.completed' THEN e.data->>'kind' END "
         f"FROM events e {_RETRACTED} "
-        f"WHERE e.position <= :head AND e.type IN ({types}) AND {_FOLDED_HERE} "
+        f"WHERE e.position <= :head AND e.type IN ({types}) AND {_folded_here()} "
         f"AND e.subject NOT LIKE '{REP_SUBJECT_PREFIX}%' AND e.subject NOT LIKE 'team:%') AS f"
     )
 
@@ -206,7 +212,7 @@ def _team_rows_sql(tables: Tables) -> str:
         f"SELECT e.position, substr(e.subject, {len(REP_SUBJECT_PREFIX) + 1}), "
         "e.data->>'team_id', e.occurred_at, e.recorded_at, r.recorded_at "
         f"FROM events e {_RETRACTED} "
-        f"WHERE e.position <= :head AND e.type = '{TEAM_ASSIGNMENT}' AND {_FOLDED_HERE}"
+        f"WHERE e.position <= :head AND e.type = '{TEAM_ASSIGNMENT}' AND {_folded_here()}"
     )
 
 
@@ -218,7 +224,7 @@ def _plan_rows_sql(tables: Tables) -> str:
         "retracted_at, data) "
         "SELECT e.position, e.subject, e.type, e.occurred_at, e.recorded_at, r.recorded_at, "
         f"e.data FROM events e {_RETRACTED} "
-        f"WHERE e.position <= :head AND e.type IN ({types}) AND {_FOLDED_HERE}"
+        f"WHERE e.position <= :head AND e.type IN ({types}) AND {_folded_here()}"
     )
 
 

@@ -57,6 +57,6 @@ def test_the_demo_command_loads_a_quarter_idempotently(database_url, monkeypatch
 
 def test_the_demo_command_refuses_a_quarter_that_has_not_ended(database_url, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", database_url)
-    result = CliRunner().invoke(cli, ["demo", "--quarter", "2999-Q1"])
+    result = CliRunner().invoke(cli, ["demo", "--quarter", "2199-Q1"])
     assert result.exit_code == 2
     assert "has not ended" in result.output

@@ -286,7 +286,7 @@ async def test_the_migration_refolds_read_models_that_counted_them(test_server: 
                     "recorded_at, 'infinity', 'lead', 'R-9' FROM events WHERE position = 2"
                 )
             )
-            await conn.execute(text("UPDATE alembic_version SET version_num = '0008'"))
+            await conn.execute(text("UPDATE alembic_version SET version_num = '0009'"))
         # When it is migrated
         await upgrade_to_head(engine)
         # Then the read models start again from position 0, and the projector refolds them
