@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from service.api.problems import Problem
+from service.digits import natural
 
 
 def _too_large(limit: int) -> Problem:
@@ -20,7 +21,8 @@ def _too_large(limit: int) -> Problem:
 async def read_limited(request: Request, limit: int) -> bytes:
     """The whole body, refused with 413 as soon as it is known to exceed `limit` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    size_declared = natural(declared)
+    if size_declared is not None and size_declared > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0

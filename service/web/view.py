@@ -19,8 +19,9 @@ from service.projections.periods import parse_period, start_of
 Rows = Literal["rep", "team"]
 _DAY = timedelta(days=1)
 _JUST_BEFORE = timedelta(microseconds=1)
-_KINDS = {"quarter": re.compile(r"^\d{4}-Q[1-4]$"), "month": re.compile(r"^\d{4}-\d{2}$")}
-_KINDS["week"] = re.compile(r"^\d{4}-W\d{2}$")
+# Matched whole (`fullmatch`: `$` would also match before a final newline), ASCII digits only.
+_KINDS = {"quarter": re.compile(r"[0-9]{4}-Q[1-4]"), "month": re.compile(r"[0-9]{4}-[0-9]{2}")}
+_KINDS["week"] = re.compile(r"[0-9]{4}-W[0-9]{2}")
 
 
 def shortcut_of(kind: str, day: date) -> str:
@@ -35,7 +36,7 @@ def shortcut_of(kind: str, day: date) -> str:
 
 def kind_of(shortcut: str) -> str | None:
     """Whether a shortcut names a quarter, a month or a week."""
-    return next((kind for kind, rule in _KINDS.items() if rule.match(shortcut)), None)
+    return next((kind for kind, rule in _KINDS.items() if rule.fullmatch(shortcut)), None)
 
 
 def days_of(shortcut: str, zone: tzinfo) -> tuple[date, date]:
