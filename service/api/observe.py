@@ -14,7 +14,7 @@ from service.api.metrics import Metrics
 from service.logs import request_id
 
 HEADER = "x-request-id"
-_VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # matched whole, never before a newline
 _MAX_PROBLEM_BYTES = 64 * 1024
 _log = logging.getLogger("funnel_ledger.access")
 
@@ -23,7 +23,7 @@ def _incoming_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name.decode("latin-1").lower() == HEADER:
             text = bytes(value).decode("latin-1")
-            if _VALID_ID.match(text):
+            if _VALID_ID.fullmatch(text):
                 return text
     # A request id need not be secret, only unique: 128 bits from the per-process generator
     # (reseeded in each forked worker) instead of a system call per request.

@@ -12,6 +12,8 @@ from urllib.parse import unquote
 
 import orjson
 
+from service.events.json_keys import DuplicateKeys, check_unique_keys
+
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
 PLAIN_JSON = "application/json"
@@ -26,6 +28,9 @@ class BodyError(Exception):
     status: int
     title: str
     detail: str
+    slug: str = "unreadable-body"
+    errors: tuple[tuple[str, str], ...] = ()
+    """(JSON Pointer into the body, detail) of each problem, when they can be named."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +54,19 @@ def media_type(content_type: str | None) -> str:
 
 def _json(body: bytes) -> Any:
     try:
-        return orjson.loads(body)
+        parsed = orjson.loads(body)
+        check_unique_keys(body, parsed)
     except orjson.JSONDecodeError as exc:
         raise BodyError(400, "Malformed JSON", f"the body is not valid JSON: {exc}") from exc
+    except DuplicateKeys as exc:
+        raise BodyError(
+            422,
+            "Duplicate keys",
+            "an object of the body gives a key more than once; nothing was stored",
+            slug="duplicate-keys",
+            errors=tuple(exc.problems),
+        ) from exc
+    return parsed
 
 
 def _binary(headers: Mapping[str, str], kind: str, body: bytes) -> DecodedBody:
@@ -59,7 +74,16 @@ def _binary(headers: Mapping[str, str], kind: str, body: bytes) -> DecodedBody:
     for name, value in headers.items():
         lowered = name.lower()
         if lowered.startswith(_BINARY_PREFIX) and len(lowered) > len(_BINARY_PREFIX):
-            event[lowered[len(_BINARY_PREFIX) :]] = unquote(value)
+            attribute = lowered[len(_BINARY_PREFIX) :]
+            if attribute in event:  # a header given twice: which one would the sender mean?
+                raise BodyError(
+                    422,
+                    "Duplicate keys",
+                    f"the header {name} is given more than once; nothing was stored",
+                    slug="duplicate-keys",
+                    errors=((f"/{attribute}", f"'{name}' is given more than once"),),
+                )
+            event[attribute] = unquote(value)
     if kind:
         event["datacontenttype"] = kind
     if kind not in ("", PLAIN_JSON) and not kind.endswith("+json"):

@@ -16,7 +16,9 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from service.digits import MAX_INT64, natural
 from service.events.instants import check_range, parse_date_time, utc_iso_json
+from service.events.text import identifier_problem
 from service.events.vocabulary import (
     EVENT_TYPES,
     NON_DEAL_PREFIXES,
@@ -27,8 +29,9 @@ from service.events.vocabulary import (
     SubjectKind,
 )
 
-SUBJECT_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+# Matched whole (`fullmatch`): `$` alone would also match before a final newline.
+SUBJECT_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+EXTENSION_NAME = re.compile(r"[a-z0-9]{1,20}")
 MAX_FUTURE = timedelta(minutes=5)
 _SAFE_INTEGER = 2**53 - 1
 _CORE_ATTRIBUTES = frozenset(
@@ -152,6 +155,8 @@ def _text(raw: Mapping[str, Any], name: str, errors: list[FieldError], max_len: 
         return ""
     if len(value) > max_len:
         errors.append(FieldError(f"/{name}", f"'{name}' is longer than {max_len} characters"))
+    elif problem := identifier_problem(value):
+        errors.append(FieldError(f"/{name}", problem))
     return value
 
 
@@ -177,9 +182,9 @@ def _expected_version(raw: Mapping[str, Any], errors: list[FieldError]) -> int |
     value = raw.get("expectedversion")
     if value is None:
         return None
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, str):  # binary mode: every attribute arrives as text
+        value = natural(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT64:
         errors.append(
             FieldError("/expectedversion", "'expectedversion' must be a non-negative integer")
         )
@@ -194,7 +199,7 @@ def _extensions(raw: Mapping[str, Any], errors: list[FieldError]) -> dict[str, A
     for name, value in raw.items():
         if name in _CORE_ATTRIBUTES or name == "expectedversion":
             continue
-        if not EXTENSION_NAME.match(name):
+        if not EXTENSION_NAME.fullmatch(name):
             errors.append(
                 FieldError(f"/{name}", "extension names are 1-20 lower-case letters or digits")
             )
@@ -211,7 +216,7 @@ def _extensions(raw: Mapping[str, Any], errors: list[FieldError]) -> dict[str, A
 
 def _subject(raw: Mapping[str, Any], kind: SubjectKind | None, errors: list[FieldError]) -> str:
     subject = raw.get("subject")
-    if not isinstance(subject, str) or not SUBJECT_PATTERN.match(subject):
+    if not isinstance(subject, str) or not SUBJECT_PATTERN.fullmatch(subject):
         errors.append(
             FieldError("/subject", "'subject' is required and must match ^[A-Za-z0-9._:-]{1,128}$")
         )

@@ -1,23 +1,43 @@
-"""Money: a non-negative decimal amount and an ISO 4217 currency code."""
+"""Money: a non-negative decimal amount and the ISO 4217 code of a currency."""
 
+from __future__ import annotations
+
+import re
 from decimal import Decimal
 from typing import Annotated
 
 import pycountry
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
 
-_CURRENCY_CODES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
+# ISO 4217's X codes are mostly not currencies: precious metals (XAU, XAG, XPD, XPT), units of
+# account (XDR, XAD, XUA, XSU, the bond-market units XBA-XBD), the testing code XTS and "no
+# currency" XXX. No contract is signed in them. These five X codes are circulating currencies.
+_CURRENCIES_IN_X = frozenset({"XAF", "XCD", "XCG", "XOF", "XPF"})
+_CURRENCY_CODES = frozenset(
+    code
+    for code in (currency.alpha_3 for currency in pycountry.currencies)
+    if not code.startswith("X") or code in _CURRENCIES_IN_X
+)
+# A decimal string as people and CRMs write money: ASCII digits, one optional fraction, no
+# sign, exponent, grouping or surrounding space (Decimal itself would take " 10", "1_0", "1e3"
+# and Arabic-Indic digits). The length bound keeps the conversion cheap.
+_DECIMAL_TEXT = re.compile(r"[0-9]{1,40}(?:\.[0-9]{1,40})?")
 
 
 def _check_currency(code: str) -> str:
     if code not in _CURRENCY_CODES:
-        raise ValueError(f"{code!r} is not an ISO 4217 currency code")
+        raise ValueError(f"{code!r} is not the ISO 4217 code of a currency")
     return code
 
 
-def _reject_bool(value: object) -> object:
+def _plain_amount(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError("an amount is a decimal string or a number")  # noqa: TRY004
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
+        raise ValueError(
+            "an amount is written with ASCII digits and an optional fraction, such as "
+            "'125000.00': no sign, exponent, grouping or spaces"
+        )
     return value
 
 
@@ -29,7 +49,7 @@ def _check_finite(value: Decimal) -> Decimal:
 
 Amount = Annotated[
     Decimal,
-    BeforeValidator(_reject_bool),
+    BeforeValidator(_plain_amount),
     Field(ge=0, max_digits=20, decimal_places=6),
     AfterValidator(_check_finite),
     PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json"),
@@ -37,4 +57,4 @@ Amount = Annotated[
 """A non-negative decimal amount; serialised as a plain decimal string."""
 
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(_check_currency)]
-"""An active ISO 4217 currency code, upper case."""
+"""The ISO 4217 code of a currency, upper case (not a metal, a unit of account or XXX/XTS)."""

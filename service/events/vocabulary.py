@@ -10,12 +10,19 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from service.events.money import Amount, Currency
+from service.events.text import LongId, Note, ShortId, Text, name_text
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=512)]
-RepId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+RepId = ShortId
 
 
 class SubjectKind(StrEnum):
@@ -46,7 +53,7 @@ class Account(EventData):
     name: Text
     industry: Text | None = None
     size: (
-        Annotated[str, StringConstraints(min_length=1, max_length=64)]
+        Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(name_text)]
         | Annotated[int, Field(ge=0, le=2**53 - 1, strict=True)]
         | None
     ) = None
@@ -100,7 +107,7 @@ class DealQualified(DealEventData):
 class DealDisqualified(DealEventData):
     """The lead or deal was found not to be a real opportunity."""
 
-    reason: Text
+    reason: Note
 
 
 class EbCommitted(DealEventData):
@@ -122,13 +129,13 @@ class ContractSigned(DealEventData):
 
     amount: Amount
     currency: Currency
-    contract_id: Text
+    contract_id: LongId
 
 
 class DealLost(DealEventData):
     """The deal was lost."""
 
-    reason: Text
+    reason: Note
     competitor: Text | None = None
 
 
@@ -148,16 +155,16 @@ class AmountRevised(DealEventData):
 class EventRetracted(EventData):
     """An earlier event of the same stream is to be treated as never having happened."""
 
-    event_source: Text
-    event_id: Text
-    reason: Text
+    event_source: LongId
+    event_id: LongId
+    reason: Note
     rep_id: RepId | None = None
 
 
 class RepTeamAssigned(EventData):
     """A rep belongs to a team from the event's time on (subject `rep:<rep_id>`)."""
 
-    team_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    team_id: ShortId
     rep_id: RepId | None = None
 
 

@@ -14,7 +14,7 @@ import re
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # matched whole, never before a newline
 _FORMAT = text("SELECT format(:template, VARIADIC CAST(:args AS text[]))")
 _IN_DATABASE = "ALTER ROLE %I IN DATABASE %I SET "
 _EXISTS = text("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :name)")
@@ -41,7 +41,7 @@ async def create_bi_role(
     statement_timeout_seconds: int = DEFAULT_STATEMENT_TIMEOUT_SECONDS,
 ) -> bool:
     """Create (or update: True if it existed) a login that can only read the reporting views."""
-    if not ROLE_NAME.match(name):
+    if not ROLE_NAME.fullmatch(name):
         raise RoleNameError(
             "a role name is 1-63 lower-case letters, digits or _, not a digit first"
         )

@@ -19,6 +19,7 @@ from service.projections.periods import parse_date, parse_period, start_of
 Rows = Literal["rep", "team"]
 _DAY = timedelta(days=1)
 _JUST_BEFORE = timedelta(microseconds=1)
+# Matched whole (`fullmatch`: `$` would also match before a final newline), ASCII digits only.
 _KINDS = {"quarter": re.compile(r"[0-9]{4}-Q[1-4]"), "month": re.compile(r"[0-9]{4}-[0-9]{2}")}
 _KINDS["week"] = re.compile(r"[0-9]{4}-W[0-9]{2}")
 

@@ -14,6 +14,7 @@ from service.webhooks.outcomes import Mapped, Outcome, Unmapped, content_key
 from service.webhooks.rules import cloud_event, event_data, from_seconds
 
 _CALL_LOGGED = Rule(type="call.logged")
+_DIALLED = frozenset("+0123456789")  # a number as dialled: ASCII digits and the plus sign
 
 
 def _dict(value: object) -> dict[str, Any]:
@@ -21,7 +22,7 @@ def _dict(value: object) -> dict[str, Any]:
 
 
 def _digits(number: object) -> str:
-    return "".join(c for c in str(number) if c.isdigit() or c == "+")
+    return "".join(c for c in str(number) if c in _DIALLED)
 
 
 def without_token(body: Any) -> Any:

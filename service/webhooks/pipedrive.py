@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from service.digits import natural
 from service.webhooks.config import PipedriveConfig, Rule
 from service.webhooks.outcomes import Mapped, Outcome, Unmapped, content_key
 from service.webhooks.rules import cloud_event, event_data, from_text, subject_for
@@ -29,7 +30,7 @@ def _seconds(duration: object) -> int:
     seconds = 0
     parts = duration.split(":")
     for scale, part in zip((3600, 60, 1), parts, strict=False):
-        seconds += scale * int(part) if part.isdigit() else 0
+        seconds += scale * (natural(part, maximum=10**6) or 0)
     return seconds
 
 

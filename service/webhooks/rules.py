@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from service.digits import natural
 from service.webhooks.config import Rule
 
 # Which facts a vendor may supply for each event type; static rule data fills the rest.
@@ -77,5 +78,5 @@ def from_text(value: object) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        return from_seconds(value) if value.isdigit() else None
+        return from_seconds(value) if natural(value) is not None else None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -13,6 +13,7 @@ import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from service.digits import natural
 from service.webhooks.config import WHSEC_PREFIX
 
 # HubSpot signs the URI with these escapes decoded (its documented list).
@@ -59,9 +60,10 @@ def required(value: str | None, what: str) -> str:
 
 def parse_int(value: str | None, what: str) -> int:
     """An integer header value, or `Unauthenticated` naming it."""
-    if value is None or not value.strip().isdigit():
+    number = natural(value)
+    if number is None:
         raise Unauthenticated(f"the {what} header is missing or not an integer")
-    return int(value.strip())
+    return number
 
 
 def _hmac_b64(key: bytes, message: bytes) -> bytes:

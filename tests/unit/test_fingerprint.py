@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from service.events.envelope import CloudEvent
-from service.events.vocabulary import CallLogged, DealQualified, LeadSourced
+from service.events.vocabulary import DealLost, DealQualified, LeadSourced
 
 
 @pytest.mark.parametrize(
@@ -17,7 +17,7 @@ from service.events.vocabulary import CallLogged, DealQualified, LeadSourced
     [
         LeadSourced(rep_id="R-1", account={"name": 'Acme "Ü" Ltd'}, channel="web"),
         DealQualified(rep_id="R-2", amount="1200.50", currency="TWD"),
-        CallLogged(rep_id="R-3", direction="inbound", duration_s=0, outcome="ok\n"),
+        DealLost(rep_id="R-3", reason="no budget\nthis year"),
     ],
 )
 @pytest.mark.parametrize(
@@ -28,7 +28,7 @@ from service.events.vocabulary import CallLogged, DealQualified, LeadSourced
     ],
 )
 def test_fingerprint_is_the_digest_of_the_sorted_content(
-    data: LeadSourced | DealQualified | CallLogged, time: datetime
+    data: LeadSourced | DealQualified | DealLost, time: datetime
 ) -> None:
     event = CloudEvent(
         id="e-1", source="crm", type="x.y", subject="D-1 \u00e9", time=time, data=data

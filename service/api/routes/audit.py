@@ -40,7 +40,7 @@ KnownAt = Annotated[
     str | None,
     Query(description="Transaction time; default now (taken after every append in flight)."),
 ]
-_HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
+_HEX_HASH = re.compile(r"[0-9a-f]{64}")  # matched whole: `bytes.fromhex` skips whitespace
 
 
 def _json(body: dict[str, Any]) -> Response:
@@ -72,7 +72,7 @@ async def _known_at(services: Services, value: str | None) -> datetime:
 def _anchor(position: int | None, hash_hex: str | None) -> Anchor | None:
     if position is None and hash_hex is None:
         return None
-    if position is None or hash_hex is None or not _HEX_HASH.match(hash_hex):
+    if position is None or hash_hex is None or not _HEX_HASH.fullmatch(hash_hex):
         raise Problem(
             422,
             "invalid-request",

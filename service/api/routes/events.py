@@ -164,7 +164,10 @@ async def append_events(request: Request, key: WriterKey) -> Response:
     try:
         decoded = decode_body(request.headers.get("content-type"), request.headers, body)
     except BodyError as exc:
-        raise Problem(exc.status, "unreadable-body", exc.detail, title=exc.title) from exc
+        extra: dict[str, Any] = {}
+        if exc.errors:
+            extra["errors"] = [{"pointer": p, "detail": d} for p, d in exc.errors]
+        raise Problem(exc.status, exc.slug, exc.detail, title=exc.title, **extra) from exc
     if len(decoded.events) > settings.max_batch_events:
         raise Problem(
             413,

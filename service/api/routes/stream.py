@@ -16,6 +16,7 @@ from service.api.container import Services
 from service.api.deps import ServicesDep
 from service.api.feed_items import feed_item
 from service.api.problems import Problem
+from service.digits import natural
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -53,14 +54,15 @@ async def _frames(services: Services, request: Request, after: int) -> AsyncIter
 def _resume_point(last_event_id: str | None, after: int) -> int:
     if last_event_id is None or last_event_id == "":
         return after
-    if not last_event_id.isdigit():
+    position = natural(last_event_id)
+    if position is None:
         raise Problem(
             400,
             "invalid-last-event-id",
-            "Last-Event-ID must be a log position (a non-negative integer)",
+            "Last-Event-ID must be a log position (a non-negative integer of ASCII digits)",
             title="Invalid Last-Event-ID",
         )
-    return int(last_event_id)
+    return position
 
 
 @router.get(

@@ -20,6 +20,7 @@ from service.api.container import Services
 from service.api.deps import ServicesDep
 from service.api.problems import Problem
 from service.api.unauthenticated import count_failure, refuse_if_blocked
+from service.events.json_keys import DuplicateKeys, check_unique_keys
 from service.webhooks.aircall import map_aircall
 from service.webhooks.context import ledger_lookup
 from service.webhooks.hubspot import map_hubspot
@@ -76,15 +77,19 @@ def _not_configured(name: str) -> Problem:
 
 
 def _json(body: bytes) -> Any:
+    """The parsed body; `_NOT_JSON` if it is not JSON or repeats a key in an object."""
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
+        parsed = orjson.loads(body)
+        check_unique_keys(body, parsed)
+    except (orjson.JSONDecodeError, DuplicateKeys):
         return _NOT_JSON
+    return parsed
 
 
 def _unreadable(body: bytes) -> list[Outcome]:
     text = body.decode("utf-8", errors="replace")
-    return [Unmapped(content_key(text), "the body is not JSON", {"body": text})]
+    reason = "the body is not JSON, or repeats a key in an object"
+    return [Unmapped(content_key(text), reason, {"body": text})]
 
 
 async def _take(services: Services, vendor: str, actor: str, outcomes: list[Outcome]) -> Any:
