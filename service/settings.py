@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     webhooks_config: Path | None = Field(default=None, alias="FUNNEL_WEBHOOKS_CONFIG")
     rate_limit_per_second: float = Field(default=200.0, alias="FUNNEL_RATE_LIMIT_PER_SECOND", gt=0)
     rate_limit_burst: int = Field(default=2000, alias="FUNNEL_RATE_LIMIT_BURST", ge=1)
+    max_span_days: int = Field(default=3660, alias="FUNNEL_MAX_SPAN_DAYS", ge=1)
     request_timeout_seconds: float = Field(
         default=30.0, alias="FUNNEL_REQUEST_TIMEOUT_SECONDS", gt=0
     )

@@ -18,9 +18,10 @@ from service.api.audit_models import AuditRequestPage, ReplayModel, VerifyModel
 from service.api.auth import AuditorKey
 from service.api.container import Services
 from service.api.deps import ServicesDep
-from service.api.params import instant, period
+from service.api.params import instant
 from service.api.problems import Problem
 from service.api.reads import snapshot
+from service.api.spans import bounded_period
 from service.audit.export import NDJSON, ExportScope, ExportSummary, export_lines
 from service.audit.render import replay_json, verify_json
 from service.audit.replay import replay
@@ -118,7 +119,7 @@ async def replay_period(
     known_at: KnownAt = None,
 ) -> Response:
     """The scoreboard by rep recomputed from the events alone, compared with the read models."""
-    start, end = period(services.settings, from_, to, period_)
+    start, end = bounded_period(services.settings, from_, to, period_)
     known = await _known_at(services, known_at)
     # Best effort: a lagging projector only makes `projection_matches` null, never the replay.
     await services.projector.wait_for(
@@ -163,7 +164,7 @@ async def export_period(
 ) -> StreamingResponse:
     """Every event that decides the period, with positions and hashes, streamed as NDJSON."""
     settings = services.settings
-    start, end = period(settings, from_, to, period_)
+    start, end = bounded_period(settings, from_, to, period_)
     known = await _known_at(services, known_at)
     scope = ExportScope(start, end, known, settings.timezone, period_)
     log = AuditLog(services.engine)

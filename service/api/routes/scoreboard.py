@@ -12,9 +12,10 @@ from fastapi import APIRouter, Query, Request, Response
 from service.api.auth import ReaderKey
 from service.api.boards import scoreboard_with_targets
 from service.api.deps import ServicesDep
-from service.api.params import as_of_or_now, known_at_or_now, period
+from service.api.params import as_of_or_now, known_at_or_now
 from service.api.reads import Consistency, snapshot
 from service.api.schemas import FunnelModel, ScoreboardModel
+from service.api.spans import bounded_period
 from service.projections.scoreboard import GroupBy, Scoreboard
 from service.store import mirrored_reads
 from service.store.chain import iso
@@ -103,7 +104,7 @@ async def get_scoreboard(
 ) -> Any:
     """The five numbers of [from, to) per rep, team or all, as known at `known_at`."""
     settings = services.settings
-    start, end = period(settings, from_, to, period_)
+    start, end = bounded_period(settings, from_, to, period_)
     known = known_at_or_now(settings, known_at)
     async with snapshot(services, min_position, consistency, replica=True) as snap:
         board = await scoreboard_with_targets(
