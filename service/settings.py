@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(default=200.0, alias="FUNNEL_RATE_LIMIT_PER_SECOND", gt=0)
     rate_limit_burst: int = Field(default=2000, alias="FUNNEL_RATE_LIMIT_BURST", ge=1)
     max_span_days: int = Field(default=3660, alias="FUNNEL_MAX_SPAN_DAYS", ge=1)
+    max_concurrent_exports: int = Field(default=4, alias="FUNNEL_MAX_CONCURRENT_EXPORTS", ge=1)
+    export_stall_seconds: float = Field(default=30.0, alias="FUNNEL_EXPORT_STALL_SECONDS", gt=0)
     request_timeout_seconds: float = Field(
         default=30.0, alias="FUNNEL_REQUEST_TIMEOUT_SECONDS", gt=0
     )
