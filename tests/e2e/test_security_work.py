@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import statistics
+import time
 from typing import Any
 
 import httpx
@@ -11,6 +14,8 @@ from fastapi import FastAPI
 from service.api.app import create_app
 from service.store.keys import Scope
 from tests.conftest import bearer, make_settings
+from tests.e2e.served import serve
+from tests.e2e.stalled import TEN_YEARS, load_ledger, stalled_get
 from tests.factories import ce, sourced
 
 pytestmark = pytest.mark.e2e
@@ -132,3 +137,58 @@ async def test_the_dashboard_spends_the_same_token_bucket_as_the_api(database_ur
             assert int(page.headers["retry-after"]) >= 1
             assert page.headers["content-type"].startswith("text/html")
             assert (await client.get("/v1/funnel", headers=bearer(token))).status_code == 429
+
+
+async def _scoreboards(base: str, token: str, until: float, answered: list[float]) -> None:
+    """The heaviest allowed scoreboard again and again, each from a new `from` (no cache)."""
+    async with httpx.AsyncClient(base_url=base, timeout=120, headers=bearer(token)) as http:
+        second = 0
+        while time.monotonic() < until:
+            second += 1
+            params = {**TEN_YEARS, "group_by": "rep"}
+            params["from"] = f"2016-01-01T00:00:{second % 60:02d}.{second:06d}Z"
+            started = time.monotonic()
+            response = await http.get("/v1/scoreboard", params=params)
+            assert response.status_code == 200, response.text
+            answered.append(time.monotonic() - started)
+
+
+async def _probe_healthz(base: str, until: float) -> list[float]:
+    latencies: list[float] = []
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        while time.monotonic() < until:
+            started = time.monotonic()
+            response = await http.get("/healthz")
+            latencies.append(time.monotonic() - started)
+            assert response.status_code == 200
+            await asyncio.sleep(0.05)
+    return latencies
+
+
+@pytest.mark.slow
+async def test_healthz_answers_within_100_ms_under_the_heaviest_allowed_work(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a real server holding ten years of deals, with monthly targets for every rep
+    monkeypatch.setenv("FUNNEL_EXPORT_STALL_SECONDS", "60")
+    async with serve(database_url) as served:
+        await load_ledger(served.base, served.admin_key, deals=4000)
+        export = "/v1/audit/export?period=2026-Q1"
+        async with stalled_get(served.base, export, served.admin_key) as status:
+            assert status.split()[1] == "200"
+            # When the longest scoreboard by rep is asked over and over, by two clients at
+            # once, while an export waits on a client that stopped reading
+            until = time.monotonic() + 4
+            answered: list[float] = []
+            load = [
+                asyncio.create_task(_scoreboards(served.base, served.admin_key, until, answered))
+                for _ in range(2)
+            ]
+            await asyncio.sleep(0.3)  # both boards under way before the first probe
+            latencies = await _probe_healthz(served.base, until)
+            await asyncio.gather(*load)
+    # Then /healthz answered within 100 ms: read as the median of the probes, each a new
+    # request every 50 ms while the load ran (a single probe may meet the machine busy)
+    assert len(latencies) >= 20, latencies
+    assert statistics.median(latencies) < 0.1, sorted(latencies)
+    assert len(answered) >= 4, answered
