@@ -12,7 +12,6 @@ An export reads the database a page at a time and holds no connection while its 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator, Mapping
@@ -83,17 +82,20 @@ class ExportResponse(StreamingResponse):
     async def stream_response(self, send: Send) -> None:
         """Send the head and every chunk, each within the stall deadline; then release."""
         try:
-            async with contextlib.aclosing(self._content) as chunks:
-                start = {"type": "http.response.start", "status": self.status_code}
-                if not await self._sent(send, {**start, "headers": self.raw_headers}):
+            start = {"type": "http.response.start", "status": self.status_code}
+            if not await self._sent(send, {**start, "headers": self.raw_headers}):
+                return
+            async for chunk in self._content:
+                message = {"type": "http.response.body", "body": chunk, "more_body": True}
+                if not await self._sent(send, message):
                     return
-                async for chunk in chunks:
-                    message = {"type": "http.response.body", "body": chunk, "more_body": True}
-                    if not await self._sent(send, message):
-                        return
-                await self._sent(send, {"type": "http.response.body", "body": b""})
+            await self._sent(send, {"type": "http.response.body", "body": b""})
         finally:
             self._slot.release()
+            # An abandoned generator is closed now, not whenever it is collected.
+            close = getattr(self._content, "aclose", None)
+            if close is not None:
+                await close()
 
     async def _sent(self, send: Send, message: Message) -> bool:
         try:
