@@ -36,6 +36,9 @@ class Settings(BaseSettings):
         default=1.0, alias="FUNNEL_AUTH_FAILURES_PER_SECOND", gt=0
     )
     auth_failures_burst: int = Field(default=100, alias="FUNNEL_AUTH_FAILURES_BURST", ge=1)
+    max_span_days: int = Field(default=3660, alias="FUNNEL_MAX_SPAN_DAYS", ge=1)
+    max_concurrent_exports: int = Field(default=4, alias="FUNNEL_MAX_CONCURRENT_EXPORTS", ge=1)
+    export_stall_seconds: float = Field(default=30.0, alias="FUNNEL_EXPORT_STALL_SECONDS", gt=0)
     request_timeout_seconds: float = Field(
         default=30.0, alias="FUNNEL_REQUEST_TIMEOUT_SECONDS", gt=0
     )

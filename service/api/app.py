@@ -13,6 +13,7 @@ from fastapi.telemetry import TelemetryConfig
 from service import __version__
 from service.api.body_limit import install_body_limit
 from service.api.container import Services
+from service.api.export_stream import ExportGate
 from service.api.live import LogSignal
 from service.api.metrics import MeteredAppender, Metrics
 from service.api.observe import RequestObserver
@@ -93,6 +94,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             inbox=WebhookInbox(engine),
             live=live,
             mirror=ReadMirror(reads),
+            exports=ExportGate(settings.max_concurrent_exports),
         )
         if settings.run_projector:
             projector.start()
@@ -135,7 +137,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestTimeout,
         seconds=app.state.settings.request_timeout_seconds,
-        exempt=(stream.STREAM_PATH, "/v1/exports/", "/v1/audit/"),
+        # An export must start its answer within the deadline too; once it has, its client
+        # must accept each write within FUNNEL_EXPORT_STALL_SECONDS (export_stream).
+        exempt=(stream.STREAM_PATH, "/v1/audit/"),
     )
     # Bodies are bounded before anything else reads them (inside the observer, which logs the
     # refusals); failed authentications are counted per client where they are found.

@@ -10,6 +10,7 @@ as "now"); an earlier one sees fewer, so it is kept under its own `known_at`.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -118,7 +119,8 @@ async def scoreboard_with_targets(
         history=teams,
     )
     known_plan = await plan_known_at(conn, known_at)
-    board = with_targets(board, known_plan, teams, zone)
+    # Off the event loop: a board of many rows with targets is pure CPU.
+    board = await asyncio.to_thread(with_targets, board, known_plan, teams, zone)
     if cache is not None:
         cache.put(key, board)
     return board

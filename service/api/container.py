@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.api.boards import BoardCache
+from service.api.export_stream import ExportGate
 from service.api.live import LogSignal
 from service.settings import Settings
 from service.store.appender import EventAppender
@@ -36,6 +37,7 @@ class Services:
     live: LogSignal = field(default_factory=LogSignal)
     boards: BoardCache = field(default_factory=BoardCache)
     mirror: ReadMirror = field(default_factory=ReadMirror)
+    exports: ExportGate = field(default_factory=ExportGate)
 
     @property
     def read_log(self) -> EventReader:

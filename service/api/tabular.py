@@ -1,21 +1,37 @@
-"""Rows with stable columns as CSV or JSON Lines, streamed chunk by chunk."""
+"""Rows with stable columns as CSV or JSON Lines, streamed chunk by chunk.
+
+Every CSV cell goes through `csv_cell`: text a spreadsheet would run as a formula (starting
+with `=`, `+`, `-`, `@`, TAB or CR) gets a leading `'`, as OWASP recommends against CSV
+injection; a plain decimal number (`-12.50`) is left as it is. JSON Lines keep every value raw.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
-from fastapi.responses import StreamingResponse
+
+from service.api.export_stream import ExportResponse, ExportSlot
 
 Format = Literal["csv", "jsonl"]
 MEDIA_TYPES: dict[str, str] = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
-def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def csv_cell(value: Any) -> str:
+    """A value as a CSV cell: null is empty, formula-like text neutralised with a leading `'`."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def csv_lines(columns: Sequence[str], rows: Iterable[Mapping[str, Any]], *, header: bool) -> str:
@@ -24,7 +40,7 @@ def csv_lines(columns: Sequence[str], rows: Iterable[Mapping[str, Any]], *, head
     writer = csv.writer(buffer, lineterminator="\r\n")
     if header:
         writer.writerow(columns)
-    writer.writerows([_cell(row.get(column)) for column in columns] for row in rows)
+    writer.writerows([csv_cell(row.get(column)) for column in columns] for row in rows)
     return buffer.getvalue()
 
 
@@ -48,16 +64,29 @@ async def _encoded(
         yield text.encode()
 
 
+@dataclass(frozen=True, slots=True)
+class Download:
+    """What a download is called and in which format, with the headers it carries."""
+
+    name: str
+    fmt: Format
+    columns: Sequence[str]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
 def export_response(
-    name: str,
-    fmt: Format,
-    columns: Sequence[str],
+    download: Download,
     chunks: AsyncIterator[list[dict[str, Any]]],
-    headers: Mapping[str, str] | None = None,
-) -> StreamingResponse:
-    """A download of `chunks` of rows as `name.csv` or `name.jsonl`."""
-    return StreamingResponse(
-        _encoded(fmt, columns, chunks),
+    *,
+    slot: ExportSlot,
+    stall_seconds: float,
+) -> ExportResponse:
+    """A download of `chunks` of rows as `name.csv` or `name.jsonl` (see `export_stream`)."""
+    name, fmt = download.name, download.fmt
+    return ExportResponse(
+        _encoded(fmt, download.columns, chunks),
+        slot=slot,
+        stall_seconds=stall_seconds,
         media_type=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"', **(headers or {})},
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"', **download.headers},
     )

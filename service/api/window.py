@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 from service.api.deps import ServicesDep
-from service.api.params import as_of_or_now, known_at_or_now, period
+from service.api.params import as_of_or_now, known_at_or_now
 from service.api.reads import Consistency
+from service.api.spans import bounded_period
 from service.projections.analytics import Window
 
 From = Annotated[str | None, Query(alias="from", description="Start (a date: its 00:00).")]
@@ -44,7 +45,7 @@ async def window_query(
 ) -> WindowQuery:
     """The window of a request: `from`/`to` or `period`, `as_of` (default now), `known_at`."""
     settings = services.settings
-    start, end = period(settings, from_, to, period_)
+    start, end = bounded_period(settings, from_, to, period_)
     window = Window(start, end, as_of_or_now(settings, as_of))
     return WindowQuery(window, known_at_or_now(settings, known_at), min_position, consistency)
 

@@ -8,18 +8,18 @@ the digest. See docs/audit.md for the format and `tools/verify_export.py` for a 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.events.instants import as_stored
 from service.events.vocabulary import RETRACTION
 from service.store.chain import GENESIS, chain_record, iso
-from service.store.period_events import Digest, EventRow, period_rows
+from service.store.period_events import Digest, EventRow, period_pages, period_rows
 
 EXPORT_FORMAT = "funnel-ledger-export/1"
 NDJSON = "application/x-ndjson"
@@ -125,13 +125,33 @@ def _line(document: dict[str, Any]) -> bytes:
 async def export_lines(
     conn: AsyncConnection, scope: ExportScope, on_complete: OnComplete | None = None
 ) -> AsyncIterator[bytes]:
-    """The export, a chunk of lines at a time; `on_complete` runs just before the trailer."""
+    """The export, read in `conn`'s snapshot, a chunk of lines at a time (see `document`)."""
+    rows = period_rows(conn, end=scope.end, known_at=scope.known_at, with_envelope=True)
+    async for chunk in document(rows, scope, on_complete):
+        yield chunk
+
+
+async def export_pages(
+    engine: AsyncEngine, scope: ExportScope, on_complete: OnComplete | None = None
+) -> AsyncIterator[bytes]:
+    """The export, read a page at a time with no connection held in between (`period_pages`)."""
+    rows = period_pages(engine, end=scope.end, known_at=scope.known_at)
+    async for chunk in document(rows, scope, on_complete):
+        yield chunk
+
+
+async def document(
+    pages: AsyncIterator[Sequence[EventRow]],
+    scope: ExportScope,
+    on_complete: OnComplete | None = None,
+) -> AsyncIterator[bytes]:
+    """Header, event lines of `pages`, trailer; `on_complete` runs just before the trailer."""
     yield _line(header(scope))
     digest = Digest()
     retractions = 0
     first: int | None = None
     last: int | None = None
-    async for rows in period_rows(conn, end=scope.end, known_at=scope.known_at, with_envelope=True):
+    async for rows in pages:
         lines: list[bytes] = []
         for row in rows:
             digest.add(row["hash"])

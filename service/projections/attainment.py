@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, tzinfo
 from fractions import Fraction
-from functools import lru_cache
 
 from service.events.vocabulary import REP_SUBJECT_PREFIX, TEAM_SUBJECT_PREFIX
 from service.projections.periods import start_of
@@ -21,36 +19,60 @@ from service.projections.teams import TeamHistory, team_at
 
 Weights = dict[str, Fraction]
 """Target period → how many of it the scoreboard period holds."""
+_DAY = timedelta(days=1)
+_MICROSECOND = timedelta(microseconds=1)
+_UNITS = ("day", "week", "month", "quarter")
+_MONTHS_IN = {"month": 1, "quarter": 3}
 
 
-def _days_in_quarter(day: date) -> int:
-    first = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    after = date(first.year + (first.month + 2) // 12, (first.month + 2) % 12 + 1, 1)
-    return (after - first).days
+def _unit_index(day: date, months: int) -> int:
+    """Which month (`months` 1) or quarter (3) since year 0 holds `day`."""
+    return (day.year * 12 + day.month - 1) // months
 
 
-def _unit_days(day: date) -> dict[str, int]:
-    return {
-        "day": 1,
-        "week": 7,
-        "month": calendar.monthrange(day.year, day.month)[1],
-        "quarter": _days_in_quarter(day),
-    }
+def _unit_first(index: int, months: int) -> date:
+    first_month = index * months
+    return date(first_month // 12, first_month % 12 + 1, 1)
 
 
-def _days(start: datetime, end: datetime, tz: tzinfo) -> Iterator[tuple[date, Fraction]]:
-    """Each calendar day (in `tz`) that [start, end) touches, with the share of it covered."""
-    day = start.astimezone(tz).date()
-    while (day_start := start_of(day, tz)) < end:
-        day_end = start_of(day + timedelta(days=1), tz)
-        covered = min(end, day_end) - max(start, day_start)
-        length = day_end - day_start
-        if covered > timedelta(0):
-            yield (
-                day,
-                Fraction(covered // timedelta(microseconds=1), length // timedelta(microseconds=1)),
-            )
-        day += timedelta(days=1)
+def _unit_days(day: date, months: int) -> int:
+    """How many days the month or quarter holding `day` has."""
+    first_month = (day.month - 1) // months * months + 1
+    return sum(
+        calendar.monthrange(day.year, month)[1]
+        for month in range(first_month, first_month + months)
+    )
+
+
+def _whole_days_in_units(first: date, after: date, months: int) -> Fraction:
+    """Σ 1/len(unit of d) over the whole days d of [first, after): in closed form."""
+    if after <= first:
+        return Fraction(0)
+    head, tail = _unit_index(first, months), _unit_index(after, months)
+    if head == tail:
+        return Fraction((after - first).days, _unit_days(first, months))
+    # The rest of the first unit, every unit in between whole, and the start of the last one.
+    rest = Fraction((_unit_first(head + 1, months) - first).days, _unit_days(first, months))
+    begun = _unit_first(tail, months)
+    start = Fraction((after - begun).days, _unit_days(begun, months))
+    return rest + (tail - head - 1) + start
+
+
+def _share(day: date, start: datetime, end: datetime, tz: tzinfo) -> Fraction:
+    """The share of calendar `day` (in `tz`) that [start, end) covers (0 when none)."""
+    day_start, day_end = start_of(day, tz), start_of(day + _DAY, tz)
+    covered = min(end, day_end) - max(start, day_start)
+    if covered <= timedelta(0):
+        return Fraction(0)
+    return Fraction(covered // _MICROSECOND, (day_end - day_start) // _MICROSECOND)
+
+
+def _last_day(start_day: date, end: datetime, tz: tzinfo) -> date:
+    """The last calendar day (in `tz`) that begins before `end`."""
+    day = max(start_day, end.astimezone(tz).date())
+    while day > start_day and start_of(day, tz) >= end:
+        day -= _DAY
+    return day
 
 
 def period_weights(start: datetime, end: datetime, tz: tzinfo) -> Weights:
@@ -58,23 +80,21 @@ def period_weights(start: datetime, end: datetime, tz: tzinfo) -> Weights:
 
     Each day of the period (in the company time zone) counts as 1/7 of its week, 1/n of its
     n-day month and 1/m of its m-day quarter; a day the period only partly covers, pro rata.
+    Computed in closed form from the first and last days: the cost does not grow with the span.
+    (A calendar day a zone skips altogether, such as 2011-12-30 in Samoa, counts as a whole day
+    when it lies inside the period.)
     """
-    # Equal datetimes may differ in zone and fold, which the arithmetic below can see.
-    key = (start.tzinfo, start.fold, end.tzinfo, end.fold)
-    return dict(_weights(start, end, tz, key))
-
-
-@lru_cache(maxsize=64)
-def _weights(
-    start: datetime, end: datetime, tz: tzinfo, _key: tuple[object, ...]
-) -> tuple[tuple[str, Fraction], ...]:
-    # A pure function of its arguments, and a quarter's 90 days of Fractions cost a cold
-    # scoreboard about a millisecond: kept for the few periods that are asked again and again.
-    weights = dict.fromkeys(("day", "week", "month", "quarter"), Fraction(0))
-    for day, share in _days(start, end, tz):
-        for unit, length in _unit_days(day).items():
-            weights[unit] += share / length
-    return tuple(weights.items())
+    first = start.astimezone(tz).date()
+    last = _last_day(first, end, tz)
+    edges = {first: _share(first, start, end, tz), last: _share(last, start, end, tz)}
+    days = sum(edges.values(), Fraction(max((last - first).days - 1, 0)))
+    weights = {"day": days, "week": days / 7}
+    for unit, months in _MONTHS_IN.items():
+        whole = _whole_days_in_units(first + _DAY, last, months)
+        weights[unit] = whole + sum(
+            (share / _unit_days(day, months) for day, share in edges.items()), Fraction(0)
+        )
+    return {unit: weights[unit] for unit in _UNITS}
 
 
 def _scaled(

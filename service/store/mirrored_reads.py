@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -9,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.projections.scoreboard import GroupBy, Scoreboard
 from service.projections.teams import TeamHistory
 from service.store import mirror_query, scoreboard_query
+from service.store.mirror_columns import Columns
 from service.store.read_mirror import ReadMirror
 
 
@@ -23,16 +26,52 @@ async def scoreboard(
     group_by: GroupBy,
     history: TeamHistory,
 ) -> Scoreboard:
-    """`scoreboard_query.scoreboard` on `conn`'s snapshot (at `position`), given its teams."""
+    """`scoreboard_query.scoreboard` on `conn`'s snapshot (at `position`), given its teams.
+
+    The in-memory work (grouping a span's facts, assembling the rows) runs in a worker thread:
+    the event loop goes on serving other requests meanwhile.
+    """
     columns = await mirror.columns_at(conn, position) if mirror is not None else None
     if columns is None:
         parts = await scoreboard_query.board_parts(
             conn, start=start, end=end, known_at=known_at, group_by=group_by, history=history
         )
-    else:
-        parts = mirror_query.board_parts(
-            columns, start=start, end=end, known_at=known_at, group_by=group_by, history=history
+        return await asyncio.to_thread(
+            functools.partial(
+                scoreboard_query.assemble,
+                parts,
+                start=start,
+                end=end,
+                known_at=known_at,
+                group_by=group_by,
+                history=history,
+            )
         )
+    return await asyncio.to_thread(
+        functools.partial(
+            _from_columns,
+            columns,
+            start=start,
+            end=end,
+            known_at=known_at,
+            group_by=group_by,
+            history=history,
+        )
+    )
+
+
+def _from_columns(
+    columns: Columns,
+    *,
+    start: datetime,
+    end: datetime,
+    known_at: datetime,
+    group_by: GroupBy,
+    history: TeamHistory,
+) -> Scoreboard:
+    parts = mirror_query.board_parts(
+        columns, start=start, end=end, known_at=known_at, group_by=group_by, history=history
+    )
     return scoreboard_query.assemble(
         parts, start=start, end=end, known_at=known_at, group_by=group_by, history=history
     )

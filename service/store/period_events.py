@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.events.instants import EARLIEST, utc_iso
 from service.store.event_rows import occurred_in_range
@@ -48,10 +48,15 @@ _SELECT = (
     "WHERE t.source = e.data->>'event_source' AND t.event_id = e.data->>'event_id' "
     "AND t.type <> 'event.retracted' AND t.occurred_at < $1 AND t.recorded_at <= $2 "
     f"AND t.occurred_at >= '{utc_iso(EARLIEST)}'))) "
-    "ORDER BY e.position"
+    "{bounds}ORDER BY e.position"
 )
-_REPLAY = _SELECT.format(columns=_REPLAY_COLUMNS)
-_EXPORT = _SELECT.format(columns=_EXPORT_COLUMNS)
+_REPLAY = _SELECT.format(columns=_REPLAY_COLUMNS, bounds="")
+_EXPORT = _SELECT.format(columns=_EXPORT_COLUMNS, bounds="")
+# A page of the export: after a position, up to the head a first statement saw, at most $5.
+_EXPORT_PAGE = (
+    _SELECT.format(columns=_EXPORT_COLUMNS, bounds="AND e.position > $3 AND e.position <= $4 ")
+    + " LIMIT $5"
+)
 _LAST_KNOWN = text("SELECT COALESCE(max(position), 0) FROM events WHERE recorded_at <= :k")
 _HEAD = text("SELECT COALESCE(max(position), 0) FROM events")
 _BEGIN = text("SELECT 1")
@@ -80,6 +85,31 @@ async def period_rows(
     cursor = await statement.cursor(end, known_at)
     while rows := await cursor.fetch(chunk):
         yield rows
+
+
+async def period_pages(
+    engine: AsyncEngine, *, end: datetime, known_at: datetime, chunk: int = 2000
+) -> AsyncIterator[Sequence[EventRow]]:
+    """`period_rows(with_envelope=True)` as one snapshot would read them, a connection per page.
+
+    No connection is held between pages (a slow consumer cannot keep one from the pool), yet
+    the rows are those of one snapshot: the first statement fixes the head position H, and the
+    log is append-only with gap-free positions that commit in order (docs/ordering.md), so the
+    events up to H, their columns and their predecessors' hashes never change afterwards. A
+    retraction names an earlier event, so its target is within H too.
+    """
+    async with engine.connect() as conn:
+        through = await head_position(conn)
+    after = 0
+    while after < through:
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            rows = await driver.fetch(_EXPORT_PAGE, end, known_at, after, through, chunk)
+        if not rows:
+            return
+        yield rows
+        after = rows[-1]["position"]
 
 
 class Digest:

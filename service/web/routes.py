@@ -22,7 +22,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from service.api.body import read_limited
 from service.api.deps import ServicesDep
 from service.api.problems import Problem
+from service.api.ratelimit import enforce_rate_limit
+from service.api.spans import check_span
 from service.api.unauthenticated import authenticate, count_failure
+from service.projections.periods import start_of
 from service.store.ended_sessions import EndedSessions
 from service.store.keys import ApiKey
 from service.web import i18n
@@ -155,13 +158,18 @@ async def dashboard(request: Request, services: ServicesDep) -> Response:
         return RedirectResponse("/login?" + urlencode({"next": here}), 303)
     zone = services.settings.zone
     today = datetime.now(zone).date()
-    newest = await newest_event_day(services)
-    anchor = newest.astimezone(zone).date() if newest else today
-    view, invalid = parse_view(request.query_params, zone, anchor, today)
     try:
+        # The API's limits: the same per-key bucket, and the same longest period.
+        enforce_rate_limit(request, key.key_id)
+        newest = await newest_event_day(services)
+        anchor = newest.astimezone(zone).date() if newest else today
+        view, invalid = parse_view(request.query_params, zone, anchor, today)
+        check_span(services.settings.max_span_days, view.start(zone), start_of(view.after, zone))
         board = await read_board(services, view)
     except Problem as problem:
-        return _page(request, "error.html", problem.status, detail=problem.detail)
+        page = _page(request, "error.html", problem.status, detail=problem.detail)
+        page.headers.update(problem.headers)
+        return page
     return _page(
         request,
         "dashboard.html",

@@ -1,7 +1,12 @@
-"""`/v1/analytics`: time in stage, cohort conversion, win rate and the pipeline waterfall."""
+"""`/v1/analytics`: time in stage, cohort conversion, win rate and the pipeline waterfall.
+
+Each answer folds every deal's stage path: pure CPU, run in a worker thread so that the event
+loop goes on serving other requests meanwhile.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -118,7 +123,7 @@ async def _paths(
 async def stage_times(services: ServicesDep, _key: ReaderKey, query: WindowDep) -> Response:
     """Median and p90 time deals spent in each stage, over the stays that ended in the window."""
     paths, position = await _paths(services, query)
-    stages = analytics.time_in_stage(paths, query.window)
+    stages = await asyncio.to_thread(analytics.time_in_stage, paths, query.window)
     return _answer(query, position, {"stages": stages})
 
 
@@ -131,18 +136,22 @@ async def conversion(services: ServicesDep, _key: ReaderKey, query: WindowDep) -
         )
         cohort = await analytics_query.sourced_cohort(snap.conn, query.window, query.known_at)
         position = snap.position
-    return _answer(query, position, analytics.conversion(paths, cohort))
+    return _answer(query, position, await asyncio.to_thread(analytics.conversion, paths, cohort))
 
 
 @router.get("/win-rate", response_model=WinRate, summary="Win rate")
 async def win_rate(services: ServicesDep, _key: ReaderKey, query: WindowDep) -> Response:
     """Deals won, lost and disqualified in the window, and won ÷ (won + lost)."""
     paths, position = await _paths(services, query)
-    return _answer(query, position, analytics.win_rate(paths, query.window))
+    return _answer(
+        query, position, await asyncio.to_thread(analytics.win_rate, paths, query.window)
+    )
 
 
 @router.get("/waterfall", response_model=Waterfall, summary="Pipeline waterfall")
 async def waterfall(services: ServicesDep, _key: ReaderKey, query: WindowDep) -> Response:
     """How the open pipeline just before `from` became the one at the end of the window."""
     paths, position = await _paths(services, query)
-    return _answer(query, position, analytics.waterfall(paths, query.window))
+    return _answer(
+        query, position, await asyncio.to_thread(analytics.waterfall, paths, query.window)
+    )

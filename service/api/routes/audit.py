@@ -6,7 +6,6 @@ Every request here needs the `audit` scope and is itself logged in `audit_reques
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,10 +17,12 @@ from service.api.audit_models import AuditRequestPage, ReplayModel, VerifyModel
 from service.api.auth import AuditorKey
 from service.api.container import Services
 from service.api.deps import ServicesDep
-from service.api.params import instant, period
+from service.api.export_stream import ExportResponse
+from service.api.params import instant
 from service.api.problems import Problem
 from service.api.reads import snapshot
-from service.audit.export import NDJSON, ExportScope, ExportSummary, export_lines
+from service.api.spans import bounded_period
+from service.audit.export import NDJSON, ExportScope, ExportSummary, export_pages
 from service.audit.render import replay_json, verify_json
 from service.audit.replay import replay
 from service.store.audit_log import AuditLog, AuditRequest, LoggedRequest
@@ -118,7 +119,7 @@ async def replay_period(
     known_at: KnownAt = None,
 ) -> Response:
     """The scoreboard by rep recomputed from the events alone, compared with the read models."""
-    start, end = period(services.settings, from_, to, period_)
+    start, end = bounded_period(services.settings, from_, to, period_)
     known = await _known_at(services, known_at)
     # Best effort: a lagging projector only makes `projection_matches` null, never the replay.
     await services.projector.wait_for(
@@ -163,25 +164,27 @@ async def export_period(
 ) -> StreamingResponse:
     """Every event that decides the period, with positions and hashes, streamed as NDJSON."""
     settings = services.settings
-    start, end = period(settings, from_, to, period_)
+    start, end = bounded_period(settings, from_, to, period_)
     known = await _known_at(services, known_at)
     scope = ExportScope(start, end, known, settings.timezone, period_)
     log = AuditLog(services.engine)
-    request_id = await log.record(
-        _request(key, request, start, end, known), digest=None, result={}, complete=False
-    )
+    slot = services.exports.enter()
+    try:
+        request_id = await log.record(
+            _request(key, request, start, end, known), digest=None, result={}, complete=False
+        )
+    except BaseException:
+        slot.release()
+        raise
 
     async def complete(summary: ExportSummary) -> None:
         await log.complete(request_id, digest=summary.digest, result=summary.to_json())
 
-    async def body() -> AsyncIterator[bytes]:
-        async with repeatable_read(services.engine) as conn:
-            async for chunk in export_lines(conn, scope, complete):
-                yield chunk
-
     name = f"funnel-ledger-{period_ or iso(start)[:10]}.ndjson"
-    return StreamingResponse(
-        body(),
+    return ExportResponse(
+        export_pages(services.engine, scope, complete),
+        slot=slot,
+        stall_seconds=settings.export_stall_seconds,
         media_type=NDJSON,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

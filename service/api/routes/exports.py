@@ -1,8 +1,16 @@
-"""`/v1/exports`: deals and flow facts as CSV or JSON Lines with stable columns (docs/bi.md)."""
+"""`/v1/exports`: deals and flow facts as CSV or JSON Lines with stable columns (docs/bi.md).
+
+The rows reflect the read models' position at the start (`X-Funnel-Position`): the deals are
+those of that snapshot, each folded from its events up to that position, a page at a time on a
+connection held only for the page; the facts are read in that snapshot before the first byte.
+The folds run in a worker thread; see `export_stream` for the limits on the stream itself.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,7 +23,7 @@ from service.api.container import Services
 from service.api.deps import ServicesDep
 from service.api.params import as_of_or_now, known_at_or_now
 from service.api.reads import snapshot
-from service.api.tabular import Format, export_response
+from service.api.tabular import Download, Format, export_response
 from service.api.window import AsOf, ConsistencyParam, KnownAt, MinPosition, WindowDep
 from service.events.recorded import RecordedEvent
 from service.projections.deal import DealState, deal_state_at
@@ -102,20 +110,39 @@ def deal_row(state: DealState, team_id: str | None) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _DealScope:
+    """What the deal export folds: as of `at`, as known at `known`, up to log `position`."""
+
+    teams: TeamHistory
+    at: datetime
+    known: datetime
+    position: int
+
+
+def _deal_rows(
+    chunk: list[str], events: list[RecordedEvent], scope: _DealScope
+) -> list[dict[str, Any]]:
+    streams: dict[str, list[RecordedEvent]] = {deal_id: [] for deal_id in chunk}
+    for event in events:
+        # Later events than the snapshot's are left out: every row reflects one position.
+        if event.position <= scope.position:
+            streams[event.subject].append(event)
+    rows = []
+    for deal_id in chunk:
+        state = deal_state_at(deal_id, streams[deal_id], as_of=scope.at, known_at=scope.known)
+        if state is not None:
+            rows.append(deal_row(state, team_at(scope.teams, state.owner_rep_id, scope.at)))
+    return rows
+
+
 async def _deal_chunks(
-    services: Services, ids: list[str], teams: TeamHistory, at: datetime, known: datetime
+    services: Services, ids: list[str], scope: _DealScope
 ) -> AsyncIterator[list[dict[str, Any]]]:
     for index in range(0, len(ids), _CHUNK):
         chunk = ids[index : index + _CHUNK]
-        streams: dict[str, list[RecordedEvent]] = {deal_id: [] for deal_id in chunk}
-        for event in await services.reader.streams(chunk, known):
-            streams[event.subject].append(event)
-        rows = []
-        for deal_id in chunk:
-            state = deal_state_at(deal_id, streams[deal_id], as_of=at, known_at=known)
-            if state is not None:
-                rows.append(deal_row(state, team_at(teams, state.owner_rep_id, at)))
-        yield rows
+        events = await services.reader.streams(chunk, scope.known)
+        yield await asyncio.to_thread(_deal_rows, chunk, events, scope)
 
 
 async def _all_deal_ids(conn: AsyncConnection, at: datetime, known: datetime) -> list[str]:
@@ -142,19 +169,37 @@ async def export_deals(
     """Every deal that exists at (`as_of`, `known_at`), one row each, by deal id."""
     settings = services.settings
     at, known = as_of_or_now(settings, as_of), known_at_or_now(settings, known_at)
-    async with snapshot(services, min_position, consistency) as snap:
-        ids = await _all_deal_ids(snap.conn, at, known)
-        teams = await team_history_known_at(snap.conn, known)
-        position = snap.position
-    chunks = _deal_chunks(services, ids, teams, at, known)
-    return export_response(
-        "deals", format_, DEAL_COLUMNS, chunks, {"X-Funnel-Position": str(position)}
-    )
+    slot = services.exports.enter()
+    try:
+        async with snapshot(services, min_position, consistency) as snap:
+            ids = await _all_deal_ids(snap.conn, at, known)
+            teams = await team_history_known_at(snap.conn, known)
+            position = snap.position
+    except BaseException:
+        slot.release()
+        raise
+    chunks = _deal_chunks(services, ids, _DealScope(teams, at, known, position))
+    download = Download("deals", format_, DEAL_COLUMNS, {"X-Funnel-Position": str(position)})
+    return export_response(download, chunks, slot=slot, stall_seconds=settings.export_stall_seconds)
 
 
-async def _once(rows: list[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]]]:
-    for index in range(0, len(rows), _CHUNK):
-        yield rows[index : index + _CHUNK]
+def _fact_rows(facts: list[dict[str, Any]], teams: TeamHistory) -> list[dict[str, Any]]:
+    return [
+        {
+            **fact,
+            "team_id": team_at(teams, fact["rep_id"], fact["occurred_at"]),
+            "occurred_at": iso(fact["occurred_at"]),
+            "recorded_at": iso(fact["recorded_at"]),
+        }
+        for fact in facts
+    ]
+
+
+async def _fact_chunks(
+    facts: list[dict[str, Any]], teams: TeamHistory
+) -> AsyncIterator[list[dict[str, Any]]]:
+    for index in range(0, len(facts), _CHUNK):
+        yield _fact_rows(facts[index : index + _CHUNK], teams)
 
 
 @router.get(
@@ -165,19 +210,19 @@ async def export_facts(
 ) -> StreamingResponse:
     """The events that count in [from, to) as known at `known_at` (`as_of` caps `occurred_at`)."""
     window = query.window
-    async with snapshot(services, query.min_position, query.consistency) as snap:
-        facts = await counting_facts(snap.conn, window, query.known_at)
-        teams = await team_history_known_at(snap.conn, query.known_at)
-        position = snap.position
-    rows = [
-        {
-            **fact,
-            "team_id": team_at(teams, fact["rep_id"], fact["occurred_at"]),
-            "occurred_at": iso(fact["occurred_at"]),
-            "recorded_at": iso(fact["recorded_at"]),
-        }
-        for fact in facts
-    ]
+    slot = services.exports.enter()
+    try:
+        async with snapshot(services, query.min_position, query.consistency) as snap:
+            facts = await counting_facts(snap.conn, window, query.known_at)
+            teams = await team_history_known_at(snap.conn, query.known_at)
+            position = snap.position
+    except BaseException:
+        slot.release()
+        raise
+    download = Download("facts", format_, FACT_COLUMNS, {"X-Funnel-Position": str(position)})
     return export_response(
-        "facts", format_, FACT_COLUMNS, _once(rows), {"X-Funnel-Position": str(position)}
+        download,
+        _fact_chunks(facts, teams),
+        slot=slot,
+        stall_seconds=services.settings.export_stall_seconds,
     )

@@ -12,9 +12,11 @@ from fastapi import APIRouter, Query, Request, Response
 from service.api.auth import ReaderKey
 from service.api.boards import scoreboard_with_targets
 from service.api.deps import ServicesDep
-from service.api.params import as_of_or_now, known_at_or_now, period
+from service.api.params import as_of_or_now, known_at_or_now
 from service.api.reads import Consistency, snapshot
 from service.api.schemas import FunnelModel, ScoreboardModel
+from service.api.spans import bounded_period
+from service.api.tabular import csv_cell
 from service.projections.scoreboard import GroupBy, Scoreboard
 from service.store import mirrored_reads
 from service.store.chain import iso
@@ -47,36 +49,38 @@ def _wants_csv(request: Request, fmt: str | None) -> bool:
 
 
 def scoreboard_csv(board: Scoreboard) -> str:
-    """The scoreboard as CSV: one line per row, then a `totals` line; money per currency."""
+    """The scoreboard as CSV: one line per row, then a `totals` line; money per currency.
+
+    Every cell goes through `csv_cell`, as in the exports: a row key a spreadsheet would run as
+    a formula is written with a leading `'`.
+    """
     currencies = sorted(
         {c for row in board.rows for c in row.numbers.closed_value} | set(board.totals.closed_value)
     )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([*CSV_COLUMNS, *(f"closed_value_{c}" for c in currencies)])
+    writer.writerow(
+        [csv_cell(c) for c in (*CSV_COLUMNS, *(f"closed_value_{c}" for c in currencies))]
+    )
     lines = [("row", row.key, row.numbers) for row in board.rows]
     lines.append(("totals", None, board.totals))
     for kind, key, n in lines:
-        writer.writerow(
-            [
-                kind,
-                "" if key is None else key,
-                n.closed_deals,
-                n.committed_deals,
-                n.opportunities,
-                n.leads,
-                n.client_visits,
-                n.fsi_visits,
-                n.fua_visits,
-                n.open.leads,
-                n.open.opportunities,
-                n.open.committed_deals,
-                *(
-                    format(n.closed_value[c], "f") if c in n.closed_value else "0"
-                    for c in currencies
-                ),
-            ]
-        )
+        cells = [
+            kind,
+            key,
+            n.closed_deals,
+            n.committed_deals,
+            n.opportunities,
+            n.leads,
+            n.client_visits,
+            n.fsi_visits,
+            n.fua_visits,
+            n.open.leads,
+            n.open.opportunities,
+            n.open.committed_deals,
+            *(format(n.closed_value[c], "f") if c in n.closed_value else "0" for c in currencies),
+        ]
+        writer.writerow([csv_cell(cell) for cell in cells])
     return buffer.getvalue()
 
 
@@ -103,7 +107,7 @@ async def get_scoreboard(
 ) -> Any:
     """The five numbers of [from, to) per rep, team or all, as known at `known_at`."""
     settings = services.settings
-    start, end = period(settings, from_, to, period_)
+    start, end = bounded_period(settings, from_, to, period_)
     known = known_at_or_now(settings, known_at)
     async with snapshot(services, min_position, consistency, replica=True) as snap:
         board = await scoreboard_with_targets(
