@@ -24,9 +24,12 @@ HOSTILE = {
     "industry": "+cmd|' /C calc'!A0",
     "eb": "@SUM(1+1)*cmd|' /C calc'!A0",
     "rep": "-2+3+cmd|' /C calc'!A0",
-    "tab": "\t=1+1",
-    "cr": "\r=1+1",
+    "title": "@A1",
+    "other_rep": "+1+1",
 }
+"""Values a spreadsheet would run, all storable. A cell starting with TAB or CR can no longer be
+stored (names and identifiers refuse control characters) but is still neutralised: a log written
+by an earlier version may hold one (the unit cases below)."""
 
 
 @pytest.mark.parametrize(
@@ -58,9 +61,9 @@ async def _hostile_deal(client: httpx.AsyncClient, token: str) -> None:
         "deal.eb_committed",
         "D-1",
         "2026-01-16T10:00:00Z",
-        {"rep_id": HOSTILE["rep"], "eb": {"name": HOSTILE["eb"], "title": HOSTILE["tab"]}},
+        {"rep_id": HOSTILE["rep"], "eb": {"name": HOSTILE["eb"], "title": HOSTILE["title"]}},
     )
-    other = sourced("D-2", HOSTILE["cr"], "2026-01-14T10:00:00Z")
+    other = sourced("D-2", HOSTILE["other_rep"], "2026-01-14T10:00:00Z")
     events = [lead, qualified("D-1", HOSTILE["rep"], "2026-01-15T10:00:00Z"), eb, other]
     response = await client.post("/v1/events", json=events, headers=bearer(token))
     assert response.status_code == 201, response.text
@@ -93,9 +96,9 @@ async def test_csv_cells_that_would_run_as_formulas_get_a_leading_quote(
     cells = _cells(response.text)
     _assert_no_formula(cells)
     assert "'" + HOSTILE["rep"] in cells
-    assert "'" + HOSTILE["cr"] in cells
+    assert "'" + HOSTILE["other_rep"] in cells
     if path == "/v1/exports/deals":
-        for name in ("account", "industry", "eb", "tab"):
+        for name in ("account", "industry", "eb", "title"):
             assert "'" + HOSTILE[name] in cells
         assert "1000.00" in cells  # our own numbers stay numbers
 
@@ -114,7 +117,7 @@ async def test_json_lines_keep_the_raw_values(
     assert response.status_code == 200, response.text
     rows = [orjson.loads(line) for line in response.text.splitlines()]
     reps = {row.get("owner_rep_id", row.get("rep_id")) for row in rows}
-    assert reps == {HOSTILE["rep"], HOSTILE["cr"]}
+    assert reps == {HOSTILE["rep"], HOSTILE["other_rep"]}
     if path == "/v1/exports/deals":
         first = rows[0]
         assert (first["account_name"], first["eb_name"]) == (HOSTILE["account"], HOSTILE["eb"])
