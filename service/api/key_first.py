@@ -4,7 +4,8 @@ FastAPI reads and decodes a route's body before it solves the route's dependenci
 among them: an anonymous client could make it parse a body (and learn from a 422 what it
 expects) without any key. A `KeyFirstRoute` checks its `KeyRequirement` first; the requirement
 keeps the key on the request, so the dependency solved afterwards neither looks it up again nor
-spends the rate limit twice.
+spends the rate limit twice. Once the key is good, a JSON body that gives a key twice is
+refused (422 `duplicate-keys`), as on `POST /v1/events`: the parser would keep the last silently.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from service.api.auth import KeyRequirement
 from service.api.keyed_route import served_dependant
+from service.api.problems import Problem
+from service.events.json_keys import DuplicateKeys, check_unique_keys
 
 
 class KeyFirstRoute(APIRoute):
@@ -37,6 +41,24 @@ class KeyFirstRoute(APIRoute):
 
         async def key_first(request: Request) -> Response:
             await requirement(request)
+            await _refuse_repeated_keys(request)
             return await handler(request)
 
         return key_first
+
+
+async def _refuse_repeated_keys(request: Request) -> None:
+    """422 when the JSON body gives a key twice (the body is read once, and kept for FastAPI)."""
+    body = await request.body()
+    try:
+        check_unique_keys(body, orjson.loads(body))
+    except orjson.JSONDecodeError:
+        return  # not JSON: FastAPI's own validation names the problem
+    except DuplicateKeys as exc:
+        raise Problem(
+            422,
+            "duplicate-keys",
+            "an object of the body gives a key more than once; nothing was stored",
+            title="Duplicate keys",
+            errors=[{"pointer": pointer, "detail": detail} for pointer, detail in exc.problems],
+        ) from exc

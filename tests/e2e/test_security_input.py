@@ -381,3 +381,23 @@ async def test_a_reason_may_span_lines_but_holds_no_other_control(client, tokens
     response = await post(client, tokens["events:write"], escape)
     assert response.status_code == 422
     assert pointers(response) == ["/data/reason"]
+
+
+async def test_an_admin_body_that_repeats_a_key_is_refused_and_creates_nothing(client, tokens):
+    # Given a new key's body that names its scopes twice (a parser would keep the last)
+    body = b'{"name": "bi", "scopes": ["read"], "scopes": ["admin"]}'
+    headers = {**bearer(tokens["admin"]), "Content-Type": "application/json"}
+    # When it is posted
+    response = await client.post("/v1/admin/keys", content=body, headers=headers)
+    # Then it is refused, naming the repeat, and no key was created
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/duplicate-keys")
+    assert [e["pointer"] for e in response.json()["errors"]] == ["/scopes"]
+    listed = await client.get("/v1/admin/keys", headers=bearer(tokens["admin"]))
+    assert "bi" not in {key["name"] for key in listed.json()["keys"]}
+    # And without a key it is still 401: nothing is parsed before the key is checked
+    anonymous = await client.post(
+        "/v1/admin/keys", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert anonymous.status_code == 401
