@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
+from service.projections.rules import just_before
+
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 _QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _WEEK = re.compile(r"^(\d{4})-[Ww](\d{2})$")
-_LAST_MICROSECOND = timedelta(microseconds=1)
 
 
 def start_of(day: date, tz: tzinfo) -> datetime:
@@ -34,7 +35,7 @@ def _instant(text: str, tz: tzinfo, *, end_of_date: bool) -> datetime:
         day = _date(text)
         if end_of_date:
             # `occurred_at <= as_of` must mean "before the next midnight".
-            return start_of(day + timedelta(days=1), tz) - _LAST_MICROSECOND
+            return just_before(start_of(day + timedelta(days=1), tz))
         return start_of(day, tz)
     if not _DATETIME.match(text):
         raise ValueError(f"{text!r} is neither a date (YYYY-MM-DD) nor a date-time (ISO 8601)")
