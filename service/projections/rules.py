@@ -156,8 +156,11 @@ class RuleTable:
         return tuple(group.number for group in self.open_groups)
 
     @property
-    def open_by_stage(self) -> dict[str, tuple[int, ...]]:
-        """Stage → the indexes (in `open_numbers`) of the open numbers it counts in."""
+    def open_by_stage(self) -> dict[str | None, tuple[int, ...]]:
+        """Stage → the indexes (in `open_numbers`) of the open numbers it counts in.
+
+        Keyed by `str | None` so that a deal without a stage can be looked up (and count in none).
+        """
         return {
             stage: tuple(i for i, group in enumerate(self.open_groups) if stage in group.stages)
             for stage in self.stage_names

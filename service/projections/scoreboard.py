@@ -24,7 +24,7 @@ _DEALS_OF: Final = {
     kind: number for kind, number in RULES.deal_kinds.items() if kind != _MONEY.name
 }
 """The kinds counted as sets of deals (the money kind is counted by its signings)."""
-_OPEN_BY_STAGE: Final[dict[str | None, tuple[int, ...]]] = dict(RULES.open_by_stage)
+_OPEN_BY_STAGE: Final = RULES.open_by_stage
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
