@@ -214,9 +214,11 @@ def _handler(fields: Handler, effect: StageEffect | None) -> Handler:
     if effect is None:
         return fields
     stage, only_from = effect.to, effect.only_from
+    plain = fields is _nothing  # most stage events touch no other field: skip the call
 
     def handle(draft: _Draft, event: RecordedEvent) -> None:
-        fields(draft, event)
+        if not plain:
+            fields(draft, event)
         current = draft.stage
         # Re-entering the current stage keeps the instant the deal first got there.
         if current != stage and (only_from is None or current == only_from):
