@@ -3,7 +3,6 @@
 from service.projections.deal import (
     STAGES,
     DealState,
-    Stage,
     deal_state_at,
     deal_states,
     evolve,
@@ -12,6 +11,7 @@ from service.projections.deal import (
 )
 from service.projections.knowledge import order_key, retracted_keys, sort_in_order, visible
 from service.projections.periods import parse_instant, parse_period, start_of
+from service.projections.rules import RULES, Stage, just_before
 from service.projections.scoreboard import (
     ALL_KEY,
     GroupBy,
@@ -27,6 +27,7 @@ from service.projections.timeline import Segment, segment_at, timeline
 
 __all__ = [
     "ALL_KEY",
+    "RULES",
     "STAGES",
     "DealState",
     "GroupBy",
@@ -44,6 +45,7 @@ __all__ = [
     "evolve",
     "fold",
     "is_deal",
+    "just_before",
     "order_key",
     "parse_instant",
     "parse_period",

@@ -15,15 +15,17 @@ from itertools import groupby, pairwise
 from typing import Any, Final
 
 from service.events.recorded import RecordedEvent
-from service.projections.deal import STAGES, Stage, is_deal
+from service.projections.deal import STAGES, is_deal
 from service.projections.knowledge import visible
+from service.projections.rules import RULES, Stage, just_before
 from service.projections.timeline import Segment, timeline
 
-_JUST_BEFORE: Final = timedelta(microseconds=1)
-OPEN_STAGES: Final = (Stage.LEAD, Stage.OPPORTUNITY, Stage.EB_COMMITTED, Stage.COMMITTED)
-CLOSED_STAGES: Final = (Stage.WON, Stage.LOST, Stage.DISQUALIFIED)
-FUNNEL: Final = (*OPEN_STAGES, Stage.WON)
-"""The stages a deal advances through, in order; lost and disqualified are exits."""
+_MICROSECOND: Final = timedelta(microseconds=1)
+FUNNEL: Final = RULES.funnel_stages
+"""The stages a deal advances through, in order, up to won; the exits are not among them."""
+OPEN_STAGES: Final = tuple(stage for stage in FUNNEL if stage != Stage.WON)
+CLOSED_STAGES: Final = (Stage.WON, *RULES.exit_stages)
+_SOURCED: Final = RULES.kind_of("leads").event_types
 _RANK: Final = {stage: rank for rank, stage in enumerate(FUNNEL)}
 
 Step = tuple[datetime, str]
@@ -42,7 +44,7 @@ class Window:
     @property
     def last(self) -> datetime:
         """The last instant the window sees: just before `end`, or `as_of` if earlier."""
-        return min(self.end - _JUST_BEFORE, self.as_of)
+        return min(just_before(self.end), self.as_of)
 
 
 def stage_path(segments: Iterable[Segment]) -> StagePath:
@@ -77,7 +79,7 @@ def sourced_cohort(
     return {
         event.subject
         for event in visible(events, as_of=window.as_of, known_at=known_at)
-        if event.type == "lead.sourced"
+        if event.type in _SOURCED
         and is_deal(event.subject)
         and window.start <= event.occurred_at <= window.last
     }
@@ -117,7 +119,7 @@ def time_in_stage(paths: Mapping[str, StagePath], window: Window) -> dict[str, d
     for path in paths.values():
         for (entered, stage), (left, _) in pairwise(path):
             if window.start <= left <= window.last:
-                stays[stage].append((left - entered) // _JUST_BEFORE)
+                stays[stage].append((left - entered) // _MICROSECOND)
     return {stage: _stay_summary(durations) for stage, durations in stays.items()}
 
 
@@ -182,9 +184,9 @@ def waterfall(paths: Mapping[str, StagePath], window: Window) -> dict[str, Any]:
     new_by_stage = dict.fromkeys(STAGES, 0)
     start_open = end_open = 0
     for path in paths.values():
-        before = _stage_at(path, window.start - _JUST_BEFORE)
+        before = _stage_at(path, just_before(window.start))
         # An `as_of` before the window sees no movement: the end state is the start state.
-        after = _stage_at(path, max(window.last, window.start - _JUST_BEFORE))
+        after = _stage_at(path, max(window.last, just_before(window.start)))
         stage_before = None if before is None else before[1]
         stage_after = None if after is None else after[1]
         start_open += stage_before in OPEN_STAGES

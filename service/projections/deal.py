@@ -11,29 +11,9 @@ from typing import Any, Final
 from service.events.recorded import RecordedEvent
 from service.events.vocabulary import NON_DEAL_PREFIXES, RETRACTION
 from service.projections.knowledge import visible
+from service.projections.rules import RULES, StageEffect
 
-
-class Stage:
-    """The stages a deal can be in (its stage is `None` until a stage-setting event)."""
-
-    LEAD: Final = "lead"
-    OPPORTUNITY: Final = "opportunity"
-    EB_COMMITTED: Final = "eb_committed"
-    COMMITTED: Final = "committed"
-    WON: Final = "won"
-    LOST: Final = "lost"
-    DISQUALIFIED: Final = "disqualified"
-
-
-STAGES: Final = (
-    Stage.LEAD,
-    Stage.OPPORTUNITY,
-    Stage.EB_COMMITTED,
-    Stage.COMMITTED,
-    Stage.WON,
-    Stage.LOST,
-    Stage.DISQUALIFIED,
-)
+STAGES: Final = RULES.stage_names
 """Every stage, in funnel order."""
 
 
@@ -156,25 +136,7 @@ def _start(deal_id: str, event: RecordedEvent) -> _Draft:
     )
 
 
-def _enter(draft: _Draft, stage: str, event: RecordedEvent) -> None:
-    # Re-entering the current stage keeps the instant the deal first got there.
-    if draft.stage != stage:
-        draft.stage = stage
-        draft.stage_entered_at = event.occurred_at
-
-
-def _amount(value: object) -> str:
-    # Stored data holds decimal strings; a JSON number is normalised the same way.
-    return value if isinstance(value, str) else format(Decimal(str(value)), "f")
-
-
-def _set_amount(draft: _Draft, data: Mapping[str, Any]) -> None:
-    draft.amount = _amount(data["amount"])
-    draft.currency = data["currency"]
-
-
 def _lead_sourced(draft: _Draft, event: RecordedEvent) -> None:
-    _enter(draft, Stage.LEAD, event)
     draft.owner_rep_id = event.data["rep_id"]
     draft.account = event.data["account"]
     draft.channel = event.data["channel"]
@@ -184,8 +146,12 @@ def _nothing(draft: _Draft, event: RecordedEvent) -> None:
     """An event without a state effect still dates the deal and bumps its version."""
 
 
+_SPLIT_FIELD: Final = RULES.split_field
+_FSI: Final = next(value for value, number in RULES.split.items() if number == "fsi_visits")
+
+
 def _visit_completed(draft: _Draft, event: RecordedEvent) -> None:
-    if event.data["kind"] == "FSI":
+    if event.data[_SPLIT_FIELD] == _FSI:
         draft.fsi_visits += 1
     else:
         draft.fua_visits += 1
@@ -195,62 +161,76 @@ def _call_logged(draft: _Draft, event: RecordedEvent) -> None:
     draft.calls += 1
 
 
-def _qualified(draft: _Draft, event: RecordedEvent) -> None:
-    _enter(draft, Stage.OPPORTUNITY, event)
-    _set_amount(draft, event.data)
-
-
-def _disqualified(draft: _Draft, event: RecordedEvent) -> None:
-    _enter(draft, Stage.DISQUALIFIED, event)
-
-
 def _eb_committed(draft: _Draft, event: RecordedEvent) -> None:
-    _enter(draft, Stage.EB_COMMITTED, event)
     draft.eb = event.data["eb"]
 
 
 def _eb_departed(draft: _Draft, event: RecordedEvent) -> None:
-    # Contract §3: only an eb_committed deal falls back; in any other stage nothing changes.
-    if draft.stage == Stage.EB_COMMITTED:
-        _enter(draft, Stage.OPPORTUNITY, event)
+    # Contract §4: the EB goes with the fall back, and only when the deal falls back.
+    if RULES.effects[event.type].applies(draft.stage):
         draft.eb = None
-
-
-def _committee_approved(draft: _Draft, event: RecordedEvent) -> None:
-    _enter(draft, Stage.COMMITTED, event)
-
-
-def _contract_signed(draft: _Draft, event: RecordedEvent) -> None:
-    _enter(draft, Stage.WON, event)
-    _set_amount(draft, event.data)
-
-
-def _lost(draft: _Draft, event: RecordedEvent) -> None:
-    _enter(draft, Stage.LOST, event)
 
 
 def _reassigned(draft: _Draft, event: RecordedEvent) -> None:
     draft.owner_rep_id = event.data["to_rep_id"]
 
 
-def _amount_revised(draft: _Draft, event: RecordedEvent) -> None:
-    _set_amount(draft, event.data)
+def _amount(value: object) -> str:
+    # Stored data holds decimal strings; a JSON number is normalised the same way.
+    return value if isinstance(value, str) else format(Decimal(str(value)), "f")
 
 
-_HANDLERS: Final[dict[str, Callable[[_Draft, RecordedEvent], None]]] = {
+def _set_amount(draft: _Draft, event: RecordedEvent) -> None:
+    data = event.data
+    draft.amount = _amount(data["amount"])
+    draft.currency = data["currency"]
+
+
+Handler = Callable[[_Draft, RecordedEvent], None]
+
+_FIELD_EFFECTS: Final[dict[str, Handler]] = {
     "lead.sourced": _lead_sourced,
     "lead.contacted": _nothing,
     "visit.completed": _visit_completed,
     "call.logged": _call_logged,
-    "deal.qualified": _qualified,
-    "deal.disqualified": _disqualified,
+    "deal.qualified": _set_amount,
     "deal.eb_committed": _eb_committed,
     "deal.eb_departed": _eb_departed,
-    "deal.committee_approved": _committee_approved,
-    "deal.contract_signed": _contract_signed,
-    "deal.lost": _lost,
+    "deal.contract_signed": _set_amount,
     "deal.reassigned": _reassigned,
-    "deal.amount_revised": _amount_revised,
+    "deal.amount_revised": _set_amount,
+}
+"""What each deal event does to the state's other fields (owner, account, amount, EB, counts).
+
+The stage is the rule table's: `_handler` puts both together once per event type.
+"""
+
+
+def _handler(fields: Handler, effect: StageEffect | None) -> Handler:
+    """One handler per event type: its field effects, then its stage effect (`RULES.effects`).
+
+    Built once at import, so a fold pays one call per event, as with hand-written handlers.
+    """
+    if effect is None:
+        return fields
+    stage, only_from = effect.to, effect.only_from
+    plain = fields is _nothing  # most stage events touch no other field: skip the call
+
+    def handle(draft: _Draft, event: RecordedEvent) -> None:
+        if not plain:
+            fields(draft, event)
+        current = draft.stage
+        # Re-entering the current stage keeps the instant the deal first got there.
+        if current != stage and (only_from is None or current == only_from):
+            draft.stage = stage
+            draft.stage_entered_at = event.occurred_at
+
+    return handle
+
+
+_HANDLERS: Final[dict[str, Handler]] = {
+    event_type: _handler(_FIELD_EFFECTS.get(event_type, _nothing), RULES.effects.get(event_type))
+    for event_type in (*_FIELD_EFFECTS, *RULES.effects)
 }
 
 

@@ -8,15 +8,13 @@ from typing import Final
 
 from service.events.recorded import RecordedEvent
 from service.projections.deal import is_deal
+from service.projections.rules import RULES
 
-FLOW_KINDS: Final = {
-    "deal.contract_signed": "signed",
-    "deal.committee_approved": "approved",
-    "deal.qualified": "qualified",
-    "lead.sourced": "sourced",
-    "visit.completed": "visit",
-}
+FLOW_KINDS: Final = RULES.flow_kinds
 """Event type → the kind of flow it credits."""
+_MONEY: Final = RULES.money_kind.name
+_SPLIT: Final = RULES.split_kind.name
+_SPLIT_FIELD: Final = RULES.split_field
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +45,7 @@ def flow_fact(event: RecordedEvent) -> FlowFact | None:
         rep_id=str(data["rep_id"]),
         occurred_at=event.occurred_at,
         recorded_at=event.recorded_at,
-        amount=data.get("amount") if kind == "signed" else None,
-        currency=data.get("currency") if kind == "signed" else None,
-        visit_kind=data.get("kind") if kind == "visit" else None,
+        amount=data.get("amount") if kind == _MONEY else None,
+        currency=data.get("currency") if kind == _MONEY else None,
+        visit_kind=data.get(_SPLIT_FIELD) if kind == _SPLIT else None,
     )

@@ -6,13 +6,13 @@ import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from service.events.instants import RANGE_TEXT, RFC3339_DATE, check_range, parse_date_time
+from service.projections.rules import just_before
 
 # Matched whole (`fullmatch`) and with ASCII digits only: a trailing newline or another
 # script's digits are not part of a period.
 _QUARTER = re.compile(r"([0-9]{4})-[Qq]([1-4])")
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 _WEEK = re.compile(r"([0-9]{4})-[Ww]([0-9]{2})")
-_LAST_MICROSECOND = timedelta(microseconds=1)
 
 
 def start_of(day: date, tz: tzinfo) -> datetime:
@@ -31,7 +31,7 @@ def parse_instant(text: str, tz: tzinfo, *, end_of_date: bool) -> datetime:
         try:
             if end_of_date:
                 # `occurred_at <= as_of` must mean "before the next midnight".
-                return check_range(start_of(day + timedelta(days=1), tz) - _LAST_MICROSECOND, text)
+                return check_range(just_before(start_of(day + timedelta(days=1), tz)), text)
             return check_range(start_of(day, tz), text)
         except OverflowError:
             raise _out_of_range(text) from None

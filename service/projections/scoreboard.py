@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any, Final, Literal
 
 from service.events.recorded import RecordedEvent
-from service.projections.deal import STAGES, Stage, deal_states, is_deal
+from service.projections.deal import STAGES, deal_states, is_deal
 from service.projections.knowledge import visible
+from service.projections.rules import RULES, just_before
 from service.projections.teams import TeamHistory, team_at, team_history
 
 GroupBy = Literal["rep", "team", "all"]
 ALL_KEY: Final = "all"
-_JUST_BEFORE: Final = timedelta(microseconds=1)
-_OPEN_OPPORTUNITY: Final = frozenset({Stage.OPPORTUNITY, Stage.EB_COMMITTED, Stage.COMMITTED})
+_MONEY: Final = RULES.money_kind
+_SPLIT: Final = RULES.split_kind
+_SPLIT_FIELD: Final = RULES.split_field
+_DEALS_OF: Final = {
+    kind: number for kind, number in RULES.deal_kinds.items() if kind != _MONEY.name
+}
+"""The kinds counted as sets of deals (the money kind is counted by its signings)."""
+_OPEN_BY_STAGE: Final = RULES.open_by_stage
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -158,39 +165,42 @@ class Scoreboard:
         }
 
 
+def _new_deal_sets() -> dict[str, set[str]]:
+    return {kind: set() for kind in _DEALS_OF}
+
+
+def _no_open() -> list[int]:
+    return [0] * len(RULES.open_groups)
+
+
 @dataclass(slots=True)
 class _Tally:
     """What one key accumulates while the events are walked in contract order."""
 
     signings: dict[str, tuple[Any, str]] = field(default_factory=dict)
-    committed: set[str] = field(default_factory=set)
-    qualified: set[str] = field(default_factory=set)
-    sourced: set[str] = field(default_factory=set)
-    fsi_visits: int = 0
-    fua_visits: int = 0
-    open_leads: int = 0
-    open_opportunities: int = 0
-    open_committed: int = 0
+    deals: dict[str, set[str]] = field(default_factory=_new_deal_sets)
+    """Kind → the deals with a counting event of that kind."""
+    split: dict[str, int] = field(default_factory=dict)
+    """Split value (FSI, FUA) → counting events."""
+    open: list[int] = field(default_factory=_no_open)
+    """Open deals per open number, in `RULES.open_groups` order."""
 
     def count_open(self, stage: str | None) -> None:
-        if stage == Stage.LEAD:
-            self.open_leads += 1
-        elif stage in _OPEN_OPPORTUNITY:
-            self.open_opportunities += 1
-            if stage == Stage.COMMITTED:
-                self.open_committed += 1
+        for index in _OPEN_BY_STAGE.get(stage, ()):
+            self.open[index] += 1
+
+    def _deal_sets(self) -> list[tuple[str, set[str]]]:
+        return [(number, self.deals[kind]) for kind, number in _DEALS_OF.items()]
 
     def numbers(self) -> ScoreNumbers:
+        counts: dict[str, Any] = {number: len(deals) for number, deals in self._deal_sets()}
+        counts[_MONEY.number] = len(self.signings)
+        counts |= {number: self.split.get(value, 0) for value, number in RULES.split.items()}
+        counts[_SPLIT.number] = sum(self.split.values())
         return ScoreNumbers(
-            closed_deals=len(self.signings),
-            committed_deals=len(self.committed),
-            opportunities=len(self.qualified),
-            leads=len(self.sourced),
-            client_visits=self.fsi_visits + self.fua_visits,
-            fsi_visits=self.fsi_visits,
-            fua_visits=self.fua_visits,
+            **counts,
             closed_value=_closed_value(self.signings.values()),
-            open=OpenNumbers(self.open_leads, self.open_opportunities, self.open_committed),
+            open=OpenNumbers(**dict(zip(RULES.open_numbers, self.open, strict=True))),
         )
 
 
@@ -209,32 +219,30 @@ def _signed(tally: _Tally, event: RecordedEvent) -> None:
     tally.signings[event.subject] = (event.data["amount"], event.data["currency"])
 
 
-def _approved(tally: _Tally, event: RecordedEvent) -> None:
-    tally.committed.add(event.subject)
+def _split(tally: _Tally, event: RecordedEvent) -> None:
+    value = event.data[_SPLIT_FIELD]
+    tally.split[value] = tally.split.get(value, 0) + 1
 
 
-def _qualified(tally: _Tally, event: RecordedEvent) -> None:
-    tally.qualified.add(event.subject)
+def _deal_of(kind: str) -> Callable[[_Tally, RecordedEvent], None]:
+    def count(tally: _Tally, event: RecordedEvent) -> None:
+        tally.deals[kind].add(event.subject)
+
+    return count
 
 
-def _sourced(tally: _Tally, event: RecordedEvent) -> None:
-    tally.sourced.add(event.subject)
-
-
-def _visited(tally: _Tally, event: RecordedEvent) -> None:
-    if event.data["kind"] == "FSI":
-        tally.fsi_visits += 1
-    else:
-        tally.fua_visits += 1
+def _counter(kind: str) -> Callable[[_Tally, RecordedEvent], None]:
+    if kind == _MONEY.name:
+        return _signed
+    if kind == _SPLIT.name:
+        return _split
+    return _deal_of(kind)
 
 
 _FLOW: Final[dict[str, Callable[[_Tally, RecordedEvent], None]]] = {
-    "deal.contract_signed": _signed,
-    "deal.committee_approved": _approved,
-    "deal.qualified": _qualified,
-    "lead.sourced": _sourced,
-    "visit.completed": _visited,
+    event_type: _counter(kind) for event_type, kind in RULES.flow_kinds.items()
 }
+"""Event type → how it counts, from the rule table's flow kinds."""
 
 
 def _credit(
@@ -268,7 +276,7 @@ def compute_scoreboard(
         flow(tallies.setdefault(key, _Tally()), event)
         flow(totals, event)
     # "As of just before `end`": the period is half-open, so `end` itself is outside it.
-    last_instant = end - _JUST_BEFORE
+    last_instant = just_before(end)
     open_deals = deal_states(event for event in known if event.occurred_at < end)
     for state in open_deals.values():
         key = _credit(group_by, teams, state.owner_rep_id, last_instant)

@@ -13,8 +13,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.projections.analytics import StagePath, Window, stage_path
+from service.projections.rule_text import sql_text
+from service.projections.rules import RULES
 from service.projections.timeline import Segment
 from service.store.read_model_writer import LIVE, Tables
+
+_SOURCED = sql_text(RULES.kind_of("leads").name)
 
 
 async def stage_paths(
@@ -44,7 +48,7 @@ async def sourced_cohort(
     """The deals with a counting `lead.sourced` in the window, as known at `known_at`."""
     result = await conn.execute(
         text(
-            f"SELECT DISTINCT deal_id FROM {tables.facts} WHERE kind = 'sourced' "
+            f"SELECT DISTINCT deal_id FROM {tables.facts} WHERE kind = {_SOURCED} "
             "AND occurred_at >= :start AND occurred_at <= :last AND recorded_at <= :k "
             "AND (retracted_at IS NULL OR retracted_at > :k)"
         ),

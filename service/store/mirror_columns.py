@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.projections.deal import STAGES
+from service.projections.rules import RULES
 from service.store.mirror_sums import currency_numbers, money_units
 
 I64 = npt.NDArray[np.int64]
@@ -32,9 +33,10 @@ NEVER = np.iinfo(np.int64).max
 """A missing `retracted_at`, or `infinity`: later than every instant."""
 _SINCE_EVER = np.iinfo(np.int64).min
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-FLOW_KIND_CODES = ("sourced", "qualified", "approved", "signed", "visit")
-VISIT_CODES = (None, "FSI", "FUA")
+FLOW_KIND_CODES = tuple(flow.name for flow in RULES.flows)
+VISIT_CODES = (None, *RULES.split)
 STAGE_CODES = tuple(str(stage) for stage in STAGES)
+# Codes are int8: the rule table stays far below 127 stages or kinds.
 _MONEY = frozenset({"amount", "currency", "units", "exponent", "currency_number"})
 
 

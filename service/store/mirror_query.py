@@ -7,12 +7,14 @@ Each function answers exactly what its SQL twin in `service/store/scoreboard_que
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
 from service.projections.deal import STAGES
+from service.projections.rules import RULES, just_before
 from service.projections.scoreboard import ALL_KEY, GroupBy
 from service.projections.teams import TeamHistory
 from service.store.mirror_columns import (
@@ -29,15 +31,17 @@ from service.store.mirror_columns import (
     micros,
 )
 from service.store.mirror_sums import group_sums
-from service.store.scoreboard_query import DEAL_KINDS, BoardParts
+from service.store.scoreboard_query import DEAL_KINDS, SPLIT, BoardParts
 from service.store.teams_query import team_intervals
 
-_JUST_BEFORE = timedelta(microseconds=1)
 _KIND = {name: code for code, name in enumerate(FLOW_KIND_CODES)}
-_FSI, _FUA = VISIT_CODES.index("FSI"), VISIT_CODES.index("FUA")
-_LEAD = STAGE_CODES.index("lead")
-_COMMITTED = STAGE_CODES.index("committed")
-_OPEN_OPPORTUNITY = [STAGE_CODES.index(s) for s in ("opportunity", "eb_committed", "committed")]
+_MONEY = _KIND[RULES.money_kind.name]
+_SPLIT_KIND = _KIND[RULES.split_kind.name]
+_SPLIT = [(number, VISIT_CODES.index(value)) for value, number in SPLIT.items()]
+_OPEN_COLUMNS = [
+    [STAGE_CODES.index(stage) + 1 for stage in group.stages] for group in RULES.open_groups
+]
+"""Per open number, its stages' columns in `_opens`' counts (column 0 is the stage None)."""
 
 
 def _counting(facts: Facts, start: datetime, end: datetime, known_at: datetime) -> Flags:
@@ -144,7 +148,7 @@ def board_parts(
         of_kind = facts.kind == _KIND[kind]
         per_key[name] = np.bincount(keys[of_kind & ~own_flag], minlength=size).tolist()
         totals[f"total_{name}"] = int(np.count_nonzero(of_kind & ~facts.repeats_for_deal))
-    for name, code in (("fsi_visits", _FSI), ("fua_visits", _FUA)):
+    for name, code in _SPLIT:
         visits = facts.visit == code
         per_key[name] = np.bincount(keys[visits], minlength=size).tolist()
         totals[name] = int(np.count_nonzero(visits))
@@ -159,7 +163,7 @@ def board_parts(
         flow=flow,
         repeats=_repeats(columns, facts, keys, names),
         values=_values(facts, keys, names, columns.facts, index),
-        opens=_opens(columns, end - _JUST_BEFORE, known_at),
+        opens=_opens(columns, just_before(end), known_at),
     )
 
 
@@ -167,7 +171,7 @@ def _repeats(
     columns: Columns, facts: Facts, keys: I32, names: list[str | None]
 ) -> list[tuple[str | None, str, str, bool]]:
     """`_repeats_sql`: distinct (key, kind, deal, repeats_for_rep) of repeated deal facts."""
-    rows = np.flatnonzero(facts.repeats_for_deal & (facts.kind != _KIND["visit"]))
+    rows = np.flatnonzero(facts.repeats_for_deal & (facts.kind != _SPLIT_KIND))
     found = {
         (
             names[int(keys[row])],
@@ -205,7 +209,7 @@ def _values(
     `facts` are the counting rows without their money; row i's amount and currency are those
     of row `index[i]` of `money` (every row).
     """
-    rows = np.flatnonzero(facts.kind == _KIND["signed"])
+    rows = np.flatnonzero(facts.kind == _MONEY)
     occurred, position, deals = facts.occurred[rows], facts.position[rows], facts.deal[rows]
     chosen = [
         (False, rows[_latest((keys[rows], deals), occurred, position)]),
@@ -242,10 +246,8 @@ def _at(columns: Columns, instant: datetime, known_at: datetime) -> Flags:
     )
 
 
-def _opens(
-    columns: Columns, instant: datetime, known_at: datetime
-) -> list[tuple[str | None, int, int, int]]:
-    """`_open_sql`: per owner, open leads, opportunities and committed deals then."""
+def _opens(columns: Columns, instant: datetime, known_at: datetime) -> list[tuple[Any, ...]]:
+    """`_open_sql`: per owner, the open numbers then (`RULES.open_groups`)."""
     covering = np.flatnonzero(_at(columns, instant, known_at))
     owners = columns.segments.owner[covering]
     stages = columns.segments.stage[covering]
@@ -256,16 +258,9 @@ def _opens(
     counts = np.bincount(codes * width + (stages + 1), minlength=size * width)
     counts = counts.reshape(size, width)
     present = counts.sum(axis=1).tolist()
-    leads = counts[:, _LEAD + 1].tolist()
-    opportunities = counts[:, [stage + 1 for stage in _OPEN_OPPORTUNITY]].sum(axis=1).tolist()
-    committed = counts[:, _COMMITTED + 1].tolist()
+    groups = [counts[:, stages].sum(axis=1).tolist() for stages in _OPEN_COLUMNS]
     return [
-        (
-            columns.reps.name(code if code < size - 1 else -1),
-            leads[code],
-            opportunities[code],
-            committed[code],
-        )
+        (columns.reps.name(code if code < size - 1 else -1), *(group[code] for group in groups))
         for code in range(size)
         if present[code]
     ]

@@ -19,6 +19,8 @@ from service.events.vocabulary import REP_SUBJECT_PREFIX, RETRACTION, TEAM_ASSIG
 from service.projections.bitemporal import KnownSegment, deal_history
 from service.projections.deal import is_deal
 from service.projections.facts import flow_fact
+from service.projections.rule_text import sql_text
+from service.projections.rules import RULES
 from service.store.event_rows import FOLD_COLUMNS, driver, fetch_events, streams_of
 from service.store.plan_writer import insert_plan_events
 from service.store.segment_rows import SEGMENT_COLUMNS, segment_records
@@ -26,6 +28,8 @@ from service.store.segment_rows import SEGMENT_COLUMNS, segment_records
 READ_MODELS = "read_models"
 DEAL_GROUP = 2000
 """How many deals `refold_deals` reads and folds at a time."""
+_SPLIT_KIND = RULES.split_kind.name
+"""The kind counted per event: its facts are never flagged as repeats."""
 _STREAMS = (
     f"SELECT {FOLD_COLUMNS} FROM events WHERE subject = ANY($1::text[]) AND position <= $2 "
     "ORDER BY subject, position"
@@ -121,7 +125,7 @@ async def _insert_facts(
             "v": [f.visit_kind for f in facts],
         },
     )
-    await flag_repeats(conn, tables, [(f.deal_id, f.kind) for f in facts if f.kind != "visit"])
+    await flag_repeats(conn, tables, [(f.deal_id, f.kind) for f in facts if f.kind != _SPLIT_KIND])
 
 
 async def flag_repeats(
@@ -137,7 +141,7 @@ async def flag_repeats(
     scope = (
         "WHERE (deal_id, kind) IN (SELECT * FROM unnest(CAST(:d AS text[]), CAST(:k AS text[])))"
         if groups is not None
-        else "WHERE kind <> 'visit'"
+        else f"WHERE kind <> {sql_text(_SPLIT_KIND)}"
     )
     await conn.execute(
         text(

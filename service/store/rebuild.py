@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.events.vocabulary import REP_SUBJECT_PREFIX, RETRACTION, TEAM_ASSIGNMENT
 from service.projections.facts import FLOW_KINDS
+from service.projections.rule_text import sql_list, sql_text
+from service.projections.rules import RULES
 from service.store import checkpoints
 from service.store.event_rows import FOLD_COLUMNS, fetch_batch, occurred_in_range
 from service.store.older_shapes import in_current_shape, write_older_shapes
@@ -182,10 +184,17 @@ def _flow_facts_sql(tables: Tables) -> str:
     Retraction marks and the repeat flags (`flag_repeats`) are set in the same statement.
     """
     kinds = " ".join(
-        f"WHEN '{event_type}' THEN '{kind}'" for event_type, kind in FLOW_KINDS.items()
+        f"WHEN {sql_text(event_type)} THEN {sql_text(kind)}"
+        for event_type, kind in FLOW_KINDS.items()
     )
-    types = ", ".join(f"'{event_type}'" for event_type in FLOW_KINDS)
-    repeated = "f.kind <> 'visit' AND count(*) OVER (PARTITION BY f.deal_id, f.kind) > 1"
+    types = sql_list(list(FLOW_KINDS))
+    money = sql_list(RULES.money_kind.event_types)
+    split = sql_list(RULES.split_kind.event_types)
+    field = sql_text(RULES.split_field)
+    repeated = (
+        f"f.kind <> {sql_text(RULES.split_kind.name)} "
+        "AND count(*) OVER (PARTITION BY f.deal_id, f.kind) > 1"
+    )
     return (
         f"INSERT INTO {tables.facts} (position, deal_id, kind, rep_id, occurred_at, recorded_at, "
         "retracted_at, amount, currency, visit_kind, repeats_for_rep, repeats_for_deal) "
@@ -195,9 +204,9 @@ def _flow_facts_sql(tables: Tables) -> str:
         f"FROM (SELECT e.position, e.subject AS deal_id, CASE e.type {kinds} END AS kind, "
         "e.data->>'rep_id' AS rep_id, e.occurred_at, e.recorded_at, "
         "r.recorded_at AS retracted_at, "
-        "CASE WHEN e.type = 'deal.contract_signed' THEN (e.data->>'amount')::numeric END, "
-        "CASE WHEN e.type = 'deal.contract_signed' THEN e.data->>'currency' END, "
-        "CASE WHEN e.type = 'visit.completed' THEN e.data->>'kind' END "
+        f"CASE WHEN e.type IN ({money}) THEN (e.data->>'amount')::numeric END, "
+        f"CASE WHEN e.type IN ({money}) THEN e.data->>'currency' END, "
+        f"CASE WHEN e.type IN ({split}) THEN e.data->>{field} END "
         f"FROM events e {_RETRACTED} "
         f"WHERE e.position <= :head AND e.type IN ({types}) AND {_folded_here()} "
         f"AND e.subject NOT LIKE '{REP_SUBJECT_PREFIX}%' AND e.subject NOT LIKE 'team:%') AS f"

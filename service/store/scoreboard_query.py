@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.projections.deal import STAGES
+from service.projections.rule_text import sql_list, sql_text
+from service.projections.rules import RULES, just_before
 from service.projections.scoreboard import (
     ALL_KEY,
     GroupBy,
@@ -28,7 +30,6 @@ from service.projections.teams import TeamHistory, team_at
 from service.store.read_model_writer import LIVE, Tables
 from service.store.teams_query import team_history_known_at, team_intervals
 
-_JUST_BEFORE = timedelta(microseconds=1)
 _TEAM_JOIN = (
     "LEFT JOIN unnest(CAST(:t_rep AS text[]), CAST(:t_team AS text[]), "
     "CAST(:t_from AS timestamptz[]), CAST(:t_to AS timestamptz[])) AS ti(rep_id, team_id, "
@@ -47,12 +48,20 @@ def _counting(tables: Tables, group_by: GroupBy) -> str:
     )
 
 
-DEAL_KINDS: Mapping[str, str] = {
-    "signed": "closed_deals",
-    "approved": "committed_deals",
-    "qualified": "opportunities",
-    "sourced": "leads",
-}
+DEAL_KINDS: Mapping[str, str] = RULES.deal_kinds
+"""Kind → number, for the kinds counted as distinct deals (from the rule table)."""
+SPLIT: Mapping[str, str] = RULES.split
+"""The split kind's values (FSI, FUA) → the number each counts in."""
+_SPLIT_KIND = sql_text(RULES.split_kind.name)
+_MONEY_KIND = sql_text(RULES.money_kind.name)
+_SPLIT_COUNTS = ", ".join(
+    f"count(*) FILTER (WHERE visit_kind = {sql_text(value)}) AS {number}"
+    for value, number in SPLIT.items()
+)
+_OPEN_COUNTS = ", ".join(
+    f"count(*) FILTER (WHERE stage IN ({sql_list(group.stages)})) AS {group.number}"
+    for group in RULES.open_groups
+)
 
 
 def _flow_sql(tables: Tables, group_by: GroupBy) -> str:
@@ -63,15 +72,14 @@ def _flow_sql(tables: Tables, group_by: GroupBy) -> str:
     """
     own_flag = "repeats_for_rep" if group_by == "rep" else "repeats_for_deal"
     counts = ", ".join(
-        f"count(*) FILTER (WHERE kind = '{kind}' AND NOT {own_flag}) AS {name}, "
-        f"count(*) FILTER (WHERE kind = '{kind}' AND NOT repeats_for_deal) AS total_{name}"
+        f"count(*) FILTER (WHERE kind = {sql_text(kind)} AND NOT {own_flag}) AS {name}, "
+        f"count(*) FILTER (WHERE kind = {sql_text(kind)} AND NOT repeats_for_deal) "
+        f"AS total_{name}"
         for kind, name in DEAL_KINDS.items()
     )
     return (
         f"WITH counting AS ({_counting(tables, group_by)}) "
-        f"SELECT key, GROUPING(key) AS is_total, {counts}, "
-        "count(*) FILTER (WHERE visit_kind = 'FSI') AS fsi_visits, "
-        "count(*) FILTER (WHERE visit_kind = 'FUA') AS fua_visits "
+        f"SELECT key, GROUPING(key) AS is_total, {counts}, {_SPLIT_COUNTS} "
         "FROM counting GROUP BY GROUPING SETS ((key), ())"
     )
 
@@ -80,7 +88,7 @@ def _repeats_sql(tables: Tables, group_by: GroupBy) -> str:
     """The (key, kind, deal) of counting facts whose (deal, kind) has several facts."""
     return (
         f"WITH counting AS ({_counting(tables, group_by)} AND f.repeats_for_deal "
-        "AND f.kind <> 'visit') "
+        f"AND f.kind <> {_SPLIT_KIND}) "
         "SELECT DISTINCT key, kind, deal_id, repeats_for_rep FROM counting"
     )
 
@@ -112,7 +120,7 @@ def _add_repeats(
 def _value_sql(tables: Tables, group_by: GroupBy) -> str:
     latest = "ORDER BY {by}, deal_id, occurred_at DESC, position DESC"
     return (
-        f"WITH counting AS ({_counting(tables, group_by)} AND f.kind = 'signed') "
+        f"WITH counting AS ({_counting(tables, group_by)} AND f.kind = {_MONEY_KIND}) "
         "SELECT false AS is_total, key, currency, sum(amount) AS value FROM ("
         "SELECT DISTINCT ON (key, deal_id) key, amount, currency FROM counting "
         f"{latest.format(by='key')}) AS per_key GROUP BY key, currency "
@@ -124,11 +132,7 @@ def _value_sql(tables: Tables, group_by: GroupBy) -> str:
 
 def _open_sql(tables: Tables) -> str:
     return (
-        "SELECT owner_rep_id, "
-        "count(*) FILTER (WHERE stage = 'lead') AS leads, "
-        "count(*) FILTER (WHERE stage IN ('opportunity', 'eb_committed', 'committed')) "
-        "AS opportunities, "
-        "count(*) FILTER (WHERE stage = 'committed') AS committed_deals "
+        f"SELECT owner_rep_id, {_OPEN_COUNTS} "
         f"FROM {tables.segments} WHERE valid_from <= :t AND valid_to > :t "
         "AND known_from <= :k AND known_to > :k GROUP BY owner_rep_id"
     )
@@ -140,21 +144,18 @@ class _Numbers:
     def __init__(self) -> None:
         self.flow: Mapping[str, int] = {}
         self.value: dict[str, Decimal] = {}
-        self.open = [0, 0, 0]
+        self.open = [0] * len(RULES.open_groups)
 
     def freeze(self) -> ScoreNumbers:
         flow = self.flow
-        fsi, fua = flow.get("fsi_visits", 0), flow.get("fua_visits", 0)
+        counts: dict[str, Any] = {name: flow.get(name, 0) for name in DEAL_KINDS.values()}
+        counts |= {name: flow.get(name, 0) for name in SPLIT.values()}
+        # Every counting event of the split kind has one of its values.
+        counts[RULES.split_kind.number] = sum(counts[name] for name in SPLIT.values())
         return ScoreNumbers(
-            closed_deals=flow.get("closed_deals", 0),
-            committed_deals=flow.get("committed_deals", 0),
-            opportunities=flow.get("opportunities", 0),
-            leads=flow.get("leads", 0),
-            client_visits=fsi + fua,
-            fsi_visits=fsi,
-            fua_visits=fua,
+            **counts,
             closed_value=dict(self.value),
-            open=OpenNumbers(*self.open),
+            open=OpenNumbers(**dict(zip(RULES.open_numbers, self.open, strict=True))),
         )
 
 
@@ -172,8 +173,8 @@ class BoardParts:
     """(key, kind, deal_id, repeats_for_rep): `_repeats_sql`'s rows."""
     values: Sequence[tuple[bool, str | None, str, Decimal]]
     """(is_total, key, currency, value): `_value_sql`'s rows."""
-    opens: Sequence[tuple[str | None, int, int, int]]
-    """(owner_rep_id, leads, opportunities, committed_deals): `_open_sql`'s rows."""
+    opens: Sequence[tuple[Any, ...]]
+    """(owner_rep_id, then each open number in `RULES.open_groups` order): `_open_sql`'s rows."""
 
 
 async def scoreboard(
@@ -230,10 +231,8 @@ async def board_parts(
         (row.is_total, row.key, row.currency, row.value)
         for row in await conn.execute(text(_value_sql(tables, group_by)), params)
     ]
-    opened = await conn.execute(text(_open_sql(tables)), {"t": end - _JUST_BEFORE, "k": known_at})
-    opens = [
-        (row.owner_rep_id, row.leads, row.opportunities, row.committed_deals) for row in opened
-    ]
+    opened = await conn.execute(text(_open_sql(tables)), {"t": just_before(end), "k": known_at})
+    opens = [tuple(row) for row in opened]
     return BoardParts(flow, repeats, values, opens)
 
 
@@ -252,23 +251,18 @@ def assemble(
     for key, is_total, counted in parts.flow:
         if is_total:
             totals.flow = {name: counted[f"total_{name}"] for name in DEAL_KINDS.values()}
-            totals.flow |= {
-                "fsi_visits": counted["fsi_visits"],
-                "fua_visits": counted["fua_visits"],
-            }
+            totals.flow |= {name: counted[name] for name in SPLIT.values()}
         else:
             keys.setdefault(key, _Numbers()).flow = counted
     _add_repeats(parts.repeats, group_by, keys, totals)
     for is_total, key, currency, value in parts.values:
         target = totals if is_total else keys.setdefault(key, _Numbers())
         target.value[currency] = value
-    last_instant = end - _JUST_BEFORE
-    for owner, leads, opportunities, committed in parts.opens:
+    last_instant = just_before(end)
+    for owner, *opened in parts.opens:
         key = _open_key(group_by, history, owner, last_instant)
         for target in (keys.setdefault(key, _Numbers()), totals):
-            target.open = [
-                a + b for a, b in zip(target.open, (leads, opportunities, committed), strict=True)
-            ]
+            target.open = [a + b for a, b in zip(target.open, opened, strict=True)]
     rows = [ScoreRow(key, numbers.freeze()) for key, numbers in keys.items()]
     rows = [row for row in rows if not row.numbers.is_zero()]
     rows.sort(key=lambda row: (row.key is None, row.key or ""))

@@ -6,8 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-FUNNEL_STAGES: Final = ("lead", "opportunity", "eb_committed", "committed", "won")
-CLOSED_STAGES: Final = ("lost", "disqualified")
+from service.projections.rules import RULES
+
+FUNNEL_STAGES: Final = RULES.funnel_stages
+CLOSED_STAGES: Final = RULES.exit_stages
+_LOOKS: Final = {stage.name: (stage.label, stage.colour) for stage in RULES.stages}
+"""Stage → its English label (when a catalogue has none) and its bar colour."""
 WIDTH: Final = 560
 BAR_HEIGHT: Final = 34
 GAP: Final = 8
@@ -24,6 +28,16 @@ class Bar:
     y: float
     width: float
     height: float = BAR_HEIGHT
+
+    @property
+    def label(self) -> str:
+        """The stage's label when the page's language has no word for it."""
+        return _LOOKS[self.stage][0]
+
+    @property
+    def colour(self) -> str:
+        """The bar's fill."""
+        return _LOOKS[self.stage][1]
 
     @property
     def text_y(self) -> float:

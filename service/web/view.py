@@ -15,10 +15,10 @@ from typing import Literal
 from urllib.parse import urlencode
 
 from service.projections.periods import parse_date, parse_period, start_of
+from service.projections.rules import just_before
 
 Rows = Literal["rep", "team"]
 _DAY = timedelta(days=1)
-_JUST_BEFORE = timedelta(microseconds=1)
 # Matched whole (`fullmatch`: `$` would also match before a final newline), ASCII digits only.
 _KINDS = {"quarter": re.compile(r"[0-9]{4}-Q[1-4]"), "month": re.compile(r"[0-9]{4}-[0-9]{2}")}
 _KINDS["week"] = re.compile(r"[0-9]{4}-W[0-9]{2}")
@@ -71,7 +71,7 @@ class View:
 
     def as_of_instant(self, zone: tzinfo) -> datetime:
         """The end of the as-of day: the funnel's `as_of`, and `known_at` when known then."""
-        return self.end(zone) - _JUST_BEFORE
+        return just_before(self.end(zone))
 
     def query(self) -> dict[str, str]:
         """The view as URL parameters."""
