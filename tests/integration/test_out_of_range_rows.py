@@ -20,8 +20,10 @@ import httpx
 import orjson
 import pytest
 import uvicorn
+from alembic import command
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.events.envelope import CloudEvent, parse_event
@@ -29,7 +31,7 @@ from service.store import checkpoints
 from service.store.appender import EventAppender
 from service.store.database import create_engine
 from service.store.keys import KeyStore, Scope
-from service.store.migrate import upgrade_to_head
+from service.store.migrate import alembic_config, upgrade_to_head
 from service.store.projector import catch_up
 from service.store.read_model_writer import READ_MODELS
 from service.store.rebuild import rebuild
@@ -265,11 +267,20 @@ async def test_stored_key_expiries_and_audit_periods_out_of_range_still_list(
     assert earlier["period"]["from"] == "0001-01-01T00:00:00+00:00"
 
 
+def _downgrade_to_0010(connection: Connection) -> None:
+    """Back to the read models' plain tables of revision 0010 (later revisions build on them)."""
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, "0010")
+
+
 async def test_the_migration_refolds_read_models_that_counted_them(test_server: Any) -> None:
     # Given a database at the previous revision whose projector counted a year-1 event
     url = await test_server.create_database()
     engine = create_engine(url, pool_size=2)
     try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_downgrade_to_0010)
         await write_as_earlier_version(
             engine,
             [

@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.datagen import Shape, batches, history
 from service.events.envelope import parse_event
+from service.store import rebuild as rebuild_module
 from service.store.appender import EventAppender
 from service.store.bi_roles import create_bi_role
 from service.store.database import create_engine
 from service.store.generations import live_partitions
 from service.store.migrate import alembic_config
 from service.store.projector import catch_up
-from service.store import rebuild as rebuild_module
 from service.store.rebuild import rebuild
 from tests import databases
 from tests.integration.test_rebuild import table_rows
