@@ -1,9 +1,9 @@
 """An in-memory mirror of the flow facts and deal segments, kept equal to one snapshot's.
 
 A scoreboard or funnel read takes a snapshot whose read models reflect log position P. The
-mirror holds the same rows as numpy columns, stamped with the position and the tables' OIDs
-(a rebuild swaps in new tables, so their OIDs change). Asked for position P, it answers with
-columns equal to that snapshot's tables, loading them in that very snapshot:
+mirror holds the same rows as numpy columns, stamped with the position and the storage of the
+live partitions (a rebuild swaps in a freshly loaded one, so it changes). Asked for position P,
+it answers with columns equal to that snapshot's tables, loading them in that very snapshot:
 
 - stamped P with the same tables: as it is;
 - stamped with an earlier position and the same tables: the rows of the deals with an event
@@ -25,16 +25,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.store import checkpoints
+from service.store.generations import live_storage
 from service.store.mirror_columns import Columns, load_facts, load_segments
 from service.store.read_model_writer import LIVE, READ_MODELS
 
-_OIDS = text(
-    f"SELECT CAST('{LIVE.facts}' AS regclass)::oid AS facts, "
-    f"CAST('{LIVE.segments}' AS regclass)::oid AS segments"
-)
 _TOUCHED = text("SELECT DISTINCT subject FROM events WHERE position > :old AND position <= :new")
 Stamp = tuple[int, int, int]
-"""(position, OID of the facts table, OID of the segments table)."""
+"""(position, file node of the live facts partition, file node of the live segments one)."""
 _log = logging.getLogger(__name__)
 
 
@@ -121,8 +118,8 @@ class ReadMirror:
 
 
 async def _stamp(conn: AsyncConnection, position: int) -> Stamp:
-    oids = (await conn.execute(_OIDS)).one()
-    return (position, int(oids.facts), int(oids.segments))
+    facts, segments = await live_storage(conn)
+    return (position, facts, segments)
 
 
 async def _loaded(conn: AsyncConnection) -> Columns:

@@ -1,9 +1,11 @@
-"""Rebuilding the read models from position 0 into fresh tables, then swapping them in.
+"""Rebuilding the read models from position 0 into the spare generation, then swapping it in.
 
-The service keeps answering from the live tables meanwhile. The swap happens in one transaction
-that holds the projector's checkpoint: it catches the new tables up with whatever arrived during
-the rebuild, renames them into place and moves the checkpoint, so readers see either the old
-generation or the new one, never a mix.
+The service keeps answering from the live generation meanwhile. Both generations are tables the
+migrations created (`service.store.generations`): the rebuild loads the spare's partitions bare,
+has their declared indexes built by attaching them to their `_next` parents, and swaps. The swap
+happens in one transaction that holds the projector's checkpoint: it catches the spare up with
+whatever arrived during the rebuild, exchanges the partitions and moves the checkpoint, so
+readers see either the old generation or the new one, never a mix.
 """
 
 from __future__ import annotations
@@ -25,20 +27,12 @@ from service.projections.rule_text import sql_list, sql_text
 from service.projections.rules import RULES
 from service.store import checkpoints
 from service.store.event_rows import FOLD_COLUMNS, fetch_batch, occurred_in_range
+from service.store.generations import NEXT, analyze_live, attach_spare, strip, swap
 from service.store.older_shapes import in_current_shape, write_older_shapes
 from service.store.plan_writer import PLAN_TYPES
-from service.store.read_model_writer import LIVE, READ_MODELS, Tables, apply_batch
-from service.store.rebuild_tables import (
-    build_indexes,
-    create_bare,
-    index_names,
-    index_statements,
-    restore_index_names,
-)
+from service.store.read_model_writer import READ_MODELS, Tables, apply_batch
 from service.store.segment_rebuild import rebuild_segments
 
-NEXT = Tables(*(f"{name}_next" for name in LIVE.all()))
-OLD = Tables(*(f"{name}_old" for name in LIVE.all()))
 _HEAD = "SELECT COALESCE(max(position), 0) FROM events"
 REBUILD_LOCK = 7_351_003
 PARALLEL_FROM = 100_000
@@ -95,23 +89,20 @@ async def _rebuild_locked(
     engine: AsyncEngine, chunk: int, progress: Progress | None, workers: int | None
 ) -> RebuildReport:
     async with engine.begin() as conn:
-        indexes: dict[str, list[str]] = {}
-        for live, fresh in zip(LIVE.all(), NEXT.all(), strict=True):
-            await create_bare(conn, live, fresh)
-            indexes[fresh] = await index_statements(conn, live, fresh)
+        spare = await strip(conn)
         head = int((await conn.execute(text(_HEAD))).scalar_one())
     tracker = _Tracker(progress, total=head)
     began = time.perf_counter()
     # A task group: if one pass fails, the other is cancelled and its connection returned.
     async with asyncio.TaskGroup() as passes:
-        passes.create_task(_timed("per-event rows", _rebuild_rows(engine, head, tracker)))
+        passes.create_task(_timed("per-event rows", _rebuild_rows(engine, head, spare, tracker)))
         segments = passes.create_task(
             _timed(
                 "deal segments",
                 rebuild_segments(
                     engine,
                     head,
-                    NEXT.segments,
+                    spare.segments,
                     chunk=chunk,
                     advance=tracker.advance,
                     workers=workers or _default_workers(head),
@@ -119,9 +110,10 @@ async def _rebuild_locked(
             )
         )
     deals = segments.result()
-    await _timed("indexes and vacuum", build_indexes(engine, indexes))
+    await _timed("indexes and vacuum", attach_spare(engine, spare))
     await _timed("events of older shapes", write_older_shapes(engine, head, NEXT))
-    position = await _timed("swap", _swap(engine, head))
+    position = await _timed("swap", _swap(engine, head, spare))
+    await _timed("statistics", analyze_live(engine))
     tracker.finish()
     _log.info("rebuilt %s events of %s deals in %.1f s", head, deals, time.perf_counter() - began)
     return RebuildReport(events=head, deals=deals, position=position)
@@ -237,32 +229,24 @@ def _plan_rows_sql(tables: Tables) -> str:
     )
 
 
-async def _rebuild_rows(engine: AsyncEngine, head: int, tracker: _Tracker) -> None:
-    """Per-event rows: facts, teams and plans, each in one bulk statement."""
+async def _rebuild_rows(engine: AsyncEngine, head: int, spare: Tables, tracker: _Tracker) -> None:
+    """Per-event rows: facts, teams and plans, each in one bulk statement into a bare spare."""
     async with engine.begin() as conn:
         await conn.execute(text("SET LOCAL work_mem = '256MB'"))
-        for statement in (_flow_facts_sql(NEXT), _team_rows_sql(NEXT), _plan_rows_sql(NEXT)):
+        for statement in (_flow_facts_sql(spare), _team_rows_sql(spare), _plan_rows_sql(spare)):
             await conn.execute(text(statement), {"head": head})
     tracker.advance(head)
 
 
-async def _swap(engine: AsyncEngine, head: int) -> int:
-    """Catch the new tables up past `head`, then put them in place of the live ones."""
+async def _swap(engine: AsyncEngine, head: int, spare: Tables) -> int:
+    """Catch the spare generation up past `head`, then put it in place of the live one."""
     async with engine.begin() as conn:
         await checkpoints.load(conn, READ_MODELS, lock=True)
         after = head
         while (batch := await fetch_batch(conn, _AFTER_HEAD, after)).read:
             await apply_batch(conn, batch.events, NEXT)
             after = batch.last_position
-        names = {live: await index_names(conn, live) for live in LIVE.all()}
-        for live, fresh, old in zip(LIVE.all(), NEXT.all(), OLD.all(), strict=True):
-            await conn.execute(text(f"DROP TABLE IF EXISTS {old}"))
-            await conn.execute(text(f"ALTER TABLE {live} RENAME TO {old}"))
-            await conn.execute(text(f"ALTER TABLE {fresh} RENAME TO {live}"))
-        for old in OLD.all():
-            await conn.execute(text(f"DROP TABLE {old}"))
-        for live in LIVE.all():
-            await restore_index_names(conn, live, names[live])
+        await swap(conn, spare)
         await checkpoints.advance(conn, READ_MODELS, after)
         _log.info("read models rebuilt up to position %s and swapped in", after)
         return after
