@@ -154,7 +154,7 @@ async def test_the_migration_keeps_projected_rows_and_gives_the_fresh_shape(
     url = await test_server.create_database(migrated=False)
     old = create_engine(url, pool_size=4)
     try:
-        await _migrate(old, "upgrade", "0010")
+        await _migrate(old, "upgrade", "0011")
         before = await schema(old)
         await _project(old)
         projected = await table_rows(old)
@@ -169,7 +169,7 @@ async def test_the_migration_keeps_projected_rows_and_gives_the_fresh_shape(
         # And a rebuild agrees; going back gives the previous shape with the same rows
         await rebuild(old)
         assert await table_rows(old) == projected
-        await _migrate(old, "downgrade", "0010")
+        await _migrate(old, "downgrade", "0011")
         assert await schema(old) == before
         assert await table_rows(old) == projected
     finally:

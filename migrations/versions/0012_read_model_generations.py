@@ -12,8 +12,8 @@ new parent, its indexes rebuilt there. The reporting views that read `rm_deal_se
 plain views over the parent, which a swap leaves in place: the SECURITY DEFINER functions they
 read through are dropped, and the views keep their names, columns, comments and grants.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-05
 """
 
@@ -22,12 +22,12 @@ from pathlib import Path
 
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_SQL = Path(__file__).resolve().parents[1] / "sql" / "0011"
+_SQL = Path(__file__).resolve().parents[1] / "sql" / "0012"
 _BOUND = "FOR VALUES FROM (MINVALUE) TO (MAXVALUE)"
 """The one partition of a parent takes every row: implied by NOT NULL, so attaching scans none."""
 
