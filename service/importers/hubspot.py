@@ -155,10 +155,9 @@ def _activity(item: dict[str, Any], kind: str, origin: Origin, plan: Plan) -> Ac
         millis = _read(origin, str(properties.get("hs_call_duration") or ""), values.count,
                        "hs_call_duration")
         direction = str(properties.get("hs_call_direction") or "").lower() or None
-        outcome = properties.get("hs_call_disposition") or None
+        # `hs_call_disposition` is an id of the portal's outcome list, not a text: left out.
         return Activity(origin, f"calls/{record_id}", deals[0], "call", time,
-                        _text(properties.get("hubspot_owner_id")), direction, millis // 1000,
-                        None if outcome is None else str(outcome))
+                        _text(properties.get("hubspot_owner_id")), direction, millis // 1000)
     when = properties.get("hs_meeting_start_time") or properties.get("hs_timestamp")
     time = _read(origin, when, values.epoch_or_instant, "hs_meeting_start_time")
     if str(properties.get("hs_meeting_outcome") or "").upper() not in _DONE_MEETINGS:
