@@ -44,9 +44,7 @@ T = TypeVar("T")
 
 MappingOption = Annotated[
     Path,
-    typer.Option(
-        "--mapping", exists=True, dir_okay=False, help="The mapping file (YAML or JSON)."
-    ),
+    typer.Option("--mapping", exists=True, dir_okay=False, help="The mapping file (YAML or JSON)."),
 ]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Store nothing; print the summary.")]
 Strict = Annotated[bool, typer.Option("--strict", help="A skipped (unmapped) row is an error.")]

@@ -101,8 +101,15 @@ class _Fold:
     stage: str | None = None
     amount: Decimal | None = None
 
-    def emit(self, origin: Origin, event_id: str, rule: Rule, data: dict[str, Any], time: datetime,
-             rank: int) -> None:
+    def emit(
+        self,
+        origin: Origin,
+        event_id: str,
+        rule: Rule,
+        data: dict[str, Any],
+        time: datetime,
+        rank: int,
+    ) -> None:
         event = cloud_event(
             source=self.rules.source,
             event_id=event_id,

@@ -113,7 +113,10 @@ def _deal(item: dict[str, Any], origin: Origin, names: dict[str, str]) -> DealRe
     changes: dict[int, Change] = {}
     for time, millis, entry in _history(item, "dealstage", origin):
         change = changes.setdefault(millis, Change(time=time, origin=origin))
-        change.stage, change.stage_id = str(entry.get("value")), f"deals/{deal_id}/dealstage/{millis}"
+        change.stage, change.stage_id = (
+            str(entry.get("value")),
+            f"deals/{deal_id}/dealstage/{millis}",
+        )
     for index, (time, millis, entry) in enumerate(_history(item, "amount", origin)):
         text = str(entry.get("value") or "")
         if not text:
@@ -152,19 +155,34 @@ def _activity(item: dict[str, Any], kind: str, origin: Origin, plan: Plan) -> Ac
     if kind == "call":
         when = properties.get("hs_timestamp") or properties.get("hs_createdate")
         time = _read(origin, when, values.epoch_or_instant, "hs_timestamp")
-        millis = _read(origin, str(properties.get("hs_call_duration") or ""), values.count,
-                       "hs_call_duration")
+        millis = _read(
+            origin, str(properties.get("hs_call_duration") or ""), values.count, "hs_call_duration"
+        )
         direction = str(properties.get("hs_call_direction") or "").lower() or None
         # `hs_call_disposition` is an id of the portal's outcome list, not a text: left out.
-        return Activity(origin, f"calls/{record_id}", deals[0], "call", time,
-                        _text(properties.get("hubspot_owner_id")), direction, millis // 1000)
+        return Activity(
+            origin,
+            f"calls/{record_id}",
+            deals[0],
+            "call",
+            time,
+            _text(properties.get("hubspot_owner_id")),
+            direction,
+            millis // 1000,
+        )
     when = properties.get("hs_meeting_start_time") or properties.get("hs_timestamp")
     time = _read(origin, when, values.epoch_or_instant, "hs_meeting_start_time")
     if str(properties.get("hs_meeting_outcome") or "").upper() not in _DONE_MEETINGS:
         plan.ignore("meeting not completed")
         return None
-    return Activity(origin, f"meetings/{record_id}", deals[0], "meeting", time,
-                    _text(properties.get("hubspot_owner_id")))
+    return Activity(
+        origin,
+        f"meetings/{record_id}",
+        deals[0],
+        "meeting",
+        time,
+        _text(properties.get("hubspot_owner_id")),
+    )
 
 
 def _text(value: object) -> str | None:

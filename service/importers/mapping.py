@@ -49,12 +49,16 @@ def _raw(path: Path) -> dict[str, Any]:
 
 def _check_visits(rules: Iterable[Rule | None], first_visit_is_fsi: bool, where: str) -> None:
     for rule in rules:
-        if rule is not None and rule.type == "visit.completed" and not first_visit_is_fsi:
-            if rule.data.get("kind") not in {"FSI", "FUA"}:
-                raise MappingProblem(
-                    f"{where}: a visit.completed rule needs data.kind (FSI or FUA), "
-                    "or first_visit_is_fsi: true"
-                )
+        if (
+            rule is not None
+            and rule.type == "visit.completed"
+            and not first_visit_is_fsi
+            and rule.data.get("kind") not in {"FSI", "FUA"}
+        ):
+            raise MappingProblem(
+                f"{where}: a visit.completed rule needs data.kind (FSI or FUA), "
+                "or first_visit_is_fsi: true"
+            )
 
 
 def load_import_mapping(path: Path) -> ImportMapping:

@@ -25,7 +25,6 @@ from service.importers.rows import InvalidInput, Origin, Plan
 from service.store.chain import canonical_json, link_hash
 
 
-
 @dataclass(frozen=True, slots=True)
 class SourceDigest:
     """What an audit export's trailer states, checked against its event lines."""
@@ -70,13 +69,41 @@ def _export_event(line: dict[str, Any], origin: Origin) -> dict[str, Any]:
     }
 
 
+def _json_line(raw: bytes, origin: Origin) -> dict[str, Any]:
+    try:
+        line = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(origin, f"broken JSON: {exc}") from exc
+    if not isinstance(line, dict):
+        raise InvalidInput(origin, "a line must be a JSON object")
+    return line
+
+
+def _checked_digest(
+    trailer: dict[str, Any] | None, hashes: int, digest: str, name: str
+) -> SourceDigest:
+    end = Origin(name, "end")
+    if trailer is None:
+        raise InvalidInput(end, "the export has no trailer: it was cut short")
+    events = trailer.get("events")
+    stated = SourceDigest(events if isinstance(events, int) else -1, str(trailer.get("digest")))
+    if stated.events != hashes or stated.digest != digest:
+        raise InvalidInput(
+            end,
+            f"the trailer states {stated.events} events, digest {stated.digest}; "
+            f"the lines give {hashes}, {digest}",
+        )
+    return stated
+
+
 def read_ndjson(path: Path) -> NdjsonInput:
     """Every event of `path`; `InvalidInput` names the first broken line."""
     plan = Plan()
     name = path.name
     digest = hashlib.sha256()
     hashes = 0
-    header = trailer = None
+    header: dict[str, Any] | None = None
+    trailer: dict[str, Any] | None = None
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -88,12 +115,7 @@ def read_ndjson(path: Path) -> NdjsonInput:
                 continue
             if trailer is not None:
                 raise InvalidInput(origin, "a line after the export's trailer")
-            try:
-                line = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise InvalidInput(origin, f"broken JSON: {exc}") from exc
-            if not isinstance(line, dict):
-                raise InvalidInput(origin, "a line must be a JSON object")
+            line = _json_line(raw, origin)
             kind = line.get("kind")
             if kind == "header":
                 if number != 1 or line.get("format") != EXPORT_FORMAT:
@@ -101,33 +123,15 @@ def read_ndjson(path: Path) -> NdjsonInput:
                 header = line
             elif kind == "trailer":
                 trailer = line
-            elif kind == "event":
-                if header is None:
-                    raise InvalidInput(origin, "an export's event line without its header")
-                event = _export_event(line, origin)
+            elif kind == "event" and header is not None:
+                plan.add(origin, _export_event(line, origin))
                 digest.update(bytes.fromhex(str(line["hash"])))
                 hashes += 1
-                plan.rows += 1
-                plan.add(origin, event)
-            elif kind is None:
-                if header is not None:
-                    raise InvalidInput(origin, "a line of an export without 'kind'")
-                plan.rows += 1
-                plan.add(origin, {key: line[key] for key in line})
+            elif kind is None and header is None:
+                plan.add(origin, line)
             else:
-                raise InvalidInput(origin, f"unknown line kind {kind!r}")
+                raise InvalidInput(origin, f"a line of kind {kind!r} where it cannot be")
+            plan.rows += kind not in {"header", "trailer"}
     if header is None:
         return NdjsonInput(plan, None)
-    end = Origin(name, "end")
-    if trailer is None:
-        raise InvalidInput(end, "the export has no trailer: it was cut short")
-    stated = SourceDigest(int(trailer.get("events", -1)), str(trailer.get("digest")))
-    if stated.events != hashes or stated.digest != digest.hexdigest():
-        raise InvalidInput(
-            end,
-            f"the trailer states {stated.events} events, digest {stated.digest}; "
-            f"the lines give {hashes}, {digest.hexdigest()}",
-        )
-    return NdjsonInput(plan, stated)
-
-
+    return NdjsonInput(plan, _checked_digest(trailer, hashes, digest.hexdigest(), name))

@@ -57,7 +57,9 @@ def validate(plan: Plan, now: datetime, *, in_time_order: bool) -> list[Checked]
         twin = seen.get(event.key)
         if twin is not None:
             if twin.event.fingerprint() != event.fingerprint():
-                raise InvalidInput(draft.origin, f"event id {event.id!r} also made by {twin.origin}")
+                raise InvalidInput(
+                    draft.origin, f"event id {event.id!r} also made by {twin.origin}"
+                )
             continue
         seen[event.key] = item
         checked.append((event.time, draft.rank, index, item))
@@ -100,9 +102,7 @@ async def append_all(
             refused = "; ".join(
                 f"{batch[item.index].origin}: {item.detail}" for item in exc.items[:5]
             )
-            raise ImportFailed(
-                f"refused by the ledger: {refused}", stored=summary.created
-            ) from exc
+            raise ImportFailed(f"refused by the ledger: {refused}", stored=summary.created) from exc
         created = sum(result.status == "created" for result in results)
         summary.created += created
         summary.duplicate += len(results) - created

@@ -13,11 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
+from service.importers import values
 from service.importers.csvfiles import CsvRow, read_rows
 from service.importers.history import Activity, Change, DealRecord, fold_deal, map_activities
 from service.importers.rows import InvalidInput, Plan
 from service.importers.rules import ImportRules
-from service.importers import values
 
 OPPORTUNITY = "Opportunity.csv"
 HISTORY = "OpportunityHistory.csv"

@@ -112,9 +112,10 @@ class SalesforceConfig(_Vendor):
 
     `stages` maps a `StageName` to a rule, or to null for a stage that makes no event (so that
     it is not reported as unmapped). `activities` maps a Task's `TaskSubtype` or an Event's
-    `Type` to `call.logged` or `visit.completed` (null: no event, not reported). `channels` maps `LeadSource` to a channel of
-    `lead.sourced`. `organization_id` (and `secret_env`, optional) are the Outbound Message
-    receiver's: the one organization whose messages are accepted, and the secret it sends.
+    `Type` to `call.logged` or `visit.completed` (null: no event, not reported). `channels`
+    maps `LeadSource` to a channel of `lead.sourced`. `organization_id` (and `secret_env`,
+    optional) are the Outbound Message receiver's: the one organization whose messages are
+    accepted, and the secret it sends.
     """
 
     source: str = "salesforce"

@@ -26,8 +26,11 @@ def _mapped() -> int:
     now = datetime.now(UTC)
     config = load_import_mapping(MAPPING).salesforce
     assert config is not None
-    return len(validate(map_salesforce(SALESFORCE, ImportRules.salesforce(config), now), now,
-                        in_time_order=True))
+    return len(
+        validate(
+            map_salesforce(SALESFORCE, ImportRules.salesforce(config), now), now, in_time_order=True
+        )
+    )
 
 
 def _export(tmp_path: Path) -> Path:
@@ -47,8 +50,9 @@ async def test_the_imported_quarter_is_the_fold_of_the_mapped_events(
     client: httpx.AsyncClient, tokens: dict[str, str], database_url: str, tmp_path: Path
 ) -> None:
     export = _export(tmp_path)
-    ran = await run_import(database_url, "salesforce", str(export), "--mapping", str(MAPPING),
-                           "--json")
+    ran = await run_import(
+        database_url, "salesforce", str(export), "--mapping", str(MAPPING), "--json"
+    )
     summary = ran.summary()
     assert summary["created"] == summary["events"] == _mapped() > 30
     assert summary["skipped"] == 0
@@ -57,8 +61,9 @@ async def test_the_imported_quarter_is_the_fold_of_the_mapped_events(
     now = datetime.now(UTC)
     config = load_import_mapping(MAPPING).salesforce
     assert config is not None
-    mapped = validate(map_salesforce(export, ImportRules.salesforce(config), now), now,
-                      in_time_order=True)
+    mapped = validate(
+        map_salesforce(export, ImportRules.salesforce(config), now), now, in_time_order=True
+    )
     answer = await client.get(
         "/v1/scoreboard",
         params={"from": "2026-07-01", "to": "2026-10-01", "group_by": "rep"},
@@ -124,8 +129,9 @@ async def test_a_bad_amount_and_broken_csv_are_named(database_url: str, tmp_path
 
     export = _export(tmp_path / "again")
     tasks = export / "Task.csv"
-    tasks.write_text(tasks.read_text(encoding="utf-8") + '"00T5e00000Tsk99AAA","unclosed\n',
-                     encoding="utf-8")
+    tasks.write_text(
+        tasks.read_text(encoding="utf-8") + '"00T5e00000Tsk99AAA","unclosed\n', encoding="utf-8"
+    )
     ran = await run_import(database_url, "salesforce", str(export), "--mapping", str(MAPPING))
     assert ran.code == 1 and "Task.csv:" in ran.stderr and "broken CSV" in ran.stderr
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -74,7 +75,7 @@ async def _audit_export(client: httpx.AsyncClient, token: str, path: Path) -> by
         "/v1/audit/export", params={"period": "2026-Q3"}, headers=bearer(token)
     )
     assert answer.status_code == 200, answer.text
-    path.write_bytes(answer.content)
+    await asyncio.to_thread(path.write_bytes, answer.content)
     return answer.content
 
 
@@ -125,9 +126,15 @@ async def test_plain_ndjson_cloudevents_import(
     client: httpx.AsyncClient, tokens: dict[str, str], database_url: str, tmp_path: Path
 ) -> None:
     events = [
-        {"specversion": "1.0", "id": f"crm-{n}", "source": "crm", "type": "lead.sourced",
-         "subject": f"D-{n}", "time": "2026-08-01T10:00:00+08:00",
-         "data": {"rep_id": "R-07", "account": {"name": "Formosa Foods"}, "channel": "web"}}
+        {
+            "specversion": "1.0",
+            "id": f"crm-{n}",
+            "source": "crm",
+            "type": "lead.sourced",
+            "subject": f"D-{n}",
+            "time": "2026-08-01T10:00:00+08:00",
+            "data": {"rep_id": "R-07", "account": {"name": "Formosa Foods"}, "channel": "web"},
+        }
         for n in range(3)
     ]
     path = tmp_path / "events.ndjson"
