@@ -22,7 +22,7 @@ class CsvRow:
 
     def get(self, column: str) -> str:
         """The cell of `column`, stripped (blank if the column is absent)."""
-        return self.cells.get(column, "").strip()
+        return self.cells.get(column, "")
 
 
 def read_rows(path: Path, required: Sequence[str]) -> Iterator[CsvRow]:
@@ -54,7 +54,7 @@ def read_rows(path: Path, required: Sequence[str]) -> Iterator[CsvRow]:
                 if len(cells) != len(columns):
                     reason = f"{len(cells)} cells where the header has {len(columns)}"
                     raise InvalidInput(origin, reason)
-                yield CsvRow(origin, dict(zip(columns, cells, strict=True)))
+                yield CsvRow(origin, {c: v.strip() for c, v in zip(columns, cells, strict=True)})
         except csv.Error as exc:
             raise InvalidInput(Origin(name, str(line)), f"broken CSV: {exc}") from exc
         except UnicodeDecodeError as exc:

@@ -7,6 +7,8 @@ re-run store nothing new, and an interrupted import is finished by running it ag
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.events.envelope import CloudEvent, EnvelopeError, parse_event
 from service.importers.report import Summary
 from service.importers.rows import InvalidInput, Origin, Plan
-from service.store.appender import EventAppender
+from service.store.appender import AppendResult, EventAppender
 from service.store.errors import AppendRejected
 from service.store.stored_keys import stored_fingerprints
 
 BATCH_SIZE = 1000
+IN_FLIGHT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,22 +95,46 @@ async def append_all(
     metadata: dict[str, str],
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Append in batches of `BATCH_SIZE`, counting created and duplicate events."""
+    """Append in batches of `BATCH_SIZE`, counting created and duplicate events.
+
+    Two batches are in flight: one is prepared (hashed, encoded) while the other is written,
+    as two HTTP clients would. A refused batch stops the import once the other is answered.
+    """
     appender = EventAppender(engine)
+    in_flight: deque[tuple[Sequence[Checked], asyncio.Task[list[AppendResult]]]] = deque()
+    refusals: list[str] = []
     for start in range(0, len(events), BATCH_SIZE):
         batch = events[start : start + BATCH_SIZE]
-        try:
-            results = await appender.append([item.event for item in batch], metadata)
-        except AppendRejected as exc:
-            refused = "; ".join(
-                f"{batch[item.index].origin}: {item.detail}" for item in exc.items[:5]
-            )
-            raise ImportFailed(f"refused by the ledger: {refused}", stored=summary.created) from exc
-        created = sum(result.status == "created" for result in results)
-        summary.created += created
-        summary.duplicate += len(results) - created
-        if progress is not None:
-            progress(len(batch))
+        task = asyncio.create_task(appender.append([item.event for item in batch], metadata))
+        in_flight.append((batch, task))
+        if len(in_flight) >= IN_FLIGHT:
+            refusals += await _answered(*in_flight.popleft(), summary, progress)
+        if refusals:
+            break
+    while in_flight:  # a batch sent is answered: its outcome is part of what was stored
+        refusals += await _answered(*in_flight.popleft(), summary, progress)
+    if refusals:
+        message = f"refused by the ledger: {'; '.join(refusals[:5])}"
+        raise ImportFailed(message, stored=summary.created)
+
+
+async def _answered(
+    batch: Sequence[Checked],
+    task: asyncio.Task[list[AppendResult]],
+    summary: Summary,
+    progress: Callable[[int], None] | None,
+) -> list[str]:
+    """Count a batch's outcome; the reasons it was refused, if it was."""
+    try:
+        results = await task
+    except AppendRejected as exc:
+        return [f"{batch[item.index].origin}: {item.detail}" for item in exc.items]
+    created = sum(result.status == "created" for result in results)
+    summary.created += created
+    summary.duplicate += len(results) - created
+    if progress is not None:
+        progress(len(batch))
+    return []
 
 
 async def verify_stored(engine: AsyncEngine, events: Sequence[Checked]) -> bool:

@@ -185,3 +185,22 @@ async def test_the_default_report_is_beside_the_input(database_url: str, tmp_pat
     ran = await run_import(database_url, "salesforce", str(export), "--mapping", str(MAPPING))
     assert ran.code == 0, ran.stderr
     assert (tmp_path / "export.import-report.csv").read_text().startswith("file,line,reason")
+
+
+async def test_a_changed_mapping_that_rewrites_stored_events_is_refused_and_named(
+    database_url: str, tmp_path: Path
+) -> None:
+    export = _export(tmp_path)
+    assert (
+        await run_import(database_url, "salesforce", str(export), "--mapping", str(MAPPING))
+    ).code == 0
+    raw = yaml.safe_load(MAPPING.read_text())
+    raw["salesforce"]["stages"]["Closed Lost"]["data"]["reason"] = "another reason"
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(yaml.safe_dump(raw))
+    args = ("salesforce", str(export), "--mapping", str(mapping))
+    dry = await run_import(database_url, *args, "--dry-run")
+    assert dry.code == 1 and "OpportunityHistory.csv:9" in dry.stderr
+    ran = await run_import(database_url, *args)
+    assert ran.code == 1 and "refused by the ledger" in ran.stderr
+    assert "OpportunityHistory.csv:9" in ran.stderr
