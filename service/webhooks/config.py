@@ -81,10 +81,9 @@ class _Vendor(_Model):
         return None if user_id is None else self.users.get(str(user_id))
 
 
-class HubSpotConfig(_Vendor):
-    """HubSpot app webhooks (signature v3)."""
+class HubSpotMapping(_Vendor):
+    """The HubSpot mapping without its secret: what the webhooks and the importer share."""
 
-    client_secret: EnvSecret = Field(alias="client_secret_env")
     source: str = "hubspot"
     subject: str = "HS-{id}"
     currency: str | None = None
@@ -94,6 +93,43 @@ class HubSpotConfig(_Vendor):
     owner_property: str = "hubspot_owner_id"
     stages: dict[str, RuleSpec] = Field(default_factory=dict)
     deal_created: RuleSpec | None = None
+    activities: dict[str, RuleSpec] = Field(
+        default_factory=dict, description="imported `call` / `meeting` objects → event"
+    )
+    first_visit_is_fsi: bool = Field(
+        default=False, description="a deal's first visit is its FSI, later ones FUA"
+    )
+
+
+class HubSpotConfig(HubSpotMapping):
+    """HubSpot app webhooks (signature v3)."""
+
+    client_secret: EnvSecret = Field(alias="client_secret_env")
+
+
+class SalesforceConfig(_Vendor):
+    """Salesforce: the import of Data Loader / Bulk API exports, and Outbound Messages.
+
+    `stages` maps a `StageName` to a rule, or to null for a stage that makes no event (so that
+    it is not reported as unmapped). `activities` maps a Task's `TaskSubtype` or an Event's
+    `Type` to `call.logged` or `visit.completed`. `channels` maps `LeadSource` to a channel of
+    `lead.sourced`. `organization_id` (and `secret_env`, optional) are the Outbound Message
+    receiver's: the one organization whose messages are accepted, and the secret it sends.
+    """
+
+    source: str = "salesforce"
+    subject: str = "SF-{id}"
+    currency: str | None = Field(
+        default=None, description="the org's currency when an export has no CurrencyIsoCode"
+    )
+    default_rep_id: str | None = None
+    stages: dict[str, RuleSpec | None] = Field(default_factory=dict)
+    deal_created: RuleSpec | None = None
+    channels: dict[str, str] = Field(default_factory=dict, description="LeadSource → channel")
+    activities: dict[str, RuleSpec] = Field(default_factory=dict)
+    first_visit_is_fsi: bool = False
+    organization_id: str | None = Field(default=None, min_length=15, max_length=18)
+    secret: EnvSecret | None = Field(default=None, alias="secret_env")
 
 
 class PipedriveConfig(_Vendor):
@@ -155,6 +191,7 @@ class WebhookConfig(_Model):
     hubspot: HubSpotConfig | None = None
     pipedrive: PipedriveConfig | None = None
     aircall: AircallConfig | None = None
+    salesforce: SalesforceConfig | None = None
     standard: dict[str, StandardSender] = Field(default_factory=dict)
 
     @model_validator(mode="after")
