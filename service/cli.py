@@ -17,6 +17,7 @@ from rich.table import Table
 from service import bi_cli
 from service.audit import cli as audit_cli
 from service.durations import parse_duration
+from service.importers import cli as import_cli
 from service.logs import logging_config
 from service.projections.periods import parse_instant
 from service.runtime import open_database
@@ -31,6 +32,7 @@ app = typer.Typer(
 keys_app = typer.Typer(help="Create, list, rotate and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(bi_cli.app, name="bi-role")
+app.add_typer(import_cli.app, name="import")
 console = Console(stderr=True)
 out = Console()
 

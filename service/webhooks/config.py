@@ -114,9 +114,10 @@ class SalesforceConfig(_Vendor):
 
     `stages` maps a `StageName` to a rule, or to null for a stage that makes no event (so that
     it is not reported as unmapped). `activities` maps a Task's `TaskSubtype` or an Event's
-    `Type` to `call.logged` or `visit.completed`. `channels` maps `LeadSource` to a channel of
-    `lead.sourced`. `organization_id` (and `secret_env`, optional) are the Outbound Message
-    receiver's: the one organization whose messages are accepted, and the secret it sends.
+    `Type` to `call.logged` or `visit.completed` (null: no event, not reported). `channels`
+    maps `LeadSource` to a channel of `lead.sourced`. `organization_id` (and `secret_env`,
+    optional) are the Outbound Message receiver's: the one organization whose messages are
+    accepted, and the secret it sends.
     """
 
     source: str = "salesforce"
@@ -128,7 +129,7 @@ class SalesforceConfig(_Vendor):
     stages: dict[str, RuleSpec | None] = Field(default_factory=dict)
     deal_created: RuleSpec | None = None
     channels: dict[str, str] = Field(default_factory=dict, description="LeadSource → channel")
-    activities: dict[str, RuleSpec] = Field(default_factory=dict)
+    activities: dict[str, RuleSpec | None] = Field(default_factory=dict)
     first_visit_is_fsi: bool = False
     organization_id: str | None = Field(default=None, min_length=15, max_length=18)
     secret: EnvSecret | None = Field(default=None, alias="secret_env")
