@@ -84,6 +84,7 @@ salesforce:
   activities:
     Call: {type: call.logged, data: {direction: outbound}}
     Meeting: {type: visit.completed, data: {kind: FUA}}
+    Email: null
   first_visit_is_fsi: true
 """
 

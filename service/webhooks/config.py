@@ -145,16 +145,6 @@ class SalesforceConfig(_Vendor):
             )
         return value
 
-    @model_validator(mode="after")
-    def _receiver_needs_secret(self) -> SalesforceConfig:
-        # An organization id is no secret (it shows in every URL of the org): alone, it would
-        # let anyone who learns it write to the ledger.
-        if self.organization_id is not None and self.secret is None:
-            raise ValueError(
-                "the Salesforce Outbound Message receiver (organization_id) needs secret_env"
-            )
-        return self
-
 
 class PipedriveConfig(_Vendor):
     """Pipedrive webhooks v2 (HTTP Basic credentials)."""
@@ -217,6 +207,17 @@ class WebhookConfig(_Model):
     aircall: AircallConfig | None = None
     salesforce: SalesforceConfig | None = None
     standard: dict[str, StandardSender] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _salesforce_receiver_needs_secret(self) -> WebhookConfig:
+        # An organization id is no secret (it shows in every URL of the org): alone, it would
+        # let anyone who learns it write to the ledger. (The importer reads the section alone.)
+        sf = self.salesforce
+        if sf is not None and sf.organization_id is not None and sf.secret is None:
+            raise ValueError(
+                "the Salesforce Outbound Message receiver (organization_id) needs secret_env"
+            )
+        return self
 
     @model_validator(mode="after")
     def _hubspot_knows_its_url(self) -> WebhookConfig:

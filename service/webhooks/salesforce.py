@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -59,14 +60,24 @@ def _instant(value: str | None) -> datetime | None:
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _date(value: str | None) -> datetime | None:
-    """A Salesforce date (`2026-01-05`) as its first instant in UTC; None if unreadable."""
+def _date(value: str | None) -> date | None:
+    """A Salesforce date (`2026-01-05`); None if absent or unreadable."""
     if value is None or len(value) != len("2026-01-05"):
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return date.fromisoformat(value)
     except ValueError:
         return None
+
+
+def _call_time(fields: Mapping[str, str | None]) -> datetime | None:
+    """When a call happened, dated as the importer dates it: `CreatedDate` when the task was
+    logged on the call's day (`ActivityDate`), else noon UTC of that day, which falls on the
+    same date in every zone from UTC-11 to UTC+11."""
+    created, on = _instant(fields.get("CreatedDate")), _date(fields.get("ActivityDate"))
+    if on is None or (created is not None and created.date() == on):
+        return created
+    return datetime.combine(on, dt_time(12), UTC)
 
 
 def _decimal(value: str | None) -> Decimal | None:
@@ -289,10 +300,10 @@ def _task_done(fields: Mapping[str, str | None]) -> bool:
     return fields.get("Status") == "Completed" or fields.get("IsClosed") == "true"
 
 
-def _call_facts(fields: Mapping[str, str | None], rule: Rule) -> dict[str, Any]:
-    direction = _DIRECTIONS.get(str(fields.get("CallType")).lower())
+def _call_facts(fields: Mapping[str, str | None]) -> dict[str, Any]:
+    # No CallType: the rule's fixed `direction` stays (event_data drops a None fact).
     return {
-        "direction": direction or rule.data.get("direction", "outbound"),
+        "direction": _DIRECTIONS.get(str(fields.get("CallType")).lower()),
         "duration_s": natural(fields.get("CallDurationInSeconds"), _MAX_CALL_SECONDS) or 0,
         "outcome": fields.get("CallDisposition"),
     }
@@ -301,15 +312,13 @@ def _call_facts(fields: Mapping[str, str | None], rule: Rule) -> dict[str, Any]:
 async def _activity(n: Notification, m: _Message) -> list[Outcome]:
     fields, config, is_task = n.fields, m.config, n.object_type == "Task"
     kind = fields.get("TaskSubtype") if is_task else fields.get("Type")
-    rule = config.activities.get(str(kind))
-    if rule is None:
+    if str(kind) not in config.activities:
         return [_skip(n, f"{n.object_type} type {kind!r} is not mapped")]
+    rule = config.activities[str(kind)]
+    if rule is None:
+        return []  # mapped to no event on purpose: nothing to keep
     if is_task:
-        time = (
-            _instant(fields.get("CompletedDateTime"))
-            or _instant(fields.get("CreatedDate"))
-            or _date(fields.get("ActivityDate"))
-        )
+        time = _call_time(fields)
     else:
         time = _instant(fields.get("StartDateTime")) or _instant(fields.get("ActivityDateTime"))
     deal, rep = fields.get("WhatId"), config.rep(fields.get("OwnerId"))
@@ -324,8 +333,10 @@ async def _activity(n: Notification, m: _Message) -> list[Outcome]:
     if time > m.now:
         return [_skip(n, f"the {n.object_type} has not happened yet")]
     subject = subject_for(config.subject, deal)
-    facts = _call_facts(fields, rule) if rule.type == "call.logged" else {}
+    facts = _call_facts(fields) if rule.type == "call.logged" else {}
     data = event_data(rule, rep, facts)
+    if rule.type == "call.logged" and "direction" not in data:
+        return [_skip(n, "the call's direction is not known (CallType or the rule's direction)")]
     # Judged on the visits before this one, so that a retry judges it the same way.
     before = await m.context(subject, time - _JUST_BEFORE)
     if rule.type == "visit.completed" and config.first_visit_is_fsi:
@@ -338,7 +349,7 @@ async def _activity(n: Notification, m: _Message) -> list[Outcome]:
 def _when(n: Notification) -> str:
     """A sort key: the notification's own instant, so that a message is applied in time order."""
     fields = n.fields
-    for name in ("LastModifiedDate", "CompletedDateTime", "StartDateTime", "CreatedDate"):
+    for name in ("LastModifiedDate", "StartDateTime", "CreatedDate"):
         instant = _instant(fields.get(name))
         if instant is not None:
             return instant.isoformat()

@@ -9,11 +9,14 @@ from xml.sax.saxutils import escape
 
 import pytest
 from defusedxml.ElementTree import fromstring
+from pydantic import ValidationError
 
+from service.importers.mapping import load_import_mapping
+from service.webhooks.config import Rule, WebhookConfig
 from service.webhooks.outbound_messages import OUTBOUND, SOAP_ENVELOPE
 from tests.conftest import bearer
 from tests.factories import qualified, sourced
-from tests.webhooks import SALESFORCE_ORG, SALESFORCE_SECRET, events_of, inbox_of
+from tests.webhooks import SALESFORCE_ORG, SALESFORCE_SECRET, events_of, inbox_of, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -129,7 +132,8 @@ async def test_a_retried_message_is_stored_once_and_acknowledged_again(client, t
             CallType="Outbound",
             CallDurationInSeconds="300",
             Status="Completed",
-            CompletedDateTime="2026-01-04T09:00:00.000Z",
+            ActivityDate="2026-01-04",
+            CreatedDate="2026-01-04T09:00:00.000Z",
         ),
     )
     first = await deliver(client, body)
@@ -393,6 +397,27 @@ async def test_tasks_and_events_become_calls_and_visits(client, tokens):
             CreatedDate="2026-01-05T08:30:00.000Z",
         ),
         notification(
+            "04l5e00000Gx7T7AAJ",
+            "Task",
+            Id="00T5e00000AbCdHAAZ",
+            WhatId=DEAL,
+            OwnerId=ALICE,
+            TaskSubtype="Call",
+            Status="Completed",
+            ActivityDate="2026-01-03",
+            CreatedDate="2026-01-05T18:00:00.000Z",
+        ),
+        notification(
+            "04l5e00000Gx7T8AAJ",
+            "Task",
+            Id="00T5e00000AbCdIAAZ",
+            WhatId=DEAL,
+            OwnerId=ALICE,
+            TaskSubtype="Email",
+            Status="Completed",
+            CreatedDate="2026-01-05T18:00:00.000Z",
+        ),
+        notification(
             "04l5e00000Gx7T5AAJ",
             "Event",
             Id="00U5e00000XyZaDAAV",
@@ -412,6 +437,12 @@ async def test_tasks_and_events_become_calls_and_visits(client, tokens):
         "duration_s": 125,
         "outcome": "Connected",
     }
+    # A call logged days later is dated on its day (noon UTC); no CallType: the rule's direction
+    late = events["Task/00T5e00000AbCdHAAZ"]
+    assert late["time"] == "2026-01-03T12:00:00+00:00"
+    assert late["data"] == {"rep_id": "R-07", "direction": "outbound", "duration_s": 0}
+    # An activity type mapped to null makes nothing and keeps nothing
+    assert "Task/00T5e00000AbCdIAAZ" not in events
     first, second = events["Event/00U5e00000XyZaBAAV"], events["Event/00U5e00000XyZaCAAV"]
     assert (first["type"], first["time"]) == ("visit.completed", "2026-01-06T02:00:00+00:00")
     assert first["data"] == {"rep_id": "R-07", "kind": "FSI"}
@@ -436,7 +467,7 @@ async def test_tasks_and_events_become_calls_and_visits(client, tokens):
     assert acknowledged(await deliver(client, again))
     assert len(await events_of(client, tokens["read"])) == len(events)
     state = await deal(client, tokens)
-    assert (state["fsi_visits"], state["fua_visits"], state["calls"]) == (1, 1, 1)
+    assert (state["fsi_visits"], state["fua_visits"], state["calls"]) == (1, 1, 2)
 
 
 async def test_the_secret_is_never_logged(client, tokens, caplog):
@@ -451,3 +482,42 @@ async def test_the_secret_is_never_logged(client, tokens, caplog):
     )
     assert "/webhooks/salesforce" in logged and "refused (salesforce)" in logged
     assert SALESFORCE_SECRET not in logged and wrong not in logged
+
+
+@pytest.mark.parametrize(
+    ("section", "environ", "error"),
+    [
+        ({"organization_id": SALESFORCE_ORG}, {}, "needs secret_env"),
+        (
+            {"organization_id": SALESFORCE_ORG, "secret_env": "S"},
+            {"S": "short-secret"},
+            "32 to 256 characters",
+        ),
+        (
+            {"organization_id": SALESFORCE_ORG, "secret_env": "S"},
+            {"S": "a secret with spaces that is long enough"},
+            "32 to 256 characters",
+        ),
+    ],
+    ids=["no-secret", "short", "not-url-safe"],
+)
+def test_the_receiver_needs_a_secret_fit_for_a_url(section, environ, error):
+    with pytest.raises(ValidationError) as raised:
+        WebhookConfig.model_validate({"salesforce": section}, context={"environ": environ})
+    assert error in str(raised.value)
+    for value in environ.values():
+        assert value not in str(raised.value)
+
+
+def test_the_importer_reads_the_receivers_mapping_file(tmp_path):
+    # The file that configures the receiver (organization and secret) drives an import too.
+    mapping = load_import_mapping(write_config(tmp_path))
+    assert mapping.salesforce is not None
+    assert mapping.salesforce.stages["Closed Won"] == Rule(type="deal.contract_signed")
+
+
+def test_the_importer_may_use_the_section_without_a_receiver():
+    config = WebhookConfig.model_validate(
+        {"salesforce": {"stages": {"Closed Won": "deal.contract_signed"}}}, context={"environ": {}}
+    )
+    assert config.salesforce is not None and config.salesforce.organization_id is None
