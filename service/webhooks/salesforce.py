@@ -226,8 +226,11 @@ class _Opportunity:
         amount = _decimal(self.fields.get("Amount"))
         if amount is None or not self.ctx.exists:
             return
-        carried = stage_rule is not None and stage_rule.type in _SETS_AMOUNT
-        if carried and _moves(stage_rule, self.ctx.stage):  # type: ignore[arg-type]
+        if (
+            stage_rule is not None
+            and stage_rule.type in _SETS_AMOUNT
+            and _moves(stage_rule, self.ctx.stage)
+        ):
             return  # the stage's own event carries the amount
         if currency is None:
             reason = "the amount changed but no currency is known (CurrencyIsoCode or currency)"
