@@ -18,6 +18,8 @@ PIPEDRIVE_USER, PIPEDRIVE_PASSWORD = "pipedrive-hook", "pd-pass-7c1e"
 AIRCALL_TOKEN = "45XXYYZZa08-aircall-token"
 ERP_SECRET_NEW = "whsec_" + base64.b64encode(b"erp-secret-new-0123456789abcdef").decode()
 ERP_SECRET_OLD = "whsec_" + base64.b64encode(b"erp-secret-old-0123456789abcdef").decode()
+SALESFORCE_SECRET = "sf-outbound-2b7c9e41d0a84f6bb3c5e7f9a1d2c4e6"
+SALESFORCE_ORG = "00D5e000000KQ2eEAG"
 SECRETS = {
     "TEST_HUBSPOT_SECRET": HUBSPOT_SECRET,
     "TEST_PIPEDRIVE_USER": PIPEDRIVE_USER,
@@ -25,6 +27,7 @@ SECRETS = {
     "TEST_AIRCALL_TOKEN": AIRCALL_TOKEN,
     "TEST_ERP_SECRET_NEW": ERP_SECRET_NEW,
     "TEST_ERP_SECRET_OLD": ERP_SECRET_OLD,
+    "TEST_SALESFORCE_SECRET": SALESFORCE_SECRET,
 }
 
 CONFIG = """
@@ -61,6 +64,28 @@ standard:
   erp:
     secrets_env: [TEST_ERP_SECRET_NEW, TEST_ERP_SECRET_OLD]
     sources: [erp]
+salesforce:
+  organization_id: 00D5e000000KQ2eEAG
+  secret_env: TEST_SALESFORCE_SECRET
+  subject: "SF-{id}"
+  currency: USD
+  users: {0055e000001AbCdAAA: R-07, 0055e000001AbCeAAA: R-08}
+  deal_created: lead.sourced
+  channels: {Web: web, Partner Referral: referral}
+  stages:
+    Prospecting: null
+    Qualification: deal.qualified
+    Needs Analysis: deal.qualified
+    Id. Decision Makers: {type: deal.eb_committed, data: {eb: {name: Decision maker}}}
+    Negotiation/Review: deal.committee_approved
+    Closed Won: deal.contract_signed
+    Closed Lost: {type: deal.lost, data: {reason: closed lost in Salesforce}}
+    Disqualified: deal.disqualified
+  activities:
+    Call: {type: call.logged, data: {direction: outbound}}
+    Meeting: {type: visit.completed, data: {kind: FUA}}
+    Email: null
+  first_visit_is_fsi: true
 """
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,6 +31,7 @@ from service.events.vocabulary import EVENT_TYPES, RETRACTION
 
 _NOT_MAPPABLE = frozenset({RETRACTION, "rep.team_assigned"})
 WHSEC_PREFIX = "whsec_"
+_URL_SAFE_SECRET = re.compile(r"[A-Za-z0-9_-]{32,256}")
 
 
 def _from_env(name: object, info: ValidationInfo) -> str:
@@ -132,6 +134,17 @@ class SalesforceConfig(_Vendor):
     organization_id: str | None = Field(default=None, min_length=15, max_length=18)
     secret: EnvSecret | None = Field(default=None, alias="secret_env")
 
+    @field_validator("secret")
+    @classmethod
+    def _url_safe(cls, value: SecretStr | None) -> SecretStr | None:
+        # It travels in the endpoint URL's query string: URL-safe, and too long to guess.
+        if value is not None and not _URL_SAFE_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError(
+                "the Outbound Message secret must be 32 to 256 characters of A-Z, a-z, 0-9, "
+                "'-' and '_' (it travels in the endpoint URL)"
+            )
+        return value
+
 
 class PipedriveConfig(_Vendor):
     """Pipedrive webhooks v2 (HTTP Basic credentials)."""
@@ -194,6 +207,17 @@ class WebhookConfig(_Model):
     aircall: AircallConfig | None = None
     salesforce: SalesforceConfig | None = None
     standard: dict[str, StandardSender] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _salesforce_receiver_needs_secret(self) -> WebhookConfig:
+        # An organization id is no secret (it shows in every URL of the org): alone, it would
+        # let anyone who learns it write to the ledger. (The importer reads the section alone.)
+        sf = self.salesforce
+        if sf is not None and sf.organization_id is not None and sf.secret is None:
+            raise ValueError(
+                "the Salesforce Outbound Message receiver (organization_id) needs secret_env"
+            )
+        return self
 
     @model_validator(mode="after")
     def _hubspot_knows_its_url(self) -> WebhookConfig:

@@ -12,11 +12,15 @@ from service.store.reader import EventReader
 
 @dataclass(frozen=True, slots=True)
 class DealContext:
-    """A deal's owner and amount at some valid time, as far as the ledger knows."""
+    """A deal's owner, amount, stage and visits at some valid time, as far as the ledger knows
+    (`exists`: the deal has an event by then)."""
 
     owner_rep_id: str | None = None
     amount: str | None = None
     currency: str | None = None
+    stage: str | None = None
+    visits: int = 0
+    exists: bool = False
 
 
 DealLookup = Callable[[str, datetime], Awaitable[DealContext]]
@@ -31,6 +35,9 @@ def ledger_lookup(reader: EventReader) -> DealLookup:
         state = deal_state_at(subject, await reader.stream(subject), as_of=at, known_at=None)
         if state is None:
             return DealContext()
-        return DealContext(state.owner_rep_id, state.amount, state.currency)
+        visits = state.fsi_visits + state.fua_visits
+        return DealContext(
+            state.owner_rep_id, state.amount, state.currency, state.stage, visits, exists=True
+        )
 
     return lookup

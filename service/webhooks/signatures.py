@@ -135,3 +135,17 @@ def check_token(given: object, token: str) -> None:
     """Refuse a delivery whose body token is not the configured one."""
     if not isinstance(given, str) or not hmac.compare_digest(given.encode(), token.encode()):
         raise Unauthenticated("the token in the body is missing or wrong")
+
+
+def check_query_secret(given: list[str], secret: str) -> None:
+    """Refuse a delivery whose URL does not carry the configured secret exactly once
+    (Salesforce Outbound Messages cannot sign: the endpoint URL holds the secret)."""
+    if len(given) != 1 or not hmac.compare_digest(given[0].encode(), secret.encode()):
+        raise Unauthenticated("the endpoint URL's token is missing or wrong")
+
+
+def check_salesforce_org(given: str, expected: str) -> None:
+    """Refuse a message from another Salesforce organization. An id's 18-character form is its
+    15-character one and a case checksum: either form matches the other."""
+    if not hmac.compare_digest(given[:15].encode(), expected[:15].encode()):
+        raise Unauthenticated("the message comes from another Salesforce organization")

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode
+from xml.sax.saxutils import escape
 
 import anyio
 import orjson
@@ -45,6 +46,8 @@ from tests.webhooks import (
     PIPEDRIVE_PASSWORD,
     PIPEDRIVE_USER,
     PUBLIC_BASE,
+    SALESFORCE_ORG,
+    SALESFORCE_SECRET,
     SECRETS,
     write_config,
 )
@@ -75,6 +78,7 @@ QUERY_NAMES = (
     "next",
     "rows",
     "known",
+    "token",
 )
 """Names read by some route, tried on every route (the dashboard reads its query directly)."""
 HEADER_NAMES = (
@@ -376,11 +380,51 @@ def _signed(route: Route, request: Request) -> None:
     elif route.path == "/webhooks/pipedrive":
         credentials = base64.b64encode(f"{PIPEDRIVE_USER}:{PIPEDRIVE_PASSWORD}".encode())
         extra = {"authorization": "Basic " + credentials.decode()}
+    elif route.path == "/webhooks/salesforce":
+        # Outbound Messages cannot sign: the endpoint URL carries the secret.
+        kept = [(name, value) for name, value in parse_qsl(request.query) if name != "token"]
+        request.query = urlencode([("token", SALESFORCE_SECRET), *kept])
+        return
     else:
         return
     names = {name.encode() for name in extra}
     request.headers = [(n, v) for n, v in request.headers if n not in names]
     request.headers += [(name.encode(), value.encode()) for name, value in extra.items()]
+
+
+@st.composite
+def _outbound_message(draw: st.DrawFn) -> bytes:
+    """A Salesforce Outbound Message whose sObject type and field values are drawn."""
+    sobject = draw(st.sampled_from(["Opportunity", "Task", "Event", "Account"]))
+    names = [
+        "Id",
+        "WhatId",
+        "OwnerId",
+        "StageName",
+        "Amount",
+        "CurrencyIsoCode",
+        "LastModifiedDate",
+        "TaskSubtype",
+        "Type",
+        "Status",
+        "CallDurationInSeconds",
+        "StartDateTime",
+        "CompletedDateTime",
+        "ActivityDate",
+    ]
+    fields = draw(st.dictionaries(st.sampled_from(names), VALUES, max_size=8))
+    fields.setdefault("Id", "0065e00000Gx7QzAAJ")
+    cells = "".join(f"<sf:{name}>{escape(value)}</sf:{name}>" for name, value in fields.items())
+    org = draw(st.sampled_from([SALESFORCE_ORG, SALESFORCE_ORG[:15], "00D5e000000KQ2fEAG"]))
+    return (
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>'
+        '<notifications xmlns="http://soap.sforce.com/2005/09/outbound">'
+        f"<OrganizationId>{org}</OrganizationId><ActionId>04k5e000000CaRkAAK</ActionId>"
+        "<Notification><Id>04l5e00000Gx7Q1AAJ</Id>"
+        f'<sObject xsi:type="sf:{sobject}" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">'
+        f"{cells}</sObject></Notification></notifications></soapenv:Body></soapenv:Envelope>"
+    ).encode()
 
 
 def _binary_mode(request: Request, event: dict[str, Any]) -> None:
@@ -427,6 +471,8 @@ def requests(draw: st.DrawFn, route: Route, token: str) -> Request:
             payload = draw(JSON_VALUES)
             payload = {**payload, "token": AIRCALL_TOKEN} if isinstance(payload, dict) else payload
             request.body = orjson.dumps(payload)
+        if route.path == "/webhooks/salesforce" and draw(st.booleans()):
+            request.body = draw(_outbound_message())
         if draw(st.booleans()):
             _signed(route, request)
     credential = draw(st.sampled_from(["key", "key", "key", "none", "other"]))

@@ -38,6 +38,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/webhooks/hubspot"): VENDOR,
     ("POST", "/webhooks/pipedrive"): VENDOR,
     ("POST", "/webhooks/aircall"): VENDOR,
+    ("POST", "/webhooks/salesforce"): VENDOR,
     ("POST", "/webhooks/standard/{sender}"): VENDOR,
     ("POST", "/v1/events"): "events:write",
     ("GET", "/v1/events"): "read",

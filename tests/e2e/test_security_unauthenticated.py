@@ -215,7 +215,12 @@ async def test_failed_webhook_deliveries_are_limited_before_the_body_is_read(
                 pulled += 1
                 yield b"x" * 1024
 
-        for path in ("/webhooks/aircall", "/webhooks/hubspot", "/webhooks/standard/erp"):
+        for path in (
+            "/webhooks/aircall",
+            "/webhooks/hubspot",
+            "/webhooks/standard/erp",
+            "/webhooks/salesforce",
+        ):
             _assert_too_many(await attacker.post(path, content=body()))
         assert pulled == 0
         # Another client's genuine delivery is taken

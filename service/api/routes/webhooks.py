@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from service.api.body import read_limited
@@ -25,12 +25,16 @@ from service.webhooks.aircall import map_aircall
 from service.webhooks.context import ledger_lookup
 from service.webhooks.hubspot import map_hubspot
 from service.webhooks.intake import Intake
+from service.webhooks.outbound_messages import ACK, UnreadableMessage, parse_outbound_message
 from service.webhooks.outcomes import Outcome, Unmapped, content_key
 from service.webhooks.pipedrive import map_pipedrive
+from service.webhooks.salesforce import map_salesforce
 from service.webhooks.signatures import (
     Unauthenticated,
     check_basic,
     check_hubspot,
+    check_query_secret,
+    check_salesforce_org,
     check_standard,
     check_timestamp,
     check_token,
@@ -92,10 +96,14 @@ def _unreadable(body: bytes) -> list[Outcome]:
     return [Unmapped(content_key(text), reason, {"body": text})]
 
 
-async def _take(services: Services, vendor: str, actor: str, outcomes: list[Outcome]) -> Any:
+def _check_size(services: Services, outcomes: list[Outcome]) -> None:
     if len(outcomes) > services.settings.max_batch_events:
         limit = services.settings.max_batch_events
         raise Problem(413, "batch-too-large", f"a delivery holds at most {limit} items")
+
+
+async def _take(services: Services, vendor: str, actor: str, outcomes: list[Outcome]) -> Any:
+    _check_size(services, outcomes)
     receipt = await Intake(services.appender, services.inbox).take(vendor, outcomes, actor)
     body = WebhookReceipt(
         received=len(outcomes),
@@ -218,3 +226,65 @@ async def standard(
         _unreadable(body) if parsed is _NOT_JSON else map_standard(parsed, sender, config, msg_id)
     )
     return await _take(services, f"standard:{sender}", f"webhook:standard:{sender}", outcomes)
+
+
+_SOAP_XML = "text/xml; charset=utf-8"
+_SALESFORCE_OPENAPI: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "token",
+            "in": "query",
+            "required": True,
+            "description": "the receiver's secret, part of the endpoint URL set in Salesforce",
+            "schema": {"type": "string"},
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {"text/xml": {"schema": {"type": "string", "description": "SOAP 1.1"}}},
+    },
+}
+_SALESFORCE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Every notification is stored, known already, or kept in the inbox: "
+        "the SOAP acknowledgement (`<Ack>true</Ack>`) that stops Salesforce's retries.",
+        "content": {"text/xml": {"schema": {"type": "string"}}},
+    },
+}
+
+
+@router.post(
+    "/salesforce",
+    summary="Salesforce Outbound Messages",
+    response_class=Response,
+    responses=_SALESFORCE_RESPONSES,
+    openapi_extra=_SALESFORCE_OPENAPI,
+)
+async def salesforce(request: Request, services: ServicesDep) -> Response:
+    """Opportunity, Task and Event notifications from Salesforce workflow or flow actions; the
+    endpoint URL carries the secret (`?token=`), the message its organization id."""
+    config = services.webhooks.salesforce
+    if config is None or config.organization_id is None or config.secret is None:
+        raise _not_configured("Salesforce Outbound Message")
+    refuse_if_blocked(request)
+    try:
+        check_query_secret(request.query_params.getlist("token"), config.secret.get_secret_value())
+    except Unauthenticated as exc:
+        raise _refused(request, "salesforce", exc) from exc
+    body = await read_limited(request, services.settings.max_body_bytes)
+    try:
+        message = parse_outbound_message(body)
+    except UnreadableMessage as exc:
+        slug = "xml-forbidden" if exc.forbidden else "webhook-unreadable"
+        raise Problem(400, slug, exc.reason) from exc
+    try:
+        check_salesforce_org(message.organization_id, config.organization_id)
+    except Unauthenticated as exc:
+        raise _refused(request, "salesforce", exc) from exc
+    lookup = ledger_lookup(services.reader)
+    outcomes = await map_salesforce(message.notifications, config, lookup)
+    _check_size(services, outcomes)
+    await Intake(services.appender, services.inbox).take(
+        "salesforce", outcomes, "webhook:salesforce"
+    )
+    return Response(ACK, media_type=_SOAP_XML)
