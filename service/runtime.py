@@ -20,7 +20,7 @@ async def open_database(settings: Settings, *, migrate: bool = True) -> AsyncIte
     embedded: EmbeddedPostgres | None = None
     url = settings.database_url
     if url is None:
-        embedded = EmbeddedPostgres(settings.data_dir)
+        embedded = EmbeddedPostgres(settings.data_dir, settings.listen)
         url = await asyncio.to_thread(embedded.start)
     engine = create_engine(url, pool_size=settings.pool_size)
     try:

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.embedded import Listen
+
 
 class Settings(BaseSettings):
     """Service settings; every field can be set by the environment variable named in its alias."""
@@ -21,6 +23,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     database_read_url: str | None = Field(default=None, alias="DATABASE_READ_URL")
     data_dir: Path = Field(default=Path(".funnel-ledger"), alias="FUNNEL_DATA_DIR")
+    embedded_listen: str | None = Field(default=None, alias="FUNNEL_EMBEDDED_LISTEN")
     timezone: str = Field(default="UTC", alias="FUNNEL_TIMEZONE")
     max_batch_events: int = Field(default=1000, alias="FUNNEL_MAX_BATCH_EVENTS", ge=1)
     max_body_bytes: int = Field(default=1024 * 1024, alias="FUNNEL_MAX_BODY_BYTES", ge=1024)
@@ -63,6 +66,18 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("embedded_listen")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            Listen.parse(value)
+        return value
+
+    @property
+    def listen(self) -> Listen | None:
+        """The TCP address the embedded PostgreSQL listens on for BI tools (None: socket only)."""
+        return None if self.embedded_listen is None else Listen.parse(self.embedded_listen)
 
     @field_validator("public_url")
     @classmethod

@@ -12,14 +12,27 @@ import io
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
+from fastapi import Query
 
 from service.api.export_stream import ExportResponse, ExportSlot
 
 Format = Literal["csv", "jsonl"]
 MEDIA_TYPES: dict[str, str] = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+BOM = "\ufeff"
+"""The byte-order mark that tells Excel a CSV file is UTF-8 (it guesses a legacy code page
+otherwise). Off by default in the API: programs reading CSV would take it as part of the first
+column's name."""
+BomParam = Annotated[
+    bool,
+    Query(
+        description="CSV only: start with a UTF-8 byte-order mark, so that Excel reads "
+        "non-ASCII text (such as Chinese names) right. Off by default: other CSV readers "
+        "would take it as part of the first column's name."
+    ),
+]
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -53,10 +66,11 @@ def jsonl_lines(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> st
 
 
 async def _encoded(
-    fmt: Format, columns: Sequence[str], chunks: AsyncIterator[list[dict[str, Any]]]
+    download: Download, chunks: AsyncIterator[list[dict[str, Any]]]
 ) -> AsyncIterator[bytes]:
+    fmt, columns = download.fmt, download.columns
     if fmt == "csv":
-        yield csv_lines(columns, [], header=True).encode()
+        yield ((BOM if download.bom else "") + csv_lines(columns, [], header=True)).encode()
     async for rows in chunks:
         text = (
             csv_lines(columns, rows, header=False) if fmt == "csv" else jsonl_lines(columns, rows)
@@ -66,12 +80,16 @@ async def _encoded(
 
 @dataclass(frozen=True, slots=True)
 class Download:
-    """What a download is called and in which format, with the headers it carries."""
+    """What a download is called and in which format, with the headers it carries.
+
+    `bom`: a CSV download starts with a byte-order mark (JSON Lines never do).
+    """
 
     name: str
     fmt: Format
     columns: Sequence[str]
     headers: Mapping[str, str] = field(default_factory=dict)
+    bom: bool = False
 
 
 def export_response(
@@ -84,7 +102,7 @@ def export_response(
     """A download of `chunks` of rows as `name.csv` or `name.jsonl` (see `export_stream`)."""
     name, fmt = download.name, download.fmt
     return ExportResponse(
-        _encoded(fmt, download.columns, chunks),
+        _encoded(download, chunks),
         slot=slot,
         stall_seconds=stall_seconds,
         media_type=MEDIA_TYPES[fmt],

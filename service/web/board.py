@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from service.api.boards import scoreboard_with_targets
 from service.api.container import Services
 from service.api.reads import snapshot
-from service.events.instants import in_range
+from service.projections.periods import start_of
 from service.store import mirrored_reads
-from service.web.view import View
+from service.store.latest_fact import latest_fact_before
+from service.web.view import View, days_of, shortcut_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +49,18 @@ async def read_board(services: Services, view: View) -> Board:
     return Board(board.to_json(), stages, known_at, snap.position)
 
 
-async def newest_event_day(services: Services) -> datetime | None:
-    """When the newest stored event happened (it picks the default period), if any."""
-    head = await services.reader.head()
-    rows = await services.reader.feed(head - 1, 1) if head else []
-    # An instant out of range (stored by an earlier version) picks nothing: the default applies.
-    return rows[0].occurred_at if rows and in_range(rows[0].occurred_at) else None
+async def fallback_day(services: Services, today: date) -> date | None:
+    """The day whose quarter the dashboard opens on when today's quarter has no fact that counts.
+
+    None when today's quarter has one, or when nothing counts at all: then the dashboard opens
+    on today's quarter. Otherwise the day of the latest counting fact, by when it happened (not
+    the newest event in log order: a late backfill must not move the view to an old quarter).
+    """
+    zone = services.settings.zone
+    first, after = days_of(shortcut_of("quarter", today), zone)
+    async with snapshot(services, replica=True) as snap:
+        latest = await latest_fact_before(snap.conn, start_of(after, zone))
+    if latest is None:
+        return None
+    day = latest.astimezone(zone).date()
+    return None if day >= first else day

@@ -1,7 +1,8 @@
-"""The dashboard's routes outside `/v1`: `/`, `/login`, `/logout` and `/static/…`.
+"""The dashboard's routes outside `/v1`: `/`, `/scoreboard.csv`, `/login`, `/logout`, `/static/…`.
 
-They are public or session-based: `/login` and `/static` are public, `/` needs a session made
-by signing in with a key that may read, and `/logout` ends it. None is in the OpenAPI document.
+They are public or session-based: `/login` and `/static` are public, `/` and its CSV download
+`/scoreboard.csv` need a session made by signing in with a key that may read, and `/logout`
+ends it. None is in the OpenAPI document.
 Every request that may change state (any method but GET and HEAD) must come from this site, as
 its `Origin` (or, without one, its `Referer`) says.
 """
@@ -9,6 +10,7 @@ its `Origin` (or, without one, its `Referer`) says.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,13 +25,14 @@ from service.api.body import read_limited
 from service.api.deps import ServicesDep
 from service.api.problems import Problem
 from service.api.ratelimit import enforce_rate_limit
+from service.api.scoreboard_csv import scoreboard_csv
 from service.api.spans import check_span
 from service.api.unauthenticated import authenticate, count_failure
 from service.projections.periods import start_of
 from service.store.ended_sessions import EndedSessions
 from service.store.keys import ApiKey
 from service.web import i18n
-from service.web.board import newest_event_day, read_board
+from service.web.board import Board, fallback_day, read_board
 from service.web.origin import same_origin
 from service.web.page import cards, charts, has_goals, money, picker
 from service.web.sessions import (
@@ -41,7 +44,7 @@ from service.web.sessions import (
     session_key,
     set_session,
 )
-from service.web.view import parse_view
+from service.web.view import View, parse_view, shortcut_of
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -148,34 +151,71 @@ def _local(target: str | None) -> str:
     return "/" if parts.scheme or parts.netloc else target
 
 
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    """The view a dashboard URL asks for, what it shows, and why its period was chosen."""
+
+    view: View
+    invalid: list[str]
+    board: Board
+    fallback: bool
+    """No period was asked and today's quarter is empty: the last quarter with data is shown."""
+
+
+_PERIOD_PARAMS = ("period", "from", "to")
+
+
+async def _shown(request: Request, services: ServicesDep, key: ApiKey) -> _Shown:
+    """Read the view a URL asks for (a Problem past the API's limits)."""
+    zone = services.settings.zone
+    today = datetime.now(zone).date()
+    # The API's limits: the same per-key bucket, and the same longest period.
+    enforce_rate_limit(request, key.key_id)
+    asked = any(request.query_params.get(name) for name in _PERIOD_PARAMS)
+    earlier = None if asked else await fallback_day(services, today)
+    view, invalid = parse_view(request.query_params, zone, earlier or today, today)
+    check_span(services.settings.max_span_days, view.start(zone), start_of(view.after, zone))
+    fallback = earlier is not None and view.shortcut == shortcut_of("quarter", earlier)
+    return _Shown(view, invalid, await read_board(services, view), fallback)
+
+
+async def _signed_in(request: Request, services: ServicesDep) -> ApiKey | None:
+    cookie = request.cookies.get(COOKIE)
+    return await session_key(_signer(request), services.keys, _ended(services), cookie)
+
+
+def _to_login(request: Request) -> Response:
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/login?" + urlencode({"next": here}), 303)
+
+
+def _problem_page(request: Request, problem: Problem) -> Response:
+    page = _page(request, "error.html", problem.status, detail=problem.detail)
+    page.headers.update(problem.headers)
+    return page
+
+
 @router.get("/")
 async def dashboard(request: Request, services: ServicesDep) -> Response:
     """The dashboard; without a session, a redirect to the sign-in page."""
-    cookie = request.cookies.get(COOKIE)
-    key = await session_key(_signer(request), services.keys, _ended(services), cookie)
+    key = await _signed_in(request, services)
     if key is None:
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse("/login?" + urlencode({"next": here}), 303)
+        return _to_login(request)
     zone = services.settings.zone
-    today = datetime.now(zone).date()
     try:
-        # The API's limits: the same per-key bucket, and the same longest period.
-        enforce_rate_limit(request, key.key_id)
-        newest = await newest_event_day(services)
-        anchor = newest.astimezone(zone).date() if newest else today
-        view, invalid = parse_view(request.query_params, zone, anchor, today)
-        check_span(services.settings.max_span_days, view.start(zone), start_of(view.after, zone))
-        board = await read_board(services, view)
+        shown = await _shown(request, services, key)
     except Problem as problem:
-        page = _page(request, "error.html", problem.status, detail=problem.detail)
-        page.headers.update(problem.headers)
-        return page
+        return _problem_page(request, problem)
+    view, board = shown.view, shown.board
+    today = datetime.now(zone).date()
     return _page(
         request,
         "dashboard.html",
         key=key,
         view=view,
-        invalid=invalid,
+        invalid=shown.invalid,
+        fallback=shown.fallback,
+        current_quarter=shortcut_of("quarter", today),
         board=board,
         totals=board.scoreboard["totals"],
         cards=cards(board.scoreboard["totals"]),
@@ -186,6 +226,27 @@ async def dashboard(request: Request, services: ServicesDep) -> Response:
         picker=picker(view, today, zone),
         zone=zone,
     )
+
+
+@router.get("/scoreboard.csv")
+async def scoreboard_download(request: Request, services: ServicesDep) -> Response:
+    """The dashboard's table as a CSV file that opens right in Excel (with a byte-order mark)."""
+    key = await _signed_in(request, services)
+    if key is None:
+        return _to_login(request)
+    try:
+        shown = await _shown(request, services, key)
+    except Problem as problem:
+        return _problem_page(request, problem)
+    view = shown.view
+    name = f"scoreboard-{view.shortcut or view.first.isoformat()}-{view.rows}-{view.as_of}.csv"
+    headers = {
+        **_HEADERS,
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "X-Funnel-Position": str(shown.board.position),
+    }
+    body = scoreboard_csv(shown.board.scoreboard, bom=True)
+    return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 @router.get("/login")

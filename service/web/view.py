@@ -87,6 +87,10 @@ class View:
             params["rows"] = self.rows
         return params
 
+    def csv_url(self) -> str:
+        """The URL of this view's table as a CSV download."""
+        return "/scoreboard.csv?" + urlencode(self.query())
+
     def url(self, **changes: object) -> str:
         """The dashboard URL of this view with some fields changed."""
         return "/?" + urlencode(replace(self, **changes).query())  # type: ignore[arg-type]
@@ -166,7 +170,8 @@ def parse_view(
 ) -> tuple[View, list[str]]:
     """The view the URL asks for, and the names of parameters that were invalid (ignored).
 
-    With no period, the quarter containing `anchor` (the newest event's day) is shown.
+    With no period, the quarter containing `anchor` is shown (today, or the day of the latest
+    fact that counts when today's quarter has none).
     """
     errors: list[str] = []
     first, after, shortcut = _period(params, zone, (anchor, today), errors)

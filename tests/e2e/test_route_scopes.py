@@ -35,6 +35,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/logout"): PUBLIC,
     ("*", "/static"): PUBLIC,
     ("GET", "/"): SESSION,
+    ("GET", "/scoreboard.csv"): SESSION,
     ("POST", "/webhooks/hubspot"): VENDOR,
     ("POST", "/webhooks/pipedrive"): VENDOR,
     ("POST", "/webhooks/aircall"): VENDOR,

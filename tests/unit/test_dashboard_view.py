@@ -168,6 +168,8 @@ def _render(language: str, numbers: dict[str, Any]) -> str:
         key=ApiKey("k1", "ui", frozenset({Scope.READ}), board.known_at, None, None, None),
         view=shown,
         invalid=[],
+        fallback=False,
+        current_quarter="2026-Q1",
         board=board,
         totals=numbers,
         cards=cards(numbers),

@@ -23,7 +23,7 @@ from service.api.container import Services
 from service.api.deps import ServicesDep
 from service.api.params import as_of_or_now, known_at_or_now
 from service.api.reads import snapshot
-from service.api.tabular import Download, Format, export_response
+from service.api.tabular import BomParam, Download, Format, export_response
 from service.api.window import AsOf, ConsistencyParam, KnownAt, MinPosition, WindowDep
 from service.events.recorded import RecordedEvent
 from service.projections.deal import DealState, deal_state_at
@@ -161,6 +161,7 @@ async def export_deals(
     services: ServicesDep,
     _key: ReaderKey,
     format_: FormatParam = "csv",
+    bom: BomParam = False,
     as_of: AsOf = None,
     known_at: KnownAt = None,
     min_position: MinPosition = None,
@@ -179,7 +180,9 @@ async def export_deals(
         slot.release()
         raise
     chunks = _deal_chunks(services, ids, _DealScope(teams, at, known, position))
-    download = Download("deals", format_, DEAL_COLUMNS, {"X-Funnel-Position": str(position)})
+    download = Download(
+        "deals", format_, DEAL_COLUMNS, {"X-Funnel-Position": str(position)}, bom=bom
+    )
     return export_response(download, chunks, slot=slot, stall_seconds=settings.export_stall_seconds)
 
 
@@ -206,7 +209,11 @@ async def _fact_chunks(
     "/facts", summary="Export flow facts", response_class=StreamingResponse, responses=_DOWNLOAD
 )
 async def export_facts(
-    services: ServicesDep, _key: ReaderKey, query: WindowDep, format_: FormatParam = "csv"
+    services: ServicesDep,
+    _key: ReaderKey,
+    query: WindowDep,
+    format_: FormatParam = "csv",
+    bom: BomParam = False,
 ) -> StreamingResponse:
     """The events that count in [from, to) as known at `known_at` (`as_of` caps `occurred_at`)."""
     window = query.window
@@ -219,7 +226,9 @@ async def export_facts(
     except BaseException:
         slot.release()
         raise
-    download = Download("facts", format_, FACT_COLUMNS, {"X-Funnel-Position": str(position)})
+    download = Download(
+        "facts", format_, FACT_COLUMNS, {"X-Funnel-Position": str(position)}, bom=bom
+    )
     return export_response(
         download,
         _fact_chunks(facts, teams),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Any
 
 import orjson
@@ -15,9 +13,10 @@ from service.api.deps import ServicesDep
 from service.api.params import as_of_or_now, known_at_or_now
 from service.api.reads import Consistency, snapshot
 from service.api.schemas import FunnelModel, ScoreboardModel
+from service.api.scoreboard_csv import scoreboard_csv
 from service.api.spans import bounded_period
-from service.api.tabular import csv_cell
-from service.projections.scoreboard import GroupBy, Scoreboard
+from service.api.tabular import BomParam
+from service.projections.scoreboard import GroupBy
 from service.store import mirrored_reads
 from service.store.chain import iso
 
@@ -25,20 +24,6 @@ router = APIRouter(prefix="/v1", tags=["scoreboard"])
 
 MinPosition = Annotated[int | None, Query(ge=0, description="Wait until this is projected.")]
 ConsistencyParam = Annotated[Consistency, Query(description="strong: wait for all acknowledged")]
-CSV_COLUMNS = (
-    "row",
-    "key",
-    "closed_deals",
-    "committed_deals",
-    "opportunities",
-    "leads",
-    "client_visits",
-    "fsi_visits",
-    "fua_visits",
-    "open_leads",
-    "open_opportunities",
-    "open_committed_deals",
-)
 
 
 def _wants_csv(request: Request, fmt: str | None) -> bool:
@@ -46,42 +31,6 @@ def _wants_csv(request: Request, fmt: str | None) -> bool:
         return fmt == "csv"
     accept = request.headers.get("accept", "")
     return "text/csv" in accept and "application/json" not in accept
-
-
-def scoreboard_csv(board: Scoreboard) -> str:
-    """The scoreboard as CSV: one line per row, then a `totals` line; money per currency.
-
-    Every cell goes through `csv_cell`, as in the exports: a row key a spreadsheet would run as
-    a formula is written with a leading `'`.
-    """
-    currencies = sorted(
-        {c for row in board.rows for c in row.numbers.closed_value} | set(board.totals.closed_value)
-    )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(
-        [csv_cell(c) for c in (*CSV_COLUMNS, *(f"closed_value_{c}" for c in currencies))]
-    )
-    lines = [("row", row.key, row.numbers) for row in board.rows]
-    lines.append(("totals", None, board.totals))
-    for kind, key, n in lines:
-        cells = [
-            kind,
-            key,
-            n.closed_deals,
-            n.committed_deals,
-            n.opportunities,
-            n.leads,
-            n.client_visits,
-            n.fsi_visits,
-            n.fua_visits,
-            n.open.leads,
-            n.open.opportunities,
-            n.open.committed_deals,
-            *(format(n.closed_value[c], "f") if c in n.closed_value else "0" for c in currencies),
-        ]
-        writer.writerow([csv_cell(cell) for cell in cells])
-    return buffer.getvalue()
 
 
 @router.get(
@@ -102,6 +51,7 @@ async def get_scoreboard(
     known_at: Annotated[str | None, Query(description="Transaction time; default now.")] = None,
     group_by: GroupBy = "rep",
     format_: Annotated[str | None, Query(alias="format", pattern="^(json|csv)$")] = None,
+    bom: BomParam = False,
     min_position: MinPosition = None,
     consistency: ConsistencyParam = "strong",
 ) -> Any:
@@ -125,7 +75,9 @@ async def get_scoreboard(
     headers = {"X-Funnel-Position": str(snap.position)}
     if _wants_csv(request, format_):
         return Response(
-            scoreboard_csv(board), media_type="text/csv; charset=utf-8", headers=headers
+            scoreboard_csv(board.to_json(), bom=bom),
+            media_type="text/csv; charset=utf-8",
+            headers=headers,
         )
     body = {
         **board.to_json(),
