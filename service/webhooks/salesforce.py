@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from service.digits import natural
-from service.projections.deal import Stage
+from service.projections.rules import Stage
 from service.webhooks.config import Rule, SalesforceConfig
 from service.webhooks.context import DealContext, DealLookup
 from service.webhooks.outbound_messages import Notification
