@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -20,6 +21,7 @@ from service.api.container import Services
 from service.api.deps import ServicesDep
 from service.api.problems import Problem
 from service.api.unauthenticated import count_failure, refuse_if_blocked
+from service.events.codec import PLAIN_JSON, BodyError, decode_body
 from service.events.json_keys import DuplicateKeys, check_unique_keys
 from service.webhooks.aircall import map_aircall
 from service.webhooks.context import ledger_lookup
@@ -37,7 +39,7 @@ from service.webhooks.signatures import (
     parse_int,
     required,
 )
-from service.webhooks.standard import map_standard
+from service.webhooks.standard import contract_errors, map_standard
 from service.webhooks.token_scan import check_token_scanned
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -213,8 +215,19 @@ async def standard(
         check_standard(secrets, msg_id, str(stamp), body, request.headers.get("webhook-signature"))
     except Unauthenticated as exc:
         raise _refused(request, f"standard:{sender}", exc) from exc
-    parsed = _json(body)
-    outcomes = (
-        _unreadable(body) if parsed is _NOT_JSON else map_standard(parsed, sender, config, msg_id)
-    )
+    # The sender speaks the contract: what `POST /v1/events` refuses is refused here too.
+    try:
+        items = decode_body(PLAIN_JSON, {}, body).events
+    except BodyError as exc:
+        extra = {"errors": [{"pointer": p, "detail": d} for p, d in exc.errors]} if exc.errors else {}
+        raise Problem(exc.status, exc.slug, exc.detail, title=exc.title, **extra) from exc
+    if problems := contract_errors(items, sender, config, datetime.now(UTC)):
+        raise Problem(
+            422,
+            "invalid-events",
+            "one or more events are invalid; nothing was stored",
+            title="Invalid events",
+            errors=problems,
+        )
+    outcomes = map_standard(items, sender, config, msg_id)
     return await _take(services, f"standard:{sender}", f"webhook:standard:{sender}", outcomes)
