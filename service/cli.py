@@ -14,7 +14,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from service import bi_cli
+from service import bi_cli, webhooks_cli
 from service.audit import cli as audit_cli
 from service.durations import parse_duration
 from service.logs import logging_config
@@ -31,6 +31,7 @@ app = typer.Typer(
 keys_app = typer.Typer(help="Create, list, rotate and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(bi_cli.app, name="bi-role")
+app.add_typer(webhooks_cli.app, name="webhooks")
 console = Console(stderr=True)
 out = Console()
 

@@ -27,7 +27,7 @@ from service.webhooks.aircall import map_aircall
 from service.webhooks.context import ledger_lookup
 from service.webhooks.hubspot import map_hubspot
 from service.webhooks.intake import Intake
-from service.webhooks.outcomes import Outcome, Unmapped, content_key
+from service.webhooks.outcomes import UNREADABLE, Outcome, Unmapped, content_key
 from service.webhooks.pipedrive import map_pipedrive
 from service.webhooks.signatures import (
     Unauthenticated,
@@ -90,8 +90,7 @@ def _json(body: bytes) -> Any:
 
 def _unreadable(body: bytes) -> list[Outcome]:
     text = body.decode("utf-8", errors="replace")
-    reason = "the body is not JSON, or repeats a key in an object"
-    return [Unmapped(content_key(text), reason, {"body": text})]
+    return [Unmapped(content_key(text), UNREADABLE, {"body": text})]
 
 
 async def _take(services: Services, vendor: str, actor: str, outcomes: list[Outcome]) -> Any:
@@ -219,7 +218,9 @@ async def standard(
     try:
         items = decode_body(PLAIN_JSON, {}, body).events
     except BodyError as exc:
-        extra = {"errors": [{"pointer": p, "detail": d} for p, d in exc.errors]} if exc.errors else {}
+        extra = (
+            {"errors": [{"pointer": p, "detail": d} for p, d in exc.errors]} if exc.errors else {}
+        )
         raise Problem(exc.status, exc.slug, exc.detail, title=exc.title, **extra) from exc
     if problems := contract_errors(items, sender, config, datetime.now(UTC)):
         raise Problem(
