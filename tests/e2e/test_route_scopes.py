@@ -42,6 +42,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/v1/events"): "events:write",
     ("GET", "/v1/events"): "read",
     ("GET", "/v1/events/stream"): "read",
+    ("POST", "/v1/events/stream/tokens"): "read",
     ("GET", "/v1/deals"): "read",
     ("GET", "/v1/deals/{deal_id}"): "read",
     ("GET", "/v1/deals/{deal_id}/events"): "read",
