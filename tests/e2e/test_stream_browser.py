@@ -118,14 +118,17 @@ async def two_events(client: httpx.AsyncClient, writer: str) -> None:
 
 async def test_no_client_sees_an_empty_first_message(base_url, client, tokens):
     # Given an empty log, then a stream opened on it
-    async with asyncio.timeout(20), httpx.AsyncClient(base_url=base_url, timeout=10) as http:
-        async with http.stream("GET", STREAM, headers=bearer(tokens["read"])) as response:
-            lines = response.aiter_lines()
-            stream = EventStream()
-            # When the first events are appended while it is open
-            await asyncio.sleep(0.3)  # the opening block and a heartbeat went out meanwhile
-            await two_events(client, tokens["events:write"])
-            await read(lines, stream, 2)
+    async with (
+        asyncio.timeout(20),
+        httpx.AsyncClient(base_url=base_url, timeout=10) as http,
+        http.stream("GET", STREAM, headers=bearer(tokens["read"])) as response,
+    ):
+        lines = response.aiter_lines()
+        stream = EventStream()
+        # When the first events are appended while it is open
+        await asyncio.sleep(0.3)  # the opening block and a heartbeat went out meanwhile
+        await two_events(client, tokens["events:write"])
+        await read(lines, stream, 2)
     # Then every client, strict or lax, sees exactly the two events, and the retry delay
     assert [orjson.loads(m.data)["position"] for m in stream.messages] == [1, 2]
     assert [m.last_event_id for m in stream.messages] == ["1", "2"]
@@ -144,16 +147,19 @@ async def test_a_stream_token_opens_the_stream_without_a_header(base_url, client
     assert timedelta(0) < expires - datetime.now(UTC) <= timedelta(seconds=TOKEN_SECONDS)
     # When a client with no header opens the stream with it
     caplog.set_level(logging.DEBUG)
-    async with asyncio.timeout(20), httpx.AsyncClient(base_url=base_url, timeout=10) as http:
-        async with http.stream("GET", STREAM, params={"access_token": token}) as response:
-            assert response.status_code == 200
-            stream = EventStream()
-            await read(response.aiter_lines(), stream, 2)
+    async with (
+        asyncio.timeout(20),
+        httpx.AsyncClient(base_url=base_url, timeout=10) as http,
+        http.stream("GET", STREAM, params={"access_token": token}) as response,
+    ):
+        assert response.status_code == 200
+        stream = EventStream()
+        await read(response.aiter_lines(), stream, 2)
     # Then it reads the feed, and the token appears in no record the service logged
     assert [m.last_event_id for m in stream.messages] == ["1", "2"]
     async with asyncio.timeout(10):
         # The service logs a request once its stream has noticed the client left.
-        while not any(r.name == "funnel_ledger.access" for r in caplog.records):
+        while not any(r.name == "funnel_ledger.access" for r in caplog.records):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
     logged = [
         record.getMessage() + orjson.dumps(record.__dict__, default=str).decode()
