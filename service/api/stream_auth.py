@@ -73,7 +73,7 @@ class StreamReader(KeyRequirement):
     def __init__(self) -> None:
         super().__init__(Scope.READ)
 
-    async def __call__(self, request: Request) -> ApiKey:
+    async def __call__(self, request: Request) -> ApiKey:  # type: ignore[override]
         """The key the request reads as, with its rate limit spent."""
         token = request.query_params.get(QUERY)
         if bearer_token(request) is not None or (token is None and COOKIE not in request.cookies):

@@ -7,6 +7,7 @@ still cannot map it records the new reason.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -115,7 +116,7 @@ class WebhookInbox:
             result = await conn.execute(_LIST, {"vendor": vendor, "after": after, "limit": limit})
             return [_item(row) for row in result]
 
-    async def waiting(self, *, vendor: str | None, limit: int) -> list[InboxItem]:
+    async def waiting(self, *, vendor: str | None, limit: int) -> builtins.list[InboxItem]:
         """Items no replay has turned into events yet, oldest first, optionally of one vendor."""
         async with self._engine.connect() as conn:
             result = await conn.execute(_WAITING, {"vendor": vendor, "limit": limit})

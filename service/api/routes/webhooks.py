@@ -218,9 +218,9 @@ async def standard(
     try:
         items = decode_body(PLAIN_JSON, {}, body).events
     except BodyError as exc:
-        extra = (
-            {"errors": [{"pointer": p, "detail": d} for p, d in exc.errors]} if exc.errors else {}
-        )
+        extra: dict[str, Any] = {}
+        if exc.errors:
+            extra["errors"] = [{"pointer": p, "detail": d} for p, d in exc.errors]
         raise Problem(exc.status, exc.slug, exc.detail, title=exc.title, **extra) from exc
     if problems := contract_errors(items, sender, config, datetime.now(UTC)):
         raise Problem(
