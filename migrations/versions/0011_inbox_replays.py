@@ -1,7 +1,8 @@
 """Inbox items can be replayed: when each was last replayed, and when a replay stored its events.
 
 An item whose `mapped_at` is set has become contract events and is not replayed again; an item
-still unmapped keeps its row, with the reason of its latest replay.
+still unmapped keeps its row, with the reason of its latest replay. Safe to run again on a
+schema that has them.
 
 Revision ID: 0011
 Revises: 0010
@@ -23,11 +24,14 @@ def upgrade() -> None:
     op.execute(
         """
         ALTER TABLE webhook_inbox
-            ADD COLUMN replayed_at timestamptz,
-            ADD COLUMN mapped_at   timestamptz
+            ADD COLUMN IF NOT EXISTS replayed_at timestamptz,
+            ADD COLUMN IF NOT EXISTS mapped_at   timestamptz
         """
     )
-    op.execute("CREATE INDEX webhook_inbox_waiting ON webhook_inbox (id) WHERE mapped_at IS NULL")
+    op.execute(
+        "CREATE INDEX IF NOT EXISTS webhook_inbox_waiting ON webhook_inbox (id) "
+        "WHERE mapped_at IS NULL"
+    )
 
 
 def downgrade() -> None:
