@@ -16,7 +16,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from service import bi_cli
+from service import bi_cli, webhooks_cli
 from service.audit import cli as audit_cli
 from service.durations import parse_duration
 from service.importers import cli as import_cli
@@ -35,6 +35,7 @@ keys_app = typer.Typer(help="Create, list, rotate and revoke API keys.", no_args
 app.add_typer(keys_app, name="keys")
 app.add_typer(bi_cli.app, name="bi-role")
 app.add_typer(import_cli.app, name="import")
+app.add_typer(webhooks_cli.app, name="webhooks")
 console = Console(stderr=True)
 out = Console()
 

@@ -1,10 +1,13 @@
 """The webhook inbox: authenticated vendor payloads that map to no contract event.
 
-Rows are kept for inspection only; no projection reads them, so they never count.
+Rows are kept for inspection and for replay once the mapping is fixed; no projection reads
+them, so they never count. A replay that stores an item's events sets its `mapped_at`; one that
+still cannot map it records the new reason.
 """
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +28,8 @@ class InboxItem:
     reason: str
     payload: Any
     received_at: datetime
+    replayed_at: datetime | None = None
+    mapped_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +51,39 @@ _KEEP = text(
     RETURNING delivery_key
     """
 )
+_COLUMNS = "id, vendor, delivery_key, reason, payload, received_at, replayed_at, mapped_at"
 _LIST = text(
-    """
-    SELECT id, vendor, delivery_key, reason, payload, received_at FROM webhook_inbox
+    f"""
+    SELECT {_COLUMNS} FROM webhook_inbox
     WHERE id > :after AND (CAST(:vendor AS text) IS NULL OR vendor = :vendor)
     ORDER BY id LIMIT :limit
     """
 )
+_WAITING = text(
+    f"""
+    SELECT {_COLUMNS} FROM webhook_inbox
+    WHERE mapped_at IS NULL AND (CAST(:vendor AS text) IS NULL OR vendor = :vendor)
+    ORDER BY id LIMIT :limit
+    """
+)
+_ONE = text(f"SELECT {_COLUMNS} FROM webhook_inbox WHERE id = :id")
+_MAPPED = text("UPDATE webhook_inbox SET replayed_at = now(), mapped_at = now() WHERE id = :id")
+_STILL_UNMAPPED = text(
+    "UPDATE webhook_inbox SET replayed_at = now(), reason = :reason WHERE id = :id"
+)
+
+
+def _item(row: Any) -> InboxItem:
+    return InboxItem(
+        row.id,
+        row.vendor,
+        row.delivery_key,
+        row.reason,
+        row.payload,
+        row.received_at,
+        row.replayed_at,
+        row.mapped_at,
+    )
 
 
 def _storable(value: str) -> str:
@@ -83,7 +114,26 @@ class WebhookInbox:
         """Kept items after id `after`, oldest first, optionally of one vendor."""
         async with self._engine.connect() as conn:
             result = await conn.execute(_LIST, {"vendor": vendor, "after": after, "limit": limit})
-            return [
-                InboxItem(r.id, r.vendor, r.delivery_key, r.reason, r.payload, r.received_at)
-                for r in result
-            ]
+            return [_item(row) for row in result]
+
+    async def waiting(self, *, vendor: str | None, limit: int) -> builtins.list[InboxItem]:
+        """Items no replay has turned into events yet, oldest first, optionally of one vendor."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(_WAITING, {"vendor": vendor, "limit": limit})
+            return [_item(row) for row in result]
+
+    async def get(self, item_id: int) -> InboxItem | None:
+        """One kept item, if there is one with this id."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_ONE, {"id": item_id})).first()
+        return None if row is None else _item(row)
+
+    async def mark_mapped(self, item_id: int) -> None:
+        """A replay stored this item's events: it waits no more."""
+        async with self._engine.begin() as conn:
+            await conn.execute(_MAPPED, {"id": item_id})
+
+    async def mark_unmapped(self, item_id: int, reason: str) -> None:
+        """A replay still could not map this item: keep it, with why."""
+        async with self._engine.begin() as conn:
+            await conn.execute(_STILL_UNMAPPED, {"id": item_id, "reason": _storable(reason)})

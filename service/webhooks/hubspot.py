@@ -6,6 +6,11 @@ owner and amount), then from `default_rep_id` and `currency` in the configuratio
 
 Dedupe key: `eventId` alone is not unique, so an item's id is
 `<portalId>-<objectId>-<propertyName or subscriptionType>-<occurredAt>-<eventId>`.
+
+A delivery's items are mapped in an order of their own, never the order HubSpot listed them:
+by `occurredAt`, then creation, owner, amount, other properties and stage at the same instant,
+then by dedupe key. A deal created without a known owner takes the owner HubSpot set at the
+same instant in the same delivery (HubSpot sends a new deal's owner as a separate item).
 """
 
 from __future__ import annotations
@@ -27,6 +32,38 @@ def dedupe_key(item: dict[str, Any]) -> str:
     what = item.get("propertyName") or item.get("subscriptionType")
     parts = (item.get("portalId"), item.get("objectId"), what, item.get("occurredAt"))
     return "-".join(str(part) for part in (*parts, item.get("eventId")))
+
+
+def _millis(item: dict[str, Any]) -> str:
+    """`occurredAt` as text that sorts like the number it holds."""
+    return str(item.get("occurredAt", "")).zfill(20)
+
+
+def _rank(item: dict[str, Any], config: HubSpotConfig) -> int:
+    """Where an item goes among the items of one instant: what later items depend on first."""
+    if item.get("subscriptionType") == "deal.creation":
+        return 0
+    prop = item.get("propertyName")
+    if prop == config.owner_property:
+        return 1
+    if prop == config.amount_property:
+        return 2
+    return 4 if prop == config.stage_property else 3
+
+
+def delivery_order(items: list[dict[str, Any]], config: HubSpotConfig) -> list[dict[str, Any]]:
+    """The items in the order they are mapped: the same for every order they were listed in."""
+    return sorted(items, key=lambda item: (_millis(item), _rank(item, config), dedupe_key(item)))
+
+
+def _owners_set(items: list[dict[str, Any]], config: HubSpotConfig) -> dict[tuple[str, str], str]:
+    """The rep HubSpot made owner of each (deal, instant) in this delivery, by a mapped user."""
+    owners: dict[tuple[str, str], str] = {}
+    for item in items:
+        rep = config.rep(item.get("propertyValue"))
+        if item.get("propertyName") == config.owner_property and rep is not None:
+            owners.setdefault((str(item.get("objectId")), _millis(item)), rep)
+    return owners
 
 
 def _rule(item: dict[str, Any], config: HubSpotConfig) -> Rule | str:
@@ -72,9 +109,9 @@ def _after(ctx: DealContext, rule: Rule, data: dict[str, Any]) -> DealContext:
 
 
 async def map_hubspot(items: list[Any], config: HubSpotConfig, lookup: DealLookup) -> list[Outcome]:
-    """Each item of a HubSpot delivery, in `occurredAt` order, as an event or an inbox item."""
-    readable = [item for item in items if isinstance(item, dict)]
-    readable.sort(key=lambda item: str(item.get("occurredAt", "")).zfill(20))
+    """Each item of a HubSpot delivery, in `delivery_order`, as an event or an inbox item."""
+    readable = delivery_order([item for item in items if isinstance(item, dict)], config)
+    owners = _owners_set(readable, config)
     contexts: dict[str, DealContext] = {}
     outcomes: list[Outcome] = [
         Unmapped(content_key(item), "not a JSON object", item)
@@ -94,7 +131,9 @@ async def map_hubspot(items: list[Any], config: HubSpotConfig, lookup: DealLooku
         subject = subject_for(config.subject, deal)
         ctx = contexts.get(subject) or await lookup(subject, time)
         facts = _facts(item, rule, config, ctx)
-        rep = ctx.owner_rep_id or facts["to_rep_id"] or config.default_rep_id
+        created = item.get("subscriptionType") == "deal.creation"
+        set_now = owners.get((str(deal), _millis(item))) if created else None
+        rep = ctx.owner_rep_id or facts["to_rep_id"] or set_now or config.default_rep_id
         if rep is None:
             reason = "the deal has no known owner and no 'default_rep_id' is configured"
             outcomes.append(Unmapped(key, reason, item))

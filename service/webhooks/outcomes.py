@@ -29,6 +29,9 @@ class Unmapped:
 
 Outcome = Mapped | Unmapped
 
+UNREADABLE = "the body is not JSON, or repeats a key in an object"
+"""The reason kept with a body that could not be read: no mapping can read it either."""
+
 
 def content_key(payload: Any) -> str:
     """An inbox key for a payload that carries no id of its own: a digest of its content."""

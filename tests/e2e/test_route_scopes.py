@@ -44,6 +44,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/v1/events"): "events:write",
     ("GET", "/v1/events"): "read",
     ("GET", "/v1/events/stream"): "read",
+    ("POST", "/v1/events/stream/tokens"): "read",
     ("GET", "/v1/deals"): "read",
     ("GET", "/v1/deals/{deal_id}"): "read",
     ("GET", "/v1/deals/{deal_id}/events"): "read",
@@ -68,6 +69,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/v1/admin/keys/{key_id}/rotate"): "admin",
     ("POST", "/v1/admin/keys/{key_id}/revoke"): "admin",
     ("GET", "/v1/admin/webhooks/inbox"): "admin",
+    ("POST", "/v1/admin/webhooks/inbox/replay"): "admin",
+    ("POST", "/v1/admin/webhooks/inbox/{item_id}/replay"): "admin",
 }
 GUARDS = (PUBLIC, VENDOR, SESSION)
 SAMPLE_PATH_VALUES = {"deal_id": "D-1", "key_id": "0123456789abcdef", "sender": "erp"}

@@ -237,15 +237,13 @@ async def test_text_that_looks_like_a_key_is_no_repeated_key(client, tokens):
     assert response.status_code == 201, response.text
 
 
-async def test_a_signed_webhook_delivery_with_a_repeated_key_is_kept_in_the_inbox(
-    vendor_client, tokens
-):
+async def test_a_signed_webhook_delivery_with_a_repeated_key_is_refused(vendor_client, tokens):
     event = dumps(signed("D-9", "R-03", "2026-03-20T09:00:00Z", id="erp-1", source="erp"))
     body = event.replace(b'"rep_id":"R-03"', b'"rep_id":"R-03","rep_id":"R-04"')
     headers = standard_headers("msg-dup", body)
     response = await vendor_client.post("/webhooks/standard/erp", content=body, headers=headers)
-    assert response.status_code == 202, response.text
-    assert response.json()["inbox"] == 1
+    assert response.status_code == 422, response.text
+    assert response.json()["type"].endswith("duplicate-keys")
     assert await events_of(vendor_client, tokens["read"]) == []
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -20,13 +21,14 @@ from service.api.container import Services
 from service.api.deps import ServicesDep
 from service.api.problems import Problem
 from service.api.unauthenticated import count_failure, refuse_if_blocked
+from service.events.codec import PLAIN_JSON, BodyError, decode_body
 from service.events.json_keys import DuplicateKeys, check_unique_keys
 from service.webhooks.aircall import map_aircall
 from service.webhooks.context import ledger_lookup
 from service.webhooks.hubspot import map_hubspot
 from service.webhooks.intake import Intake
 from service.webhooks.outbound_messages import ACK, UnreadableMessage, parse_outbound_message
-from service.webhooks.outcomes import Outcome, Unmapped, content_key
+from service.webhooks.outcomes import UNREADABLE, Outcome, Unmapped, content_key
 from service.webhooks.pipedrive import map_pipedrive
 from service.webhooks.salesforce import map_salesforce
 from service.webhooks.signatures import (
@@ -41,7 +43,7 @@ from service.webhooks.signatures import (
     parse_int,
     required,
 )
-from service.webhooks.standard import map_standard
+from service.webhooks.standard import contract_errors, map_standard
 from service.webhooks.token_scan import check_token_scanned
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -92,8 +94,7 @@ def _json(body: bytes) -> Any:
 
 def _unreadable(body: bytes) -> list[Outcome]:
     text = body.decode("utf-8", errors="replace")
-    reason = "the body is not JSON, or repeats a key in an object"
-    return [Unmapped(content_key(text), reason, {"body": text})]
+    return [Unmapped(content_key(text), UNREADABLE, {"body": text})]
 
 
 def _check_size(services: Services, outcomes: list[Outcome]) -> None:
@@ -221,10 +222,23 @@ async def standard(
         check_standard(secrets, msg_id, str(stamp), body, request.headers.get("webhook-signature"))
     except Unauthenticated as exc:
         raise _refused(request, f"standard:{sender}", exc) from exc
-    parsed = _json(body)
-    outcomes = (
-        _unreadable(body) if parsed is _NOT_JSON else map_standard(parsed, sender, config, msg_id)
-    )
+    # The sender speaks the contract: what `POST /v1/events` refuses is refused here too.
+    try:
+        items = decode_body(PLAIN_JSON, {}, body).events
+    except BodyError as exc:
+        extra: dict[str, Any] = {}
+        if exc.errors:
+            extra["errors"] = [{"pointer": p, "detail": d} for p, d in exc.errors]
+        raise Problem(exc.status, exc.slug, exc.detail, title=exc.title, **extra) from exc
+    if problems := contract_errors(items, sender, config, datetime.now(UTC)):
+        raise Problem(
+            422,
+            "invalid-events",
+            "one or more events are invalid; nothing was stored",
+            title="Invalid events",
+            errors=problems,
+        )
+    outcomes = map_standard(items, sender, config, msg_id)
     return await _take(services, f"standard:{sender}", f"webhook:standard:{sender}", outcomes)
 
 

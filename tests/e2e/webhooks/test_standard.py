@@ -71,7 +71,7 @@ async def test_bad_signature_expired_timestamp_and_replay(client, tokens):
     assert len(await events_of(client, tokens["read"])) == 2
 
 
-async def test_foreign_sources_and_invalid_events_go_to_the_inbox(client, tokens):
+async def test_foreign_sources_and_invalid_events_are_refused(client, tokens):
     body = dumps(
         [
             sourced("D-9", "R-03", "2026-03-01T09:00:00Z", id="x-1", source="crm"),
@@ -79,11 +79,16 @@ async def test_foreign_sources_and_invalid_events_go_to_the_inbox(client, tokens
         ]
     )
     response = await client.post(URL, content=body, headers=standard_headers("msg_8", body))
-    assert response.status_code == 202
-    reasons = [item["reason"] for item in await inbox_of(client, tokens["admin"])]
-    assert reasons[0] == "sender 'erp' may not use source 'crm'"
-    assert reasons[1].startswith("the mapped event is invalid: /time")
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert errors[0] == {
+        "index": 0,
+        "pointer": "/source",
+        "detail": "sender 'erp' may not use source 'crm'",
+    }
+    assert (errors[1]["index"], errors[1]["pointer"]) == (1, "/time")
     assert await events_of(client, tokens["read"]) == []
+    assert await inbox_of(client, tokens["admin"]) == []
 
 
 async def test_unknown_sender_is_404_and_oversized_body_is_413(client):
