@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+
+from service.waiting import within
 
 
 class LogSignal:
@@ -19,6 +20,4 @@ class LogSignal:
 
     async def wait(self, seconds: float) -> None:
         """Return on the next append or after `seconds`, whichever comes first."""
-        appended = self._appended
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(appended.wait(), seconds)
+        await within(seconds, self._appended.wait())

@@ -26,6 +26,7 @@ from service.store.read_model_writer import (
     refold_deals,
     touched_deals,
 )
+from service.waiting import within
 
 PROJECTOR_LOCK = 7_351_002
 COALESCE_SECONDS = 0.25
@@ -127,11 +128,16 @@ class Projector:
 
     async def stop(self) -> None:
         """Stop and release leadership."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is None:
+            return
+        # Asked again until it has stopped: a cancellation lost inside a library's own bounded
+        # wait must not leave the projector running, and its caller (a shutdown) waiting.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        with contextlib.suppress(asyncio.CancelledError):
+            task.result()
 
     async def wait_for(self, target: int, wait_seconds: float) -> bool:
         """Wait until the read models reflect `target`; False if `wait_seconds` pass first."""
@@ -147,8 +153,7 @@ class Projector:
             self._urgent.set()
             self._wake.set()
             async with self._progress:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._progress.wait(), min(delay, remaining))
+                await within(min(delay, remaining), self._progress.wait())
             delay = min(delay * 2, 0.05)
 
     async def _run(self) -> None:
@@ -185,8 +190,7 @@ class Projector:
                 while await project_once(self._engine, self._batch_size):
                     await self._notify_progress()
                 await self._notify_progress()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+                await within(self._poll_seconds, self._wake.wait())
                 await self._coalesce()
         finally:
             await listener()
@@ -196,8 +200,7 @@ class Projector:
         # One round per event would cost a transaction and a deal refold per event, on the
         # same event loop that serves requests; a short pause batches them.
         if not self._urgent.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._urgent.wait(), COALESCE_SECONDS)
+            await within(COALESCE_SECONDS, self._urgent.wait())
         self._urgent.clear()
 
     async def _notify_progress(self) -> None:
