@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 import orjson
 
-from service.api.export_stream import ExportResponse, ExportSlot
+from service.api.export_stream import ExportResponse
+from service.application.exports import ExportSlot
 
 Format = Literal["csv", "jsonl"]
 MEDIA_TYPES: dict[str, str] = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}

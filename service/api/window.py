@@ -10,8 +10,8 @@ from fastapi import Depends, Query
 
 from service.api.deps import ServicesDep
 from service.api.params import as_of_or_now, known_at_or_now
-from service.api.reads import Consistency
 from service.api.spans import bounded_period
+from service.application.consistent_reads import Consistency
 from service.projections.analytics import Window
 
 From = Annotated[str | None, Query(alias="from", description="Start (a date: its 00:00).")]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -20,11 +20,12 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from service.api.body import read_limited
-from service.api.deps import ServicesDep
-from service.api.problems import Problem
+from service.api.problems import Problem, refusal_problem
 from service.api.ratelimit import enforce_rate_limit
 from service.api.spans import check_span
 from service.api.unauthenticated import authenticate, count_failure
+from service.application.errors import UseCaseRefused
+from service.application.services import Services
 from service.projections.periods import start_of
 from service.store.ended_sessions import EndedSessions
 from service.store.keys import ApiKey
@@ -57,6 +58,14 @@ async def _from_this_site(request: Request) -> None:
     if not same_origin(request, request.app.state.settings.public_url):
         raise CrossSiteRequest
 
+
+async def _services(request: Request) -> Services:
+    """The running service's collaborators, as `bootstrap` built them."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
 
 # On the router, so that every dashboard route added later is guarded too.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(_from_this_site)])
@@ -166,7 +175,8 @@ async def dashboard(request: Request, services: ServicesDep) -> Response:
         view, invalid = parse_view(request.query_params, zone, anchor, today)
         check_span(services.settings.max_span_days, view.start(zone), start_of(view.after, zone))
         board = await read_board(services, view)
-    except Problem as problem:
+    except (Problem, UseCaseRefused) as error:
+        problem = refusal_problem(error) if isinstance(error, UseCaseRefused) else error
         page = _page(request, "error.html", problem.status, detail=problem.detail)
         page.headers.update(problem.headers)
         return page

@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 
 from service.api.auth import ReaderKey
 from service.api.deps import ServicesDep
-from service.api.reads import snapshot
 from service.api.window import WindowDep, WindowQuery
+from service.application.consistent_reads import snapshot
 from service.projections import analytics
 from service.store import analytics_query
 from service.store.chain import iso

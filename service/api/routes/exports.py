@@ -19,12 +19,12 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.api.auth import ReaderKey
-from service.api.container import Services
 from service.api.deps import ServicesDep
 from service.api.params import as_of_or_now, known_at_or_now
-from service.api.reads import snapshot
 from service.api.tabular import Download, Format, export_response
 from service.api.window import AsOf, ConsistencyParam, KnownAt, MinPosition, WindowDep
+from service.application.consistent_reads import snapshot
+from service.application.services import Services
 from service.events.recorded import RecordedEvent
 from service.projections.deal import DealState, deal_state_at
 from service.projections.teams import TeamHistory, team_at

@@ -12,10 +12,10 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import Row
 
 from service.api.auth import ReaderKey
-from service.api.container import Services
 from service.api.deps import ServicesDep
 from service.api.feed_items import feed_item
 from service.api.problems import Problem
+from service.application.services import Services
 from service.digits import natural
 
 router = APIRouter(prefix="/v1/events", tags=["events"])

@@ -11,8 +11,8 @@ from pydantic import BaseModel
 from service.api.auth import ReaderKey
 from service.api.deps import ServicesDep
 from service.api.params import as_of_or_now, known_at_or_now
-from service.api.reads import snapshot
 from service.api.window import AsOf, ConsistencyParam, KnownAt, MinPosition
+from service.application.consistent_reads import snapshot
 from service.projections.targets import Plan, priorities_entry_at, target_at
 from service.store.chain import iso
 from service.store.plan_query import plan_known_at

@@ -1,4 +1,5 @@
-"""The `funnel-ledger` command line: serve, migrate, keys, openapi."""
+"""The `funnel-ledger` commands: serve, migrate, keys, project, rebuild, demo, openapi; the
+audit commands (`verify`, `replay`) and `bi-role` are added from their own modules."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from service import bi_cli
-from service.audit import cli as audit_cli
+from service.application.access import first_admin_key
+from service.application.bootstrap import bootstrap
+from service.cli import audit as audit_cli
+from service.cli import bi_role
 from service.durations import parse_duration
 from service.logs import logging_config
 from service.projections.periods import parse_instant
-from service.runtime import open_database
 from service.settings import Settings
-from service.store.keys import ApiKey, IssuedKey, KeyNotRotatable, KeyStore, Scope, parse_scopes
+from service.store.keys import ApiKey, IssuedKey, KeyNotRotatable, parse_scopes
 
 app = typer.Typer(
     help="Funnel Ledger: the five numbers of a sales team, for any past date.",
@@ -30,7 +32,7 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Create, list, rotate and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-app.add_typer(bi_cli.app, name="bi-role")
+app.add_typer(bi_role.app, name="bi-role")
 console = Console(stderr=True)
 out = Console()
 
@@ -45,7 +47,7 @@ def serve(
     settings = Settings()
     log_config = logging_config(settings.log_level, settings.log_format)
     logging.config.dictConfig(log_config)
-    asyncio.run(_bootstrap(settings))
+    asyncio.run(_first_start(settings))
     if workers > 1 and settings.database_url is None:
         raise typer.BadParameter(
             "several workers need a shared DATABASE_URL", param_hint="--workers"
@@ -74,12 +76,11 @@ def serve(
     )
 
 
-async def _bootstrap(settings: Settings) -> None:
+async def _first_start(settings: Settings) -> None:
     """Migrate, and on a store with no key yet, create and print a first admin key."""
-    async with open_database(settings) as engine:
-        keys = KeyStore(engine)
-        if not await keys.list():
-            issued = await keys.create("bootstrap-admin", frozenset({Scope.ADMIN}))
+    async with bootstrap(settings) as services:
+        issued = await first_admin_key(services)
+        if issued is not None:
             console.print("[bold]No API key existed: created an admin key (shown only once):[/]")
             out.print(issued.token, soft_wrap=True)
 
@@ -89,7 +90,7 @@ def migrate() -> None:
     """Bring the database schema up to date."""
 
     async def run() -> None:
-        async with open_database(Settings()):
+        async with bootstrap(Settings()):
             console.print("database migrated to the newest schema")
 
     asyncio.run(run())
@@ -126,8 +127,8 @@ def keys_create(
     expires_at = _expiry(settings, expires)
 
     async def run() -> str:
-        async with open_database(settings) as engine:
-            issued = await KeyStore(engine).create(name, scope_set, expires_at)
+        async with bootstrap(settings) as services:
+            issued = await services.keys.create(name, scope_set, expires_at)
             console.print(
                 f"created key {issued.key.key_id} ({name}: {', '.join(sorted(scope_set))})"
             )
@@ -143,8 +144,8 @@ def keys_list(
     """List keys (never their secrets)."""
 
     async def run() -> None:
-        async with open_database(Settings()) as engine:
-            keys = await KeyStore(engine).list()
+        async with bootstrap(Settings()) as services:
+            keys = await services.keys.list()
         if as_json:
             out.print_json(
                 json.dumps(
@@ -187,8 +188,8 @@ def keys_revoke(
     """Revoke a key at once."""
 
     async def run() -> bool:
-        async with open_database(Settings()) as engine:
-            return await KeyStore(engine).revoke(key_id)
+        async with bootstrap(Settings()) as services:
+            return await services.keys.revoke(key_id)
 
     if not asyncio.run(run()):
         console.print(f"no active key {key_id!r}")
@@ -211,8 +212,8 @@ def keys_rotate(
     expires_at = _expiry(settings, expires)
 
     async def run() -> tuple[ApiKey, IssuedKey] | None:
-        async with open_database(settings) as engine:
-            return await KeyStore(engine).rotate(key_id, window, expires_at)
+        async with bootstrap(settings) as services:
+            return await services.keys.rotate(key_id, window, expires_at)
 
     try:
         rotated = asyncio.run(run())
@@ -234,8 +235,6 @@ def project() -> None:
     FUNNEL_RUN_PROJECTOR=false then); one projector leads at a time, others stand by."""
     import signal
 
-    from service.store.projector import Projector
-
     settings = Settings()
     if settings.database_url is None:
         raise typer.BadParameter("a projector process needs a shared DATABASE_URL")
@@ -245,18 +244,10 @@ def project() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        async with open_database(settings) as engine:
-            projector = Projector(
-                engine,
-                batch_size=settings.projector_batch_size,
-                poll_seconds=settings.projector_poll_seconds,
-            )
-            projector.start()
+        async with bootstrap(settings) as services:
+            services.projector.start()  # stopped when the services are released
             console.print("projecting; stop with Ctrl-C")
-            try:
-                await stop.wait()
-            finally:
-                await projector.stop()
+            await stop.wait()
 
     asyncio.run(run())
 
@@ -266,17 +257,17 @@ def rebuild_command() -> None:
     """Rebuild the read models from position 0 and swap them in (the service may keep running)."""
     from rich.progress import Progress
 
-    from service.store.rebuild import rebuild
+    from service.application.rebuilds import rebuild_now
 
     async def run() -> None:
-        async with open_database(Settings()) as engine:
+        async with bootstrap(Settings()) as services:
             with Progress(console=console) as bar:
                 task = bar.add_task("rebuilding read models", total=None)
 
                 def progress(done: int, total: int) -> None:
                     bar.update(task, completed=done, total=total)
 
-                report = await rebuild(engine, progress=progress)
+                report = await rebuild_now(services.engine, progress)
         console.print(
             f"rebuilt {report.events} events, {report.deals} deals; "
             f"read models at position {report.position}"
@@ -294,8 +285,8 @@ def demo(
     ] = None,
 ) -> None:
     """Load a realistic demo quarter (about 300 deals) through the ingestion path, idempotently."""
+    from service.application.demo_load import LoadReport, load_demo
     from service.demo import last_ended_quarter, quarter_bounds
-    from service.demo_loader import load_demo
 
     settings = Settings()
     now = datetime.now(settings.zone)
@@ -303,7 +294,12 @@ def demo(
     try:
         if quarter_bounds(chosen, settings.zone)[1] > now:
             raise typer.BadParameter(f"{chosen} has not ended yet", param_hint="--quarter")
-        report = asyncio.run(load_demo(settings, seed=seed, reps=reps, quarter=chosen))
+
+        async def run() -> LoadReport:
+            async with bootstrap(settings) as services:
+                return await load_demo(services, seed=seed, reps=reps, quarter=chosen)
+
+        report = asyncio.run(run())
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     console.print(

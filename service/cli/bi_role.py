@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from service.runtime import open_database
+from service.application.bootstrap import bootstrap
 from service.settings import Settings
 from service.store.bi_roles import DEFAULT_STATEMENT_TIMEOUT_SECONDS, RoleNameError, create_bi_role
 
@@ -34,9 +34,9 @@ def create(
     settings = Settings()
 
     async def run() -> bool:
-        async with open_database(settings) as engine:
+        async with bootstrap(settings) as services:
             return await create_bi_role(
-                engine, name, password, settings.timezone, statement_timeout
+                services.engine, name, password, settings.timezone, statement_timeout
             )
 
     try:
