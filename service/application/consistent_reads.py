@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -18,6 +18,15 @@ from service.store.read_model_writer import READ_MODELS
 from service.store.replica import wait_for_checkpoint
 
 Consistency = Literal["strong", "eventual"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Read(Generic[T]):
+    """An answer and the log position the read models reflected when it was read."""
+
+    answer: T
+    position: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.application.board_cache import BoardCache, cache_key
-from service.application.consistent_reads import Consistency, snapshot
+from service.application.consistent_reads import Consistency, Read, snapshot
 from service.application.services import Services
 from service.projections.attainment import with_targets
 from service.projections.scoreboard import GroupBy, Scoreboard
@@ -21,8 +20,6 @@ from service.store import mirrored_reads
 from service.store.plan_query import plan_known_at
 from service.store.read_mirror import ReadMirror
 from service.store.teams_query import team_history_known_at
-
-T = TypeVar("T")
 
 
 async def _recorded_at(conn: AsyncConnection, position: int) -> datetime | None:
@@ -72,14 +69,6 @@ async def scoreboard_with_targets(
     if cache is not None:
         cache.put(key, board)
     return board
-
-
-@dataclass(frozen=True, slots=True)
-class Read(Generic[T]):
-    """An answer and the log position the read models reflected when it was read."""
-
-    answer: T
-    position: int
 
 
 async def read_scoreboard(
