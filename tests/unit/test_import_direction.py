@@ -134,3 +134,36 @@ def test_a_forbidden_import_is_found(table: dict[str, tuple[str, ...]]) -> None:
     assert any(
         "service.web." in found and "service.api." in found for found in violations(narrowed)
     )
+
+
+_COLLABORATORS = frozenset(
+    {
+        "open_database",
+        "open_read_engine",
+        "create_engine",
+        "Projector",
+        "EventAppender",
+        "MeteredAppender",
+        "EventReader",
+        "KeyStore",
+        "WebhookInbox",
+        "ReadMirror",
+    }
+)
+_BUILDERS = ("service/store/", "service/runtime.py", "service/application/bootstrap.py")
+
+
+def test_only_bootstrap_builds_the_collaborators() -> None:
+    # The store builds its own parts; outside it, `bootstrap` alone opens the database and
+    # builds what the use cases share (`Services.read_log` makes a reader on the replica).
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        where = path.relative_to(ROOT).as_posix()
+        if where.startswith(_BUILDERS):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute):
+                name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+                if name in _COLLABORATORS:
+                    found.append(f"{where} {name}")
+    assert found == ["service/application/services.py EventReader"]
