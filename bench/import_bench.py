@@ -33,6 +33,7 @@ from service.importers.runner import append_all, validate
 from service.importers.salesforce import map_salesforce
 from service.runtime import open_database
 from service.settings import Settings
+from service.store.appender import EventAppender
 from service.store.gc_tuning import fewer_collections
 from service.store.keys import KeyStore, Scope
 from service.webhooks.config import SalesforceConfig
@@ -217,7 +218,7 @@ async def measure(url: str, rows: int) -> dict[str, Any]:
     summary = Summary(source="salesforce", dry_run=False)
     async with open_database(Settings.model_validate({"DATABASE_URL": import_url})) as engine:
         began = time.perf_counter()
-        await append_all(engine, checked, summary, {"actor": "bench"})
+        await append_all(EventAppender(engine), checked, summary, {"actor": "bench"})
         store_s = time.perf_counter() - began
     http_s = await _http(http_url, [item.event for item in checked])
     for name in (f"bench_import_{os.getpid()}", f"bench_http_{os.getpid()}"):

@@ -2,7 +2,8 @@
 
 Pure: `generate` returns CloudEvents as JSON-ready dicts, in the order they are to be loaded.
 Every id is fixed by (seed, quarter, position in the story) and the source is `demo`, so
-loading the same demo twice stores nothing new. See `service.demo_loader` for the loading.
+loading the same demo twice stores nothing new. See `service.application.demo_load` for the
+loading.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""The FastAPI application and its lifespan: the service's composition root."""
+"""The FastAPI application: middleware, problem details, routes and the dashboard; its lifespan
+runs `bootstrap` (service.application), the one place collaborators are built."""
 
 from __future__ import annotations
 
 import gc
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,43 +12,18 @@ from fastapi.telemetry import TelemetryConfig
 
 from service import __version__
 from service.api.body_limit import install_body_limit
-from service.api.container import Services
-from service.api.export_stream import ExportGate
-from service.api.live import LogSignal
-from service.api.metrics import MeteredAppender, Metrics
 from service.api.observe import RequestObserver
 from service.api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from service.api.ratelimit import RateLimiter
-from service.api.routes import (
-    admin,
-    admin_keys,
-    admin_webhooks,
-    analytics,
-    audit,
-    deals,
-    events,
-    exports,
-    health,
-    scoreboard,
-    stream,
-    targets,
-    webhooks,
-)
-from service.api.routes.admin import stop_rebuild
+from service.api.routes import STREAMING_PREFIXES, install_routes
 from service.api.text_guard import RejectNulInUrl
 from service.api.timeouts import RequestTimeout
 from service.api.transport_security import StrictTransportSecurity
 from service.api.unauthenticated import ClientFailures
-from service.runtime import open_database, open_read_engine
+from service.application.bootstrap import bootstrap
+from service.application.metrics import Metrics
 from service.settings import Settings
-from service.store.inbox import WebhookInbox
-from service.store.keys import KeyStore
-from service.store.projector import Projector
-from service.store.read_mirror import ReadMirror
-from service.store.reader import EventReader
-from service.web.routes import MAX_FORM_BYTES
-from service.web.routes import install as install_dashboard
-from service.webhooks.config import load_webhook_config
+from service.web import MAX_FORM_BYTES, install_dashboard
 
 GC_THRESHOLDS = (50_000, 50, 100)
 """The collector's generation thresholds while serving (CPython's defaults: 700, 10, 10)."""
@@ -66,38 +41,8 @@ opportunities, leads and client visits, both as it happened (`as_of`) and as it 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
-    webhook_config = load_webhook_config(
-        settings.webhooks_config, os.environ, public_url=settings.public_url
-    )
-    async with open_database(settings) as engine, open_read_engine(settings, engine) as reads:
-        projector = Projector(
-            engine,
-            batch_size=settings.projector_batch_size,
-            poll_seconds=settings.projector_poll_seconds,
-        )
-        live = LogSignal()
-
-        def on_append(position: int) -> None:
-            projector.wake(position)
-            live.notify(position)
-
-        app.state.services = Services(
-            settings=settings,
-            engine=engine,
-            read_engine=reads,
-            appender=MeteredAppender(engine, app.state.metrics, on_append=on_append),
-            reader=EventReader(engine),
-            keys=KeyStore(engine),
-            projector=projector,
-            webhooks=webhook_config,
-            inbox=WebhookInbox(engine),
-            live=live,
-            mirror=ReadMirror(reads),
-            exports=ExportGate(settings.max_concurrent_exports),
-        )
-        if settings.run_projector:
-            projector.start()
+    async with bootstrap(app.state.settings, serving=True, metrics=app.state.metrics) as services:
+        app.state.services = services
         # What start-up built (routes, schemas, models) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise pause requests for tens of ms.
         # Requests free nearly everything they allocate by reference counting; collecting the
@@ -105,13 +50,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         # CPU of a single-event request.
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
-        app.state.services.mirror.warm()
-        try:
-            yield
-        finally:
-            await app.state.services.mirror.close()
-            await projector.stop()
-            await stop_rebuild(app.state.services)
+        yield
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -139,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         seconds=app.state.settings.request_timeout_seconds,
         # An export must start its answer within the deadline too; once it has, its client
         # must accept each write within FUNNEL_EXPORT_STALL_SECONDS (export_stream).
-        exempt=(stream.STREAM_PATH, "/v1/audit/"),
+        exempt=STREAMING_PREFIXES,
     )
     # Bodies are bounded before anything else reads them (inside the observer, which logs the
     # refusals); failed authentications are counted per client where they are found.
@@ -153,19 +92,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestObserver, metrics=app.state.metrics)
     if settings.https:
         app.add_middleware(StrictTransportSecurity)
-    app.include_router(health.router)
-    app.include_router(events.ingest_router)
-    app.include_router(events.router)
-    app.include_router(deals.router)
-    app.include_router(scoreboard.router)
-    app.include_router(admin.router)
-    app.include_router(audit.router)
-    app.include_router(admin_keys.router)
-    app.include_router(admin_webhooks.router)
-    app.include_router(webhooks.router)
-    app.include_router(stream.router)
-    app.include_router(targets.router)
-    app.include_router(analytics.router)
-    app.include_router(exports.router)
+    install_routes(app)
     install_dashboard(app)
     return app

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.api.container import Services
+from service.application.services import Services
 
 
 async def get_services(request: Request) -> Services:

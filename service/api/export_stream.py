@@ -3,8 +3,8 @@
 An export reads the database a page at a time and holds no connection while its client reads
 (see `tabular` and `audit.export`). Two limits remain for the stream itself:
 
-- at most `FUNNEL_MAX_CONCURRENT_EXPORTS` run in a process at once; beyond, `503` with
-  `Retry-After` before any database work;
+- at most `FUNNEL_MAX_CONCURRENT_EXPORTS` run in a process at once (`application.exports`);
+  beyond, `503` with `Retry-After` before any database work;
 - every write must be accepted by the client within `FUNNEL_EXPORT_STALL_SECONDS`: a client
   that stops reading has its export abandoned, its slot freed and its connection closed.
 """
@@ -19,44 +19,9 @@ from collections.abc import AsyncIterator, Mapping
 from starlette.responses import StreamingResponse
 from starlette.types import Message, Send
 
-from service.api.problems import Problem
+from service.application.exports import ExportSlot
 
 _log = logging.getLogger(__name__)
-EXPORT_RETRY_AFTER_SECONDS = 5
-
-
-class ExportSlot:
-    """One running export's place in its gate; released once, however the export ends."""
-
-    def __init__(self, gate: ExportGate) -> None:
-        self._gate: ExportGate | None = gate
-
-    def release(self) -> None:
-        """Give the place back (again: nothing)."""
-        if self._gate is not None:
-            self._gate.running -= 1
-            self._gate = None
-
-
-class ExportGate:
-    """Counts the exports running in this process and refuses those beyond `limit`."""
-
-    def __init__(self, limit: int = 4) -> None:
-        self.limit = limit
-        self.running = 0
-
-    def enter(self) -> ExportSlot:
-        """A slot for one more export, or a 503 problem when `limit` are running."""
-        if self.running >= self.limit:
-            raise Problem(
-                503,
-                "too-many-exports",
-                f"{self.limit} exports are running; retry in {EXPORT_RETRY_AFTER_SECONDS} s",
-                headers={"Retry-After": str(EXPORT_RETRY_AFTER_SECONDS)},
-                retry_after_seconds=EXPORT_RETRY_AFTER_SECONDS,
-            )
-        self.running += 1
-        return ExportSlot(self)
 
 
 class ExportResponse(StreamingResponse):

@@ -10,7 +10,7 @@ import time
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.api.metrics import Metrics
+from service.application.metrics import Metrics
 from service.logs import request_id
 
 HEADER = "x-request-id"

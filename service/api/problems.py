@@ -11,6 +11,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.application.errors import (
+    PositionBeyondHead,
+    ReadModelsLagging,
+    TooManyExports,
+    UseCaseRefused,
+)
 from service.store.outage import DATABASE_ERRORS, is_database_unavailable
 
 PROBLEM_JSON = "application/problem+json"
@@ -61,6 +67,37 @@ class Problem(Exception):  # noqa: N818 - it is an HTTP problem, as RFC 9457 nam
         self.extra = extra
 
 
+def refusal_problem(refused: UseCaseRefused) -> Problem:
+    """The problem that tells an HTTP client why a use case refused."""
+    if isinstance(refused, PositionBeyondHead):
+        return Problem(
+            422,
+            "position-beyond-head",
+            f"{refused}; min_position must come from an append",
+            title="Invalid request",
+            errors=[{"pointer": "/query/min_position", "detail": "beyond the newest event"}],
+        )
+    if isinstance(refused, ReadModelsLagging):
+        return Problem(
+            503,
+            "projection-lagging",
+            f"{refused}; try again shortly",
+            title="Read models are catching up",
+            headers={"Retry-After": "1"},
+            wanted_position=refused.position,
+        )
+    if isinstance(refused, TooManyExports):
+        seconds = refused.retry_after_seconds
+        return Problem(
+            503,
+            "too-many-exports",
+            f"{refused}; retry in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+            retry_after_seconds=seconds,
+        )
+    raise TypeError(f"no problem for {type(refused).__name__}")  # a new refusal needs one
+
+
 def problem_body(
     status: int, slug: str | None, title: str, detail: str, instance: str, **extra: Any
 ) -> dict[str, Any]:
@@ -86,6 +123,11 @@ def problem_response(problem: Problem, instance: str) -> JSONResponse:
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
     return problem_response(exc, request.url.path)
+
+
+async def _on_refusal(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UseCaseRefused)
+    return problem_response(refusal_problem(exc), request.url.path)
 
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
@@ -145,6 +187,7 @@ async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of the app a problem+json answer, without stack traces or SQL."""
     app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(UseCaseRefused, _on_refusal)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -17,7 +17,8 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import Query
 
-from service.api.export_stream import ExportResponse, ExportSlot
+from service.api.export_stream import ExportResponse
+from service.application.exports import ExportSlot
 
 Format = Literal["csv", "jsonl"]
 MEDIA_TYPES: dict[str, str] = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query
 
 from service.api.deps import ServicesDep
 from service.api.params import as_of_or_now, known_at_or_now
-from service.api.reads import Consistency
 from service.api.spans import bounded_period
+from service.application.analytics import WindowQuery
+from service.application.consistent_reads import Consistency
 from service.projections.analytics import Window
 
 From = Annotated[str | None, Query(alias="from", description="Start (a date: its 00:00).")]
@@ -21,16 +20,6 @@ AsOf = Annotated[str | None, Query(description="Valid time: a date (its end) or 
 KnownAt = Annotated[str | None, Query(description="Transaction time; default now.")]
 MinPosition = Annotated[int | None, Query(ge=0, description="Wait until this is projected.")]
 ConsistencyParam = Annotated[Consistency, Query(description="strong: wait for all acknowledged")]
-
-
-@dataclass(frozen=True, slots=True)
-class WindowQuery:
-    """A period [from, to) seen from (`as_of`, `known_at`), with the read's consistency."""
-
-    window: Window
-    known_at: datetime
-    min_position: int | None
-    consistency: Consistency
 
 
 async def window_query(

@@ -89,7 +89,7 @@ def _conflict(event: CloudEvent) -> str:
 
 
 async def append_all(
-    engine: AsyncEngine,
+    appender: EventAppender,
     events: Sequence[Checked],
     summary: Summary,
     metadata: dict[str, str],
@@ -100,7 +100,6 @@ async def append_all(
     Two batches are in flight: one is prepared (hashed, encoded) while the other is written,
     as two HTTP clients would. A refused batch stops the import once the other is answered.
     """
-    appender = EventAppender(engine)
     in_flight: deque[tuple[Sequence[Checked], asyncio.Task[list[AppendResult]]]] = deque()
     refusals: list[str] = []
     for start in range(0, len(events), BATCH_SIZE):

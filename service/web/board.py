@@ -1,4 +1,4 @@
-"""The dashboard's numbers, read by the same query code as `/v1/scoreboard` and `/v1/funnel`."""
+"""The dashboard's numbers, read by the same use case code as `/v1/scoreboard` and `/v1/funnel`."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from service.api.boards import scoreboard_with_targets
-from service.api.container import Services
-from service.api.reads import snapshot
+from service.application.consistent_reads import snapshot
+from service.application.scoreboards import read_board_and_funnel
+from service.application.services import Services
 from service.projections.periods import start_of
-from service.store import mirrored_reads
 from service.store.latest_fact import latest_fact_before
 from service.web.view import View, days_of, shortcut_of
 
@@ -30,23 +29,15 @@ async def read_board(services: Services, view: View) -> Board:
     zone = services.settings.zone
     as_of = view.as_of_instant(zone)
     known_at = as_of if view.known_then else datetime.now(UTC)
-    async with snapshot(services, replica=True) as snap:
-        board = await scoreboard_with_targets(
-            snap.conn,
-            start=view.start(zone),
-            end=view.end(zone),
-            known_at=known_at,
-            group_by=view.rows,
-            zone=zone,
-            position=snap.position,
-            complete=snap.complete,
-            cache=services.boards,
-            mirror=services.mirror,
-        )
-        stages = await mirrored_reads.funnel(
-            snap.conn, services.mirror, snap.position, as_of=as_of, known_at=known_at, rep_id=None
-        )
-    return Board(board.to_json(), stages, known_at, snap.position)
+    read = await read_board_and_funnel(
+        services,
+        start=view.start(zone),
+        end=view.end(zone),
+        as_of=as_of,
+        known_at=known_at,
+        group_by=view.rows,
+    )
+    return Board(read.scoreboard.to_json(), read.stages, known_at, read.position)
 
 
 async def fallback_day(services: Services, today: date) -> date | None:

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -22,12 +22,13 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from service.api.body import read_limited
-from service.api.deps import ServicesDep
-from service.api.problems import Problem
+from service.api.problems import Problem, refusal_problem
 from service.api.ratelimit import enforce_rate_limit
 from service.api.scoreboard_csv import scoreboard_csv
 from service.api.spans import check_span
 from service.api.unauthenticated import authenticate, count_failure
+from service.application.errors import UseCaseRefused
+from service.application.services import Services
 from service.projections.periods import start_of
 from service.store.ended_sessions import EndedSessions
 from service.store.keys import ApiKey
@@ -60,6 +61,14 @@ async def _from_this_site(request: Request) -> None:
     if not same_origin(request, request.app.state.settings.public_url):
         raise CrossSiteRequest
 
+
+async def _services(request: Request) -> Services:
+    """The running service's collaborators, as `bootstrap` built them."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
 
 # On the router, so that every dashboard route added later is guarded too.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(_from_this_site)])
@@ -189,7 +198,8 @@ def _to_login(request: Request) -> Response:
     return RedirectResponse("/login?" + urlencode({"next": here}), 303)
 
 
-def _problem_page(request: Request, problem: Problem) -> Response:
+def _problem_page(request: Request, error: Problem | UseCaseRefused) -> Response:
+    problem = refusal_problem(error) if isinstance(error, UseCaseRefused) else error
     page = _page(request, "error.html", problem.status, detail=problem.detail)
     page.headers.update(problem.headers)
     return page
@@ -204,8 +214,8 @@ async def dashboard(request: Request, services: ServicesDep) -> Response:
     zone = services.settings.zone
     try:
         shown = await _shown(request, services, key)
-    except Problem as problem:
-        return _problem_page(request, problem)
+    except (Problem, UseCaseRefused) as error:
+        return _problem_page(request, error)
     view, board = shown.view, shown.board
     today = datetime.now(zone).date()
     return _page(
@@ -236,8 +246,8 @@ async def scoreboard_download(request: Request, services: ServicesDep) -> Respon
         return _to_login(request)
     try:
         shown = await _shown(request, services, key)
-    except Problem as problem:
-        return _problem_page(request, problem)
+    except (Problem, UseCaseRefused) as error:
+        return _problem_page(request, error)
     view = shown.view
     name = f"scoreboard-{view.shortcut or view.first.isoformat()}-{view.rows}-{view.as_of}.csv"
     headers = {

@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import pytest
 
+from service.application.demo_load import load
 from service.demo import generate
-from service.demo_loader import load
 from service.store.keys import Scope
 from tests.conftest import bearer
 from tests.e2e.dashboard_html import api_row, api_totals, shown_rows, shown_stages, shown_totals

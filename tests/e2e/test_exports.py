@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.api.routes.exports import DEAL_COLUMNS, FACT_COLUMNS, deal_row
+from service.application.bi_exports import DEAL_COLUMNS, FACT_COLUMNS, deal_row
 from service.events.recorded import RecordedEvent
 from service.projections import deal_state_at, is_deal, visible
 from service.projections.analytics import Window

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from service.application.demo_load import load
 from service.cli import app as cli
 from service.demo import generate
-from service.demo_loader import load
 from service.store.appender import EventAppender
 
 pytestmark = pytest.mark.integration

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from service.api.boards import BoardCache, cache_key
+from service.application.board_cache import BoardCache, cache_key
 from service.projections import compute_scoreboard
 
 START, END = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)

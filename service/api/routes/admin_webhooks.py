@@ -10,9 +10,9 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from service.api.auth import AdminKey
-from service.api.container import Services
 from service.api.deps import ServicesDep
 from service.api.problems import Problem
+from service.application.services import Services
 from service.store.inbox import InboxItem
 from service.webhooks.context import ledger_lookup
 from service.webhooks.replay import InboxReplay, Replayed

@@ -1,12 +1,11 @@
 """`/v1/analytics`: time in stage, cohort conversion, win rate and the pipeline waterfall.
 
-Each answer folds every deal's stage path: pure CPU, run in a worker thread so that the event
-loop goes on serving other requests meanwhile.
+Each answer folds every deal's stage path (`application.analytics`): pure CPU, run in a worker
+thread so that the event loop goes on serving other requests meanwhile.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,10 +15,10 @@ from pydantic import BaseModel, Field
 
 from service.api.auth import ReaderKey
 from service.api.deps import ServicesDep
-from service.api.reads import snapshot
-from service.api.window import WindowDep, WindowQuery
-from service.projections import analytics
-from service.store import analytics_query
+from service.api.window import WindowDep
+from service.application import analytics
+from service.application.analytics import WindowQuery
+from service.application.consistent_reads import Read
 from service.store.chain import iso
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
@@ -95,63 +94,39 @@ class Waterfall(Answer):
     end_open: int
 
 
-def _answer(query: WindowQuery, position: int, result: Mapping[str, Any]) -> Response:
+def _answer(query: WindowQuery, read: Read[Mapping[str, Any]]) -> Response:
     window = query.window
     body = {
         "from": iso(window.start),
         "to": iso(window.end),
         "as_of": iso(window.as_of),
         "known_at": iso(query.known_at),
-        "position": position,
-        **result,
+        "position": read.position,
+        **read.answer,
     }
-    headers = {"X-Funnel-Position": str(position)}
+    headers = {"X-Funnel-Position": str(read.position)}
     return Response(orjson.dumps(body), media_type="application/json", headers=headers)
-
-
-async def _paths(
-    services: ServicesDep, query: WindowQuery
-) -> tuple[dict[str, analytics.StagePath], int]:
-    async with snapshot(services, query.min_position, query.consistency) as snap:
-        paths = await analytics_query.stage_paths(
-            snap.conn, as_of=query.window.as_of, known_at=query.known_at
-        )
-        return paths, snap.position
 
 
 @router.get("/stage-times", response_model=StageTimes, summary="Time in each stage")
 async def stage_times(services: ServicesDep, _key: ReaderKey, query: WindowDep) -> Response:
     """Median and p90 time deals spent in each stage, over the stays that ended in the window."""
-    paths, position = await _paths(services, query)
-    stages = await asyncio.to_thread(analytics.time_in_stage, paths, query.window)
-    return _answer(query, position, {"stages": stages})
+    return _answer(query, await analytics.stage_times(services, query))
 
 
 @router.get("/conversion", response_model=Conversion, summary="Cohort conversion")
 async def conversion(services: ServicesDep, _key: ReaderKey, query: WindowDep) -> Response:
     """For the leads sourced in the window: how many reached each next stage by `as_of`."""
-    async with snapshot(services, query.min_position, query.consistency) as snap:
-        paths = await analytics_query.stage_paths(
-            snap.conn, as_of=query.window.as_of, known_at=query.known_at
-        )
-        cohort = await analytics_query.sourced_cohort(snap.conn, query.window, query.known_at)
-        position = snap.position
-    return _answer(query, position, await asyncio.to_thread(analytics.conversion, paths, cohort))
+    return _answer(query, await analytics.conversion(services, query))
 
 
 @router.get("/win-rate", response_model=WinRate, summary="Win rate")
 async def win_rate(services: ServicesDep, _key: ReaderKey, query: WindowDep) -> Response:
     """Deals won, lost and disqualified in the window, and won ÷ (won + lost)."""
-    paths, position = await _paths(services, query)
-    return _answer(
-        query, position, await asyncio.to_thread(analytics.win_rate, paths, query.window)
-    )
+    return _answer(query, await analytics.win_rate(services, query))
 
 
 @router.get("/waterfall", response_model=Waterfall, summary="Pipeline waterfall")
 async def waterfall(services: ServicesDep, _key: ReaderKey, query: WindowDep) -> Response:
     """How the open pipeline just before `from` became the one at the end of the window."""
-    paths, position = await _paths(services, query)
-    return _answer(
-        query, position, await asyncio.to_thread(analytics.waterfall, paths, query.window)
-    )
+    return _answer(query, await analytics.waterfall(services, query))

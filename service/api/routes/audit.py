@@ -15,24 +15,22 @@ from fastapi.responses import StreamingResponse
 
 from service.api.audit_models import AuditRequestPage, ReplayModel, VerifyModel
 from service.api.auth import AuditorKey
-from service.api.container import Services
 from service.api.deps import ServicesDep
 from service.api.export_stream import ExportResponse
 from service.api.params import instant
 from service.api.problems import Problem
-from service.api.reads import snapshot
 from service.api.spans import bounded_period
-from service.audit.export import NDJSON, ExportScope, ExportSummary, export_pages
+from service.application import audits
+from service.application.services import Services
+from service.audit.export import NDJSON, ExportScope
 from service.audit.render import replay_json, verify_json
-from service.audit.replay import replay
-from service.store.audit_log import AuditLog, AuditRequest, LoggedRequest
+from service.store.audit_log import AuditRequest, LoggedRequest
 from service.store.chain import iso
-from service.store.chain_verifier import Anchor, ChainVerifier
+from service.store.chain_verifier import Anchor
 from service.store.keys import ApiKey
-from service.store.snapshots import repeatable_read
-from service.store.transaction_time import sealed_now
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+PREFIX = "/v1/audit"
+router = APIRouter(prefix=PREFIX, tags=["audit"])
 
 From = Annotated[str | None, Query(alias="from", description="Start (a date: 00:00).")]
 To = Annotated[str | None, Query(description="End, excluded (a date: 00:00).")]
@@ -48,26 +46,12 @@ def _json(body: dict[str, Any]) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-def _request(
-    key: ApiKey,
-    request: Request,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    known_at: datetime | None = None,
-) -> AuditRequest:
-    return AuditRequest(
-        actor=key.name,
-        endpoint=request.url.path,
-        key_id=key.key_id,
-        period_from=start,
-        period_to=end,
-        known_at=known_at,
-    )
+def _asker(key: ApiKey, request: Request) -> AuditRequest:
+    return AuditRequest(actor=key.name, endpoint=request.url.path, key_id=key.key_id)
 
 
 async def _known_at(services: Services, value: str | None) -> datetime:
-    given = instant(services.settings, "known_at", value)
-    return given if given is not None else await sealed_now(services.engine)
+    return await audits.known_at_or_sealed(services, instant(services.settings, "known_at", value))
 
 
 def _anchor(position: int | None, hash_hex: str | None) -> Anchor | None:
@@ -97,15 +81,8 @@ async def verify_chain(
 ) -> Response:
     """Recompute every event's hash from its stored columns; name the first break and why."""
     anchor = _anchor(anchor_position, anchor_hash)
-    async with repeatable_read(services.engine) as conn:
-        report = await ChainVerifier(conn).verify(anchor)
-    body = verify_json(report)
-    await AuditLog(services.engine).record(
-        _request(key, request),
-        digest=body["head_hash"],
-        result={k: body[k] for k in ("ok", "head_position", "verified_through", "first_break")},
-    )
-    return _json(body)
+    report = await audits.verify_chain(services, anchor, _asker(key, request))
+    return _json(verify_json(report))
 
 
 @router.get("/replay", response_model=ReplayModel, summary="Replay a period from the raw events")
@@ -122,24 +99,11 @@ async def replay_period(
     start, end = bounded_period(services.settings, from_, to, period_)
     known = await _known_at(services, known_at)
     # Best effort: a lagging projector only makes `projection_matches` null, never the replay.
-    await services.projector.wait_for(
-        await services.reader.head(), services.settings.read_wait_seconds
+    await audits.let_projection_settle(services)
+    report = await audits.replay_period(
+        services, start=start, end=end, known_at=known, asker=_asker(key, request)
     )
-    async with snapshot(services, consistency="eventual") as snap:
-        report = await replay(
-            snap.conn, start=start, end=end, known_at=known, read_models_position=snap.position
-        )
-    body = replay_json(report, period_)
-    await AuditLog(services.engine).record(
-        _request(key, request, start, end, known),
-        digest=report.digest,
-        result={
-            "events_considered": report.events_considered,
-            "projection_matches": report.projection_matches,
-            "differences": len(report.differences),
-        },
-    )
-    return _json(body)
+    return _json(replay_json(report, period_))
 
 
 @router.get(
@@ -167,22 +131,15 @@ async def export_period(
     start, end = bounded_period(settings, from_, to, period_)
     known = await _known_at(services, known_at)
     scope = ExportScope(start, end, known, settings.timezone, period_)
-    log = AuditLog(services.engine)
     slot = services.exports.enter()
     try:
-        request_id = await log.record(
-            _request(key, request, start, end, known), digest=None, result={}, complete=False
-        )
+        pages = await audits.export_period(services, scope, _asker(key, request))
     except BaseException:
         slot.release()
         raise
-
-    async def complete(summary: ExportSummary) -> None:
-        await log.complete(request_id, digest=summary.digest, result=summary.to_json())
-
     name = f"funnel-ledger-{period_ or iso(start)[:10]}.ndjson"
     return ExportResponse(
-        export_pages(services.engine, scope, complete),
+        pages,
         slot=slot,
         stall_seconds=settings.export_stall_seconds,
         media_type=NDJSON,
@@ -220,9 +177,9 @@ async def audit_requests(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """Who asked which audit question when, and the digest answered; newest first."""
-    log = AuditLog(services.engine)
-    logged = await log.page(before=before, limit=limit)
-    await log.record(_request(key, request), digest=None, result={"returned": len(logged)})
+    logged = await audits.request_log(
+        services, before=before, limit=limit, asker=_asker(key, request)
+    )
     return _json(
         {
             "requests": [_logged_json(entry) for entry in logged],

@@ -11,16 +11,13 @@ from service.api.auth import ReaderKey
 from service.api.deps import ServicesDep
 from service.api.params import as_of_or_now, known_at_or_now
 from service.api.problems import Problem
-from service.api.reads import Consistency, snapshot
 from service.api.schemas import DealEvents, DealPage, DealResponse
-from service.events.recorded import RecordedEvent
+from service.application.consistent_reads import Consistency
+from service.application.deals import DealQuery, deal_events, read_deal
+from service.application.deals import list_deals as deal_page
 from service.events.vocabulary import RETRACTION
-from service.projections.deal import deal_state_at, is_deal
 from service.projections.knowledge import order_key
-from service.projections.teams import team_at
 from service.store.chain import iso
-from service.store.deal_query import DealFilter, deal_ids
-from service.store.teams_query import team_history_known_at
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
 
@@ -51,13 +48,11 @@ async def get_deal(
     """The deal folded from its events at (`as_of`, `known_at`); 404 if it had none then."""
     settings = services.settings
     at, known = as_of_or_now(settings, as_of), known_at_or_now(settings, known_at)
-    if not is_deal(deal_id):
+    deal = await read_deal(services, deal_id, as_of=at, known_at=known)
+    if deal is None:
         raise _not_found(deal_id)
-    stream, position = await services.read_log.stream_and_head(deal_id, known)
-    state = deal_state_at(deal_id, stream, as_of=at, known_at=known)
-    if state is None or position is None:
-        raise _not_found(deal_id)
-    body = {**state.to_json(), "as_of": iso(at), "known_at": iso(known), "position": position}
+    position = deal.position
+    body = {**deal.state.to_json(), "as_of": iso(at), "known_at": iso(known), "position": position}
     # Serialized here (the model documents it): validating a dict built from a fold is waste.
     return Response(
         orjson.dumps(body),
@@ -76,8 +71,8 @@ async def get_deal_events(
 ) -> dict[str, Any]:
     """The deal's events known at `known_at`, in `occurred_at` order, retracted ones marked."""
     known = known_at_or_now(services.settings, known_at)
-    response.headers["X-Funnel-Position"] = str(await services.read_log.head())
-    stream = await services.read_log.stream(deal_id, known) if is_deal(deal_id) else []
+    stream, head = await deal_events(services, deal_id, known_at=known)
+    response.headers["X-Funnel-Position"] = str(head)
     if not stream:
         raise _not_found(deal_id)
     retracted_by = {
@@ -126,25 +121,14 @@ async def list_deals(
     """Deals that exist at (`as_of`, `known_at`), filtered by stage, owner or team, by id."""
     settings = services.settings
     at, known = as_of_or_now(settings, as_of), known_at_or_now(settings, known_at)
-    async with snapshot(services, min_position, consistency, replica=True) as snap:
-        owners = None
-        if team is not None:
-            history = await team_history_known_at(snap.conn, known)
-            owners = [rep for rep in history if team_at(history, rep, at) == team]
-        where = DealFilter(stage=stage, owner_rep_id=owner, owners=owners)
-        ids = await deal_ids(
-            snap.conn, as_of=at, known_at=known, where=where, after=after, limit=limit
-        )
-        position = snap.position
+    query = DealQuery(at, known, stage, owner, team, after, limit)
+    page = await deal_page(services, query, min_position, consistency)
+    position = page.position
     response.headers["X-Funnel-Position"] = str(position)
-    streams: dict[str, list[RecordedEvent]] = {deal_id: [] for deal_id in ids}
-    for event in await services.read_log.streams(ids, known) if ids else []:
-        streams[event.subject].append(event)
-    states = [deal_state_at(d, streams[d], as_of=at, known_at=known) for d in ids]
     return {
         "as_of": iso(at),
         "known_at": iso(known),
         "position": position,
-        "deals": [state.to_json() for state in states if state is not None],
-        "next_after": ids[-1] if len(ids) == limit else None,
+        "deals": [state.to_json() for state in page.states],
+        "next_after": page.ids[-1] if len(page.ids) == limit else None,
     }

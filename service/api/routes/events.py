@@ -12,11 +12,11 @@ from pydantic import BaseModel, Field
 
 from service.api.auth import ReaderKey, WriterKey
 from service.api.body import read_limited
-from service.api.container import Services
 from service.api.deps import ServicesDep
 from service.api.feed_items import feed_item
 from service.api.keyed_route import KeyedRoute
 from service.api.problems import Problem
+from service.application.services import Services
 from service.events.codec import BATCH, PLAIN_JSON, STRUCTURED, BodyError, decode_body
 from service.events.envelope import CloudEvent, EnvelopeError, parse_event
 from service.store.errors import (

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from service.api.auth import KeyRequirement, bearer_token
 from service.api.deps import ServicesDep
-from service.api.metrics import CONTENT_TYPE, Metrics
+from service.application.metrics import CONTENT_TYPE, Metrics
 from service.store import checkpoints
 from service.store.keys import Scope
 from service.store.read_model_writer import READ_MODELS

@@ -8,16 +8,15 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from service.api.auth import ReaderKey
-from service.api.boards import scoreboard_with_targets
 from service.api.deps import ServicesDep
 from service.api.params import as_of_or_now, known_at_or_now
-from service.api.reads import Consistency, snapshot
 from service.api.schemas import FunnelModel, ScoreboardModel
 from service.api.scoreboard_csv import scoreboard_csv
 from service.api.spans import bounded_period
 from service.api.tabular import BomParam
+from service.application.consistent_reads import Consistency
+from service.application.scoreboards import read_funnel, read_scoreboard
 from service.projections.scoreboard import GroupBy
-from service.store import mirrored_reads
 from service.store.chain import iso
 
 router = APIRouter(prefix="/v1", tags=["scoreboard"])
@@ -59,20 +58,17 @@ async def get_scoreboard(
     settings = services.settings
     start, end = bounded_period(settings, from_, to, period_)
     known = known_at_or_now(settings, known_at)
-    async with snapshot(services, min_position, consistency, replica=True) as snap:
-        board = await scoreboard_with_targets(
-            snap.conn,
-            start=start,
-            end=end,
-            known_at=known,
-            group_by=group_by,
-            zone=settings.zone,
-            position=snap.position,
-            complete=snap.complete,
-            cache=services.boards,
-            mirror=services.mirror,
-        )
-    headers = {"X-Funnel-Position": str(snap.position)}
+    read = await read_scoreboard(
+        services,
+        start=start,
+        end=end,
+        known_at=known,
+        group_by=group_by,
+        min_position=min_position,
+        consistency=consistency,
+    )
+    board, position = read.answer, read.position
+    headers = {"X-Funnel-Position": str(position)}
     if _wants_csv(request, format_):
         return Response(
             scoreboard_csv(board.to_json(), bom=bom),
@@ -84,7 +80,7 @@ async def get_scoreboard(
         "from": iso(start),
         "to": iso(end),
         "known_at": iso(known),
-        "position": snap.position,
+        "position": position,
     }
     return Response(orjson.dumps(body), media_type="application/json", headers=headers)
 
@@ -104,19 +100,23 @@ async def get_funnel(
     """Every deal counted by its stage at (`as_of`, `known_at`)."""
     settings = services.settings
     at, known = as_of_or_now(settings, as_of), known_at_or_now(settings, known_at)
-    async with snapshot(services, min_position, consistency, replica=True) as snap:
-        stages = await mirrored_reads.funnel(
-            snap.conn, services.mirror, snap.position, as_of=at, known_at=known, rep_id=rep_id
-        )
+    read = await read_funnel(
+        services,
+        as_of=at,
+        known_at=known,
+        rep_id=rep_id,
+        min_position=min_position,
+        consistency=consistency,
+    )
     body = {
         "as_of": iso(at),
         "known_at": iso(known),
         "rep_id": rep_id,
-        "stages": stages,
-        "position": snap.position,
+        "stages": read.answer,
+        "position": read.position,
     }
     return Response(
         orjson.dumps(body),
         media_type="application/json",
-        headers={"X-Funnel-Position": str(snap.position)},
+        headers={"X-Funnel-Position": str(read.position)},
     )

@@ -18,11 +18,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Row
 
 from service.api.auth import ReaderKey
-from service.api.container import Services
 from service.api.deps import ServicesDep
 from service.api.feed_items import feed_item
 from service.api.problems import Problem
 from service.api.stream_auth import StreamReader, stream_tokens
+from service.application.services import Services
 from service.digits import natural
 from service.store.keys import ApiKey
 

@@ -11,11 +11,10 @@ from pydantic import BaseModel
 from service.api.auth import ReaderKey
 from service.api.deps import ServicesDep
 from service.api.params import as_of_or_now, known_at_or_now
-from service.api.reads import snapshot
 from service.api.window import AsOf, ConsistencyParam, KnownAt, MinPosition
+from service.application.plans import read_plan
 from service.projections.targets import Plan, priorities_entry_at, target_at
 from service.store.chain import iso
-from service.store.plan_query import plan_known_at
 
 router = APIRouter(prefix="/v1/targets", tags=["targets"])
 
@@ -88,10 +87,11 @@ async def get_targets(
     """The targets (`target.set`) and priorities (`team.priorities_set`) in force at `as_of`."""
     settings = services.settings
     at, known = as_of_or_now(settings, as_of), known_at_or_now(settings, known_at)
-    async with snapshot(services, min_position, consistency) as snap:
-        known_plan = await plan_known_at(snap.conn, known)
-        position = snap.position
-    targets, priorities = _in_force(known_plan, at)
+    plan = await read_plan(
+        services, known_at=known, min_position=min_position, consistency=consistency
+    )
+    position = plan.position
+    targets, priorities = _in_force(plan.answer, at)
     return {
         "as_of": iso(at),
         "known_at": iso(known),

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from service.application.bootstrap import bootstrap
 from service.bi_connection import bi_connection_string
-from service.runtime import open_database
 from service.settings import Settings
 from service.store.bi_roles import DEFAULT_STATEMENT_TIMEOUT_SECONDS, RoleNameError, create_bi_role
 
@@ -43,9 +43,9 @@ def create(
     typed = source is None or source.name != "PROMPT"
 
     async def run() -> tuple[bool, str]:
-        async with open_database(settings) as engine:
+        async with bootstrap(settings) as services:
             existed = await create_bi_role(
-                engine, name, password, settings.timezone, statement_timeout
+                services.engine, name, password, settings.timezone, statement_timeout
             )
             # While the database is open: the embedded server says where it answers.
             return existed, bi_connection_string(settings, name, password if typed else None)

@@ -9,11 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from service.runtime import open_database
+from service.application.bootstrap import bootstrap
 from service.settings import Settings
-from service.store.appender import EventAppender
-from service.store.inbox import WebhookInbox
-from service.store.reader import EventReader
 from service.webhooks.config import load_webhook_config
 from service.webhooks.context import ledger_lookup
 from service.webhooks.replay import InboxReplay, Replayed
@@ -40,8 +37,8 @@ def replay(
     )
 
     async def run() -> list[Replayed] | None:
-        async with open_database(settings) as engine:
-            inbox = WebhookInbox(engine)
+        async with bootstrap(settings) as services:
+            inbox = services.inbox
             if item_id is not None:
                 item = await inbox.get(item_id)
                 if item is None or (vendor is not None and item.vendor != vendor):
@@ -49,8 +46,8 @@ def replay(
                 items = [item]
             else:
                 items = await inbox.waiting(vendor=vendor, limit=limit)
-            lookup = ledger_lookup(EventReader(engine))
-            replayer = InboxReplay(EventAppender(engine), inbox, config, lookup)
+            lookup = ledger_lookup(services.reader)
+            replayer = InboxReplay(services.appender, inbox, config, lookup)
             return await replayer.replay(items, "replay:cli")
 
     done = asyncio.run(run())

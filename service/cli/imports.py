@@ -14,8 +14,9 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.progress import Progress
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.application.bootstrap import bootstrap
+from service.application.services import Services
 from service.importers.hubspot import map_hubspot_pages
 from service.importers.mapping import MappingProblem, load_import_mapping
 from service.importers.ndjson import read_ndjson
@@ -31,7 +32,6 @@ from service.importers.runner import (
     verify_stored,
 )
 from service.importers.salesforce import map_salesforce
-from service.runtime import open_database
 from service.settings import Settings
 from service.store.gc_tuning import fewer_collections
 
@@ -66,12 +66,12 @@ class Options:
     report: Path
 
 
-def with_database(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+def with_database(work: Callable[[Services], Awaitable[T]]) -> T:
     """Run `work` on the configured database (the only place an import opens it)."""
 
     async def run() -> T:
-        async with open_database(Settings()) as engine:
-            return await work(engine)
+        async with bootstrap(Settings()) as services:
+            return await work(services)
 
     return asyncio.run(run())
 
@@ -119,7 +119,7 @@ def _run(
             f"first: {first.origin}: {first.reason}; all in {options.report}"
         )
     try:
-        with_database(lambda engine: _store(engine, checked, summary, options))
+        with_database(lambda services: _store(services, checked, summary, options))
     except InvalidInput as exc:
         raise _fail(f"{exc} (nothing stored)") from None
     except ImportFailed as exc:
@@ -135,14 +135,15 @@ def _run(
 
 
 async def _store(
-    engine: AsyncEngine, checked: list[Checked], summary: Summary, options: Options
+    services: Services, checked: list[Checked], summary: Summary, options: Options
 ) -> None:
+    engine = services.engine
     if options.dry_run:
         await dry_run(engine, checked, summary)
         return
     metadata = {"actor": f"funnel-ledger import {summary.source}"}
     with _progress(len(checked), not options.as_json) as progress:
-        await append_all(engine, checked, summary, metadata, progress)
+        await append_all(services.appender, checked, summary, metadata, progress)
     if summary.source_digest is not None:
         summary.verified = await verify_stored(engine, checked)
 

@@ -1,4 +1,5 @@
-"""The `funnel-ledger` command line: serve, migrate, keys, openapi."""
+"""The `funnel-ledger` commands: serve, migrate, keys, project, rebuild, demo, openapi; the
+audit commands (`verify`, `replay`) and `bi-role` are added from their own modules."""
 
 from __future__ import annotations
 
@@ -16,15 +17,17 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from service import bi_cli, webhooks_cli
-from service.audit import cli as audit_cli
+from service.application.access import first_admin_key
+from service.application.bootstrap import bootstrap
+from service.cli import audit as audit_cli
+from service.cli import bi_role
+from service.cli import imports as import_cli
+from service.cli import webhooks as webhooks_cli
 from service.durations import parse_duration
-from service.importers import cli as import_cli
 from service.logs import logging_config
 from service.projections.periods import parse_instant
-from service.runtime import open_database
 from service.settings import Settings
-from service.store.keys import ApiKey, IssuedKey, KeyNotRotatable, KeyStore, Scope, parse_scopes
+from service.store.keys import ApiKey, IssuedKey, KeyNotRotatable, parse_scopes
 
 app = typer.Typer(
     help="Funnel Ledger: the five numbers of a sales team, for any past date.",
@@ -33,7 +36,7 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Create, list, rotate and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-app.add_typer(bi_cli.app, name="bi-role")
+app.add_typer(bi_role.app, name="bi-role")
 app.add_typer(import_cli.app, name="import")
 app.add_typer(webhooks_cli.app, name="webhooks")
 console = Console(stderr=True)
@@ -106,12 +109,9 @@ def _show_when_started(server: uvicorn.Server, token: str) -> None:
 
 async def _bootstrap(settings: Settings) -> str | None:
     """Migrate, and on a store with no key yet, create a first admin key: its token."""
-    async with open_database(settings) as engine:
-        keys = KeyStore(engine)
-        if await keys.list():
-            return None
-        issued = await keys.create("bootstrap-admin", frozenset({Scope.ADMIN}))
-        return issued.token
+    async with bootstrap(settings) as services:
+        issued = await first_admin_key(services)
+        return None if issued is None else issued.token
 
 
 @app.command()
@@ -119,7 +119,7 @@ def migrate() -> None:
     """Bring the database schema up to date."""
 
     async def run() -> None:
-        async with open_database(Settings()):
+        async with bootstrap(Settings()):
             console.print("database migrated to the newest schema")
 
     asyncio.run(run())
@@ -156,8 +156,8 @@ def keys_create(
     expires_at = _expiry(settings, expires)
 
     async def run() -> str:
-        async with open_database(settings) as engine:
-            issued = await KeyStore(engine).create(name, scope_set, expires_at)
+        async with bootstrap(settings) as services:
+            issued = await services.keys.create(name, scope_set, expires_at)
             console.print(
                 f"created key {issued.key.key_id} ({name}: {', '.join(sorted(scope_set))})"
             )
@@ -173,8 +173,8 @@ def keys_list(
     """List keys (never their secrets)."""
 
     async def run() -> None:
-        async with open_database(Settings()) as engine:
-            keys = await KeyStore(engine).list()
+        async with bootstrap(Settings()) as services:
+            keys = await services.keys.list()
         if as_json:
             out.print_json(
                 json.dumps(
@@ -217,8 +217,8 @@ def keys_revoke(
     """Revoke a key at once."""
 
     async def run() -> bool:
-        async with open_database(Settings()) as engine:
-            return await KeyStore(engine).revoke(key_id)
+        async with bootstrap(Settings()) as services:
+            return await services.keys.revoke(key_id)
 
     if not asyncio.run(run()):
         console.print(f"no active key {key_id!r}")
@@ -241,8 +241,8 @@ def keys_rotate(
     expires_at = _expiry(settings, expires)
 
     async def run() -> tuple[ApiKey, IssuedKey] | None:
-        async with open_database(settings) as engine:
-            return await KeyStore(engine).rotate(key_id, window, expires_at)
+        async with bootstrap(settings) as services:
+            return await services.keys.rotate(key_id, window, expires_at)
 
     try:
         rotated = asyncio.run(run())
@@ -264,8 +264,6 @@ def project() -> None:
     FUNNEL_RUN_PROJECTOR=false then); one projector leads at a time, others stand by."""
     import signal
 
-    from service.store.projector import Projector
-
     settings = Settings()
     if settings.database_url is None:
         raise typer.BadParameter("a projector process needs a shared DATABASE_URL")
@@ -275,18 +273,10 @@ def project() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        async with open_database(settings) as engine:
-            projector = Projector(
-                engine,
-                batch_size=settings.projector_batch_size,
-                poll_seconds=settings.projector_poll_seconds,
-            )
-            projector.start()
+        async with bootstrap(settings) as services:
+            services.projector.start()  # stopped when the services are released
             console.print("projecting; stop with Ctrl-C")
-            try:
-                await stop.wait()
-            finally:
-                await projector.stop()
+            await stop.wait()
 
     asyncio.run(run())
 
@@ -296,17 +286,17 @@ def rebuild_command() -> None:
     """Rebuild the read models from position 0 and swap them in (the service may keep running)."""
     from rich.progress import Progress
 
-    from service.store.rebuild import rebuild
+    from service.application.rebuilds import rebuild_now
 
     async def run() -> None:
-        async with open_database(Settings()) as engine:
+        async with bootstrap(Settings()) as services:
             with Progress(console=console) as bar:
                 task = bar.add_task("rebuilding read models", total=None)
 
                 def progress(done: int, total: int) -> None:
                     bar.update(task, completed=done, total=total)
 
-                report = await rebuild(engine, progress=progress)
+                report = await rebuild_now(services.engine, progress)
         console.print(
             f"rebuilt {report.events} events, {report.deals} deals; "
             f"read models at position {report.position}"
@@ -324,8 +314,8 @@ def demo(
     ] = None,
 ) -> None:
     """Load a realistic demo quarter (about 300 deals) through the ingestion path, idempotently."""
+    from service.application.demo_load import LoadReport, load_demo
     from service.demo import last_ended_quarter, quarter_bounds
-    from service.demo_loader import load_demo
 
     settings = Settings()
     now = datetime.now(settings.zone)
@@ -333,7 +323,12 @@ def demo(
     try:
         if quarter_bounds(chosen, settings.zone)[1] > now:
             raise typer.BadParameter(f"{chosen} has not ended yet", param_hint="--quarter")
-        report = asyncio.run(load_demo(settings, seed=seed, reps=reps, quarter=chosen))
+
+        async def run() -> LoadReport:
+            async with bootstrap(settings) as services:
+                return await load_demo(services, seed=seed, reps=reps, quarter=chosen)
+
+        report = asyncio.run(run())
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     console.print(

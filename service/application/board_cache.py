@@ -1,4 +1,4 @@
-"""The scoreboard with targets, as both `/v1/scoreboard` and the dashboard serve it, cached.
+"""Scoreboards already computed, kept by the parameters and the events they depend on.
 
 An answer depends only on its parameters and on the events it may see. With `known_at` well
 in the past, no event can still join those (every append commits within seconds of its
@@ -10,20 +10,10 @@ as "now"); an earlier one sees fewer, so it is kept under its own `known_at`.
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from service.projections.attainment import with_targets
 from service.projections.scoreboard import GroupBy, Scoreboard
-from service.store import mirrored_reads
-from service.store.plan_query import plan_known_at
-from service.store.read_mirror import ReadMirror
-from service.store.teams_query import team_history_known_at
 
 FINAL_AFTER = timedelta(minutes=5)
 """How far in the past `known_at` must lie for an answer to be final."""
@@ -75,52 +65,3 @@ def cache_key(
     if newest_recorded_at is None or known_at >= newest_recorded_at:
         return (start, end, None, group_by, position)
     return (start, end, known_at, group_by, position)
-
-
-async def _recorded_at(conn: AsyncConnection, position: int) -> datetime | None:
-    result = await conn.execute(
-        text("SELECT recorded_at FROM events WHERE position = :position"), {"position": position}
-    )
-    recorded_at: datetime | None = result.scalar_one_or_none()
-    return recorded_at
-
-
-async def scoreboard_with_targets(
-    conn: AsyncConnection,
-    *,
-    start: datetime,
-    end: datetime,
-    known_at: datetime,
-    group_by: GroupBy,
-    zone: ZoneInfo,
-    position: int,
-    complete: bool = False,
-    cache: BoardCache | None = None,
-    mirror: ReadMirror | None = None,
-) -> Scoreboard:
-    """The five numbers with targets and attainment, from the read models (or the cache).
-
-    With `mirror`, the read models are read from its in-memory copy of this snapshot's.
-    """
-    newest = await _recorded_at(conn, position)
-    key = cache_key(start, end, known_at, group_by, position, newest, complete)
-    cached = cache.get(key) if cache is not None else None
-    if cached is not None:
-        return cached
-    teams = await team_history_known_at(conn, known_at)
-    board = await mirrored_reads.scoreboard(
-        conn,
-        mirror,
-        position,
-        start=start,
-        end=end,
-        known_at=known_at,
-        group_by=group_by,
-        history=teams,
-    )
-    known_plan = await plan_known_at(conn, known_at)
-    # Off the event loop: a board of many rows with targets is pure CPU.
-    board = await asyncio.to_thread(with_targets, board, known_plan, teams, zone)
-    if cache is not None:
-        cache.put(key, board)
-    return board

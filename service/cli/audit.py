@@ -1,4 +1,4 @@
-"""`funnel-ledger verify` and `funnel-ledger replay`: the audit endpoints on the command line."""
+"""`funnel-ledger verify` and `funnel-ledger replay`: the audit use cases on the command line."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 import typer
@@ -14,20 +15,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from service.application import audits
+from service.application.bootstrap import bootstrap
 from service.audit.render import replay_json, verify_json
-from service.audit.replay import ReplayReport, replay
+from service.audit.replay import ReplayReport
 from service.projections.periods import parse_instant, parse_period
 from service.projections.scoreboard import ScoreNumbers
-from service.runtime import open_database
 from service.settings import Settings
-from service.store import checkpoints
-from service.store.audit_log import AuditLog, AuditRequest
-from service.store.chain_verifier import Anchor, ChainReport, ChainVerifier
-from service.store.period_events import head_position
-from service.store.projector import catch_up as project_catch_up
-from service.store.read_model_writer import READ_MODELS
-from service.store.snapshots import repeatable_read
-from service.store.transaction_time import sealed_now
+from service.store.audit_log import AuditRequest
+from service.store.chain_verifier import Anchor, ChainReport
 
 err = Console(stderr=True)
 out = Console()
@@ -60,18 +56,13 @@ def _anchor(position: int | None, hash_hex: str | None) -> Anchor | None:
 
 
 async def _verify(settings: Settings, anchor: Anchor | None) -> ChainReport:
-    async with open_database(settings) as engine:
-        async with repeatable_read(engine) as conn:
-            total = await head_position(conn)
-            with _progress("verifying the chain", total) as advance:
-                report = await ChainVerifier(conn).verify(anchor, on_progress=advance)
-        body = verify_json(report)
-        await AuditLog(engine).record(
+    async with bootstrap(settings) as services:
+        return await audits.verify_chain(
+            services,
+            anchor,
             AuditRequest(actor=CLI_ACTOR, endpoint="cli:verify"),
-            digest=body["head_hash"],
-            result={k: body[k] for k in ("ok", "head_position", "verified_through", "first_break")},
+            partial(_progress, "verifying the chain"),
         )
-        return report
 
 
 def verify(
@@ -128,38 +119,17 @@ async def _replay(
     catch_up: bool,
 ) -> ReplayReport:
     start, end = bounds
-    async with open_database(settings) as engine:
+    async with bootstrap(settings) as services:
         if catch_up:
-            await project_catch_up(engine, settings.projector_batch_size)
-        known = known_at or await sealed_now(engine)
-        async with repeatable_read(engine) as conn:
-            position = (await checkpoints.load(conn, READ_MODELS)).position
-            total = await head_position(conn)
-            with _progress("replaying the period", total) as advance:
-                report = await replay(
-                    conn,
-                    start=start,
-                    end=end,
-                    known_at=known,
-                    read_models_position=position,
-                    on_progress=advance,
-                )
-        await AuditLog(engine).record(
-            AuditRequest(
-                actor=CLI_ACTOR,
-                endpoint="cli:replay",
-                period_from=start,
-                period_to=end,
-                known_at=known,
-            ),
-            digest=report.digest,
-            result={
-                "events_considered": report.events_considered,
-                "projection_matches": report.projection_matches,
-                "differences": len(report.differences),
-            },
+            await audits.catch_up_here(services)
+        return await audits.replay_period(
+            services,
+            start=start,
+            end=end,
+            known_at=await audits.known_at_or_sealed(services, known_at),
+            asker=AuditRequest(actor=CLI_ACTOR, endpoint="cli:replay"),
+            progress=partial(_progress, "replaying the period"),
         )
-        return report
 
 
 def _cells(numbers: ScoreNumbers) -> list[str]:

@@ -6,18 +6,27 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from service.api.container import Services
-from service.api.problems import Problem
+from service.application.errors import PositionBeyondHead, ReadModelsLagging
+from service.application.services import Services
 from service.store import checkpoints
 from service.store.read_model_writer import READ_MODELS
 from service.store.replica import wait_for_checkpoint
 
 Consistency = Literal["strong", "eventual"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Read(Generic[T]):
+    """An answer and the log position the read models reflected when it was read."""
+
+    answer: T
+    position: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +48,7 @@ async def _wait(
         target = await services.reader.head()
     elif target is not None and target > await services.reader.head():
         # No event has that position yet: waiting could only end in a 503.
-        raise Problem(
-            422,
-            "position-beyond-head",
-            f"no event has position {target} yet; min_position must come from an append",
-            title="Invalid request",
-            errors=[{"pointer": "/query/min_position", "detail": "beyond the newest event"}],
-        )
+        raise PositionBeyondHead(target)
     head_waited = target if min_position is None else None
     if not target:
         return head_waited
@@ -57,14 +60,7 @@ async def _wait(
         left = max(seconds - (time.monotonic() - started), 0.0)
         reached = await wait_for_checkpoint(engine, READ_MODELS, target, left)
     if not reached:
-        raise Problem(
-            503,
-            "projection-lagging",
-            f"the read models have not reached position {target} yet; try again shortly",
-            title="Read models are catching up",
-            headers={"Retry-After": "1"},
-            wanted_position=target,
-        )
+        raise ReadModelsLagging(target)
     return head_waited
 
 

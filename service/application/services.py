@@ -1,15 +1,16 @@
-"""The composition root's product: every long-lived collaborator of the running service."""
+"""What `bootstrap` builds: every long-lived collaborator the use cases work with."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.api.boards import BoardCache
-from service.api.export_stream import ExportGate
-from service.api.live import LogSignal
+from service.application.board_cache import BoardCache
+from service.application.exports import ExportGate
+from service.application.log_signal import LogSignal
+from service.application.metrics import Metrics
+from service.application.rebuilds import Rebuilds
 from service.settings import Settings
 from service.store.appender import EventAppender
 from service.store.inbox import WebhookInbox
@@ -22,7 +23,7 @@ from service.webhooks.config import WebhookConfig
 
 @dataclass(slots=True)
 class Services:
-    """What routes may use; built once in the app's lifespan."""
+    """The collaborators of one running service (or one command), built once by `bootstrap`."""
 
     settings: Settings
     engine: AsyncEngine
@@ -33,7 +34,8 @@ class Services:
     projector: Projector
     webhooks: WebhookConfig
     inbox: WebhookInbox
-    rebuild_state: Any = None
+    metrics: Metrics = field(default_factory=Metrics)
+    rebuilds: Rebuilds = field(default_factory=Rebuilds)
     live: LogSignal = field(default_factory=LogSignal)
     boards: BoardCache = field(default_factory=BoardCache)
     mirror: ReadMirror = field(default_factory=ReadMirror)

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from service.application.services import Services
 from service.demo import generate
 from service.events.envelope import parse_event
-from service.runtime import open_database
-from service.settings import Settings
 from service.store.appender import EventAppender
 
 BATCH_SIZE = 500
@@ -39,8 +38,7 @@ async def load(
     return LoadReport(created, duplicates)
 
 
-async def load_demo(settings: Settings, *, seed: int, reps: int, quarter: str) -> LoadReport:
+async def load_demo(services: Services, *, seed: int, reps: int, quarter: str) -> LoadReport:
     """Generate the demo quarter in the company time zone and load it into the database."""
-    events = generate(seed=seed, reps=reps, quarter=quarter, zone=settings.zone)
-    async with open_database(settings) as engine:
-        return await load(EventAppender(engine), events)
+    events = generate(seed=seed, reps=reps, quarter=quarter, zone=services.settings.zone)
+    return await load(services.appender, events)

@@ -1,0 +1,81 @@
+"""The composition root: `Settings` in, every collaborator of the service out.
+
+The FastAPI lifespan and every command that needs the database call `bootstrap`; nothing else
+builds engines, appenders, keys or projectors.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from service.application.exports import ExportGate
+from service.application.log_signal import LogSignal
+from service.application.metrics import MeteredAppender, Metrics
+from service.application.services import Services
+from service.runtime import open_database, open_read_engine
+from service.settings import Settings
+from service.store.inbox import WebhookInbox
+from service.store.keys import KeyStore
+from service.store.projector import Projector
+from service.store.read_mirror import ReadMirror
+from service.store.reader import EventReader
+from service.webhooks.config import WebhookConfig, load_webhook_config
+
+
+@asynccontextmanager
+async def bootstrap(
+    settings: Settings, *, serving: bool = False, metrics: Metrics | None = None
+) -> AsyncIterator[Services]:
+    """The service's collaborators on its migrated database, released on exit.
+
+    `serving` (the web app) also loads the webhook receivers' configuration, starts the
+    projector unless `FUNNEL_RUN_PROJECTOR` is false, and starts loading the in-memory copy of
+    the read models; a command gets neither receivers nor background work (it starts what it
+    needs). `metrics` counts what is appended (a new registry when not given). On exit any
+    background work started here or later (projector, in-memory load, rebuild) is stopped.
+    """
+    webhooks = (
+        load_webhook_config(settings.webhooks_config, os.environ, public_url=settings.public_url)
+        if serving
+        else WebhookConfig()
+    )
+    metrics = metrics if metrics is not None else Metrics()
+    async with open_database(settings) as engine, open_read_engine(settings, engine) as reads:
+        projector = Projector(
+            engine,
+            batch_size=settings.projector_batch_size,
+            poll_seconds=settings.projector_poll_seconds,
+        )
+        live = LogSignal()
+
+        def on_append(position: int) -> None:
+            projector.wake(position)
+            live.notify(position)
+
+        services = Services(
+            settings=settings,
+            engine=engine,
+            read_engine=reads,
+            appender=MeteredAppender(engine, metrics, on_append=on_append),
+            reader=EventReader(engine),
+            keys=KeyStore(engine),
+            projector=projector,
+            webhooks=webhooks,
+            inbox=WebhookInbox(engine),
+            metrics=metrics,
+            live=live,
+            mirror=ReadMirror(reads),
+            exports=ExportGate(settings.max_concurrent_exports),
+        )
+        if serving:
+            if settings.run_projector:
+                projector.start()
+            services.mirror.warm()
+        try:
+            yield services
+        finally:
+            await services.mirror.close()
+            await projector.stop()
+            await services.rebuilds.stop()

@@ -1,0 +1,154 @@
+"""Reading the five numbers and the funnel at a snapshot: what `/v1/scoreboard`, `/v1/funnel`
+and the dashboard answer, from the same code."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.application.board_cache import BoardCache, cache_key
+from service.application.consistent_reads import Consistency, Read, snapshot
+from service.application.services import Services
+from service.projections.attainment import with_targets
+from service.projections.scoreboard import GroupBy, Scoreboard
+from service.store import mirrored_reads
+from service.store.plan_query import plan_known_at
+from service.store.read_mirror import ReadMirror
+from service.store.teams_query import team_history_known_at
+
+
+async def _recorded_at(conn: AsyncConnection, position: int) -> datetime | None:
+    result = await conn.execute(
+        text("SELECT recorded_at FROM events WHERE position = :position"), {"position": position}
+    )
+    recorded_at: datetime | None = result.scalar_one_or_none()
+    return recorded_at
+
+
+async def scoreboard_with_targets(
+    conn: AsyncConnection,
+    *,
+    start: datetime,
+    end: datetime,
+    known_at: datetime,
+    group_by: GroupBy,
+    zone: ZoneInfo,
+    position: int,
+    complete: bool = False,
+    cache: BoardCache | None = None,
+    mirror: ReadMirror | None = None,
+) -> Scoreboard:
+    """The five numbers with targets and attainment, from the read models (or the cache).
+
+    With `mirror`, the read models are read from its in-memory copy of this snapshot's.
+    """
+    newest = await _recorded_at(conn, position)
+    key = cache_key(start, end, known_at, group_by, position, newest, complete)
+    cached = cache.get(key) if cache is not None else None
+    if cached is not None:
+        return cached
+    teams = await team_history_known_at(conn, known_at)
+    board = await mirrored_reads.scoreboard(
+        conn,
+        mirror,
+        position,
+        start=start,
+        end=end,
+        known_at=known_at,
+        group_by=group_by,
+        history=teams,
+    )
+    known_plan = await plan_known_at(conn, known_at)
+    # Off the event loop: a board of many rows with targets is pure CPU.
+    board = await asyncio.to_thread(with_targets, board, known_plan, teams, zone)
+    if cache is not None:
+        cache.put(key, board)
+    return board
+
+
+async def read_scoreboard(
+    services: Services,
+    *,
+    start: datetime,
+    end: datetime,
+    known_at: datetime,
+    group_by: GroupBy,
+    min_position: int | None = None,
+    consistency: Consistency = "strong",
+) -> Read[Scoreboard]:
+    """The five numbers of [start, end) with targets, as known at `known_at`, on the replica."""
+    async with snapshot(services, min_position, consistency, replica=True) as snap:
+        board = await scoreboard_with_targets(
+            snap.conn,
+            start=start,
+            end=end,
+            known_at=known_at,
+            group_by=group_by,
+            zone=services.settings.zone,
+            position=snap.position,
+            complete=snap.complete,
+            cache=services.boards,
+            mirror=services.mirror,
+        )
+    return Read(board, snap.position)
+
+
+async def read_funnel(
+    services: Services,
+    *,
+    as_of: datetime,
+    known_at: datetime,
+    rep_id: str | None = None,
+    min_position: int | None = None,
+    consistency: Consistency = "strong",
+) -> Read[dict[str, int]]:
+    """Every deal counted by its stage at (`as_of`, `known_at`), on the replica."""
+    async with snapshot(services, min_position, consistency, replica=True) as snap:
+        stages = await mirrored_reads.funnel(
+            snap.conn, services.mirror, snap.position, as_of=as_of, known_at=known_at, rep_id=rep_id
+        )
+    return Read(stages, snap.position)
+
+
+@dataclass(frozen=True, slots=True)
+class BoardAndFunnel:
+    """A scoreboard (with targets) and the funnel, read from one snapshot."""
+
+    scoreboard: Scoreboard
+    stages: dict[str, int]
+    position: int
+
+
+async def read_board_and_funnel(
+    services: Services,
+    *,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    known_at: datetime,
+    group_by: GroupBy,
+) -> BoardAndFunnel:
+    """The scoreboard of [start, end) and the funnel at `as_of`, both as known at `known_at`,
+    from one snapshot of the read models (the dashboard's view)."""
+    async with snapshot(services, replica=True) as snap:
+        board = await scoreboard_with_targets(
+            snap.conn,
+            start=start,
+            end=end,
+            known_at=known_at,
+            group_by=group_by,
+            zone=services.settings.zone,
+            position=snap.position,
+            complete=snap.complete,
+            cache=services.boards,
+            mirror=services.mirror,
+        )
+        stages = await mirrored_reads.funnel(
+            snap.conn, services.mirror, snap.position, as_of=as_of, known_at=known_at, rep_id=None
+        )
+    return BoardAndFunnel(board, stages, snap.position)
