@@ -17,6 +17,7 @@ HEADER = "x-request-id"
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # matched whole, never before a newline
 _MAX_PROBLEM_BYTES = 64 * 1024
 _log = logging.getLogger("funnel_ledger.access")
+HEALTH_PATH = "/healthz"
 
 
 def _incoming_id(scope: Scope) -> str:
@@ -90,7 +91,11 @@ class RequestObserver:
         self.metrics.latency.labels(method=method, route=route, status=str(status)).observe(seconds)
         if _is_ingestion(scope) and status >= 400:
             self.metrics.rejected.labels(reason=_problem_reason(problem, status)).inc()
-        _log.info(
+        # Liveness probes (a load balancer's, Docker's HEALTHCHECK) come every few seconds:
+        # logged at DEBUG, so that they neither drown the log nor follow a first start's key.
+        path = scope.get("path", "")
+        _log.log(
+            logging.DEBUG if path == HEALTH_PATH else logging.INFO,
             "%s %s %d",
             method,
             scope.get("path", ""),
