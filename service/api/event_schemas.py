@@ -35,7 +35,9 @@ _SUBJECTS: dict[SubjectKind, tuple[str, str]] = {
 
 ExtensionValue = Annotated[
     str | Annotated[int, Field(ge=-(2**53 - 1), le=2**53 - 1)] | bool,
-    Field(description="A CloudEvents extension attribute (name: 1-20 lower-case letters or digits)."),
+    Field(
+        description="A CloudEvents extension attribute (name: 1-20 lower-case letters or digits)."
+    ),
 ]
 
 
