@@ -9,7 +9,7 @@ the judge (it also takes an amount as a JSON number, and checks subjects per str
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, cast
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
@@ -46,7 +46,7 @@ class _Envelope(BaseModel):
 
     # Extension attributes are kept; their values are strings, integers or booleans.
     model_config = ConfigDict(extra="allow")
-    __pydantic_extra__: dict[str, ExtensionValue] = Field(init=False)  # type: ignore[assignment]
+    __pydantic_extra__: dict[str, ExtensionValue] = Field(init=False)
 
     specversion: Literal["1.0"]
     id: Annotated[
@@ -87,7 +87,7 @@ def _envelope(entry: EventType) -> type[BaseModel]:
         _class_name(entry.name),
         __base__=_Envelope,
         __doc__=f"A `{entry.name}` event: {entry.model.__doc__ or ''}".strip(),
-        type=(Literal[entry.name], ...),  # type: ignore[valid-type]
+        type=(cast(Any, Literal)[entry.name], ...),  # a constant known only at run time
         subject=(str, Field(pattern=pattern, description=description)),
         data=(entry.model, ...),
     )
