@@ -13,6 +13,7 @@ from fastapi.telemetry import TelemetryConfig
 from service import __version__
 from service.api.body_limit import install_body_limit
 from service.api.observe import RequestObserver
+from service.api.openapi_doc import install_openapi, operation_id
 from service.api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from service.api.ratelimit import RateLimiter
 from service.api.routes import STREAMING_PREFIXES, install_routes
@@ -68,7 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Swagger UI and ReDoc load their scripts from a CDN: off unless asked for.
         docs_url="/docs" if settings.api_docs else None,
         redoc_url="/redoc" if settings.api_docs else None,
+        generate_unique_id_function=operation_id,
     )
+    install_openapi(app)
     app.state.settings = settings
     install_problem_handlers(app)
     app.state.rate_limiter = RateLimiter.from_settings(app.state.settings)

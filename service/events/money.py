@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated
 
 import pycountry
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 # ISO 4217's X codes are mostly not currencies: precious metals (XAU, XAG, XPD, XPT), units of
 # account (XDR, XAD, XUA, XSU, the bond-market units XBA-XBD), the testing code XTS and "no
@@ -53,6 +53,17 @@ Amount = Annotated[
     Field(ge=0, max_digits=20, decimal_places=6),
     AfterValidator(_check_finite),
     PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json"),
+    # What clients are told to send: a decimal string, never a binary float. The server also
+    # takes a JSON number, and up to 20 digits however they are split.
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "decimal",
+            "pattern": r"^[0-9]{1,14}(\.[0-9]{1,6})?$",
+            "examples": ["125000.00"],
+        },
+        mode="validation",
+    ),
 ]
 """A non-negative decimal amount; serialised as a plain decimal string."""
 

@@ -13,11 +13,12 @@ from pydantic import BaseModel, Field
 from service.api.auth import ReaderKey, WriterKey
 from service.api.body import read_limited
 from service.api.deps import ServicesDep
+from service.api.event_schemas import append_request_body
 from service.api.feed_items import feed_item
 from service.api.keyed_route import KeyedRoute
 from service.api.problems import Problem
 from service.application.services import Services
-from service.events.codec import BATCH, PLAIN_JSON, STRUCTURED, BodyError, decode_body
+from service.events.codec import BodyError, decode_body
 from service.events.envelope import CloudEvent, EnvelopeError, parse_event
 from service.store.errors import (
     AppendRejected,
@@ -72,19 +73,6 @@ class FeedPage(BaseModel):
     events: list[StoredEvent]
     next_after: int = Field(description="The cursor for the next page: the last position here.")
     head: int = Field(description="The newest position in the log when this page was read.")
-
-
-_REQUEST_BODY: dict[str, Any] = {
-    "required": True,
-    "content": {
-        media: {
-            "schema": {
-                "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]
-            }
-        }
-        for media in (STRUCTURED, BATCH, PLAIN_JSON)
-    },
-}
 
 
 VALIDATION_SLICE = 100
@@ -150,7 +138,7 @@ def _rejection(exc: AppendRejected) -> Problem:
     "",
     summary="Append events",
     status_code=201,
-    openapi_extra={"requestBody": _REQUEST_BODY},
+    openapi_extra={"requestBody": append_request_body()},
     responses={
         200: {"model": AppendResponse, "description": "Every event was a duplicate."},
         201: {"model": AppendResponse, "description": "At least one new event was stored."},

@@ -85,6 +85,45 @@ async def get_scoreboard(
     return Response(orjson.dumps(body), media_type="application/json", headers=headers)
 
 
+@router.get(
+    "/scoreboard.csv",
+    response_class=Response,
+    summary="The five numbers as CSV",
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+async def get_scoreboard_csv(
+    request: Request,
+    services: ServicesDep,
+    key: ReaderKey,
+    from_: Annotated[str | None, Query(alias="from", description="Start (a date: 00:00).")] = None,
+    to: Annotated[str | None, Query(description="End, excluded (a date: 00:00).")] = None,
+    period_: Annotated[
+        str | None, Query(alias="period", description="2026-Q1, 2026-03, 2026-W10")
+    ] = None,
+    known_at: Annotated[str | None, Query(description="Transaction time; default now.")] = None,
+    group_by: GroupBy = "rep",
+    bom: BomParam = False,
+    min_position: MinPosition = None,
+    consistency: ConsistencyParam = "strong",
+) -> Any:
+    """`GET /v1/scoreboard?format=csv` at a path of its own: a generated client types each
+    operation's answer by its first media type, and this one's is CSV."""
+    return await get_scoreboard(
+        request,
+        services,
+        key,
+        from_,
+        to,
+        period_,
+        known_at,
+        group_by,
+        "csv",
+        bom,
+        min_position,
+        consistency,
+    )
+
+
 @router.get("/funnel", response_model=FunnelModel, summary="Deals per stage")
 async def get_funnel(
     services: ServicesDep,
