@@ -37,9 +37,12 @@ _COLUMNS = (
     "SELECT table_name, ordinal_position, column_name, data_type, is_nullable, column_default "
     "FROM information_schema.columns WHERE table_schema = 'public' AND table_name LIKE 'rm\\_%'"
 )
+# Not-null constraints are left out: PostgreSQL 18 catalogues them under a name taken from the
+# table they were first made on, which a migrated table keeps; nullability is compared through
+# the columns instead.
 _CONSTRAINTS = (
     "SELECT t.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
-    "JOIN pg_class t ON t.oid = c.conrelid WHERE t.relname LIKE 'rm\\_%'"
+    "JOIN pg_class t ON t.oid = c.conrelid WHERE t.relname LIKE 'rm\\_%' AND c.contype <> 'n'"
 )
 _INDEXES = (
     "SELECT tablename, indexname, indexdef FROM pg_indexes "
