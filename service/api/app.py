@@ -30,6 +30,7 @@ from service.api.routes import (
     exports,
     health,
     scoreboard,
+    series,
     stream,
     targets,
     webhooks,
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(deals.router)
     app.include_router(scoreboard.router)
+    app.include_router(series.router)
     app.include_router(admin.router)
     app.include_router(audit.router)
     app.include_router(admin_keys.router)

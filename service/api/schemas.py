@@ -137,6 +137,31 @@ class ScoreboardModel(BaseModel):
     position: int
 
 
+class SeriesPeriodModel(BaseModel):
+    """The scoreboard of one sub-period [from, to)."""
+
+    model_config = {"populate_by_name": True}
+
+    from_: str = Field(alias="from")
+    to: str
+    rows: list[RowModel]
+    totals: NumbersModel
+
+
+class ScoreboardSeriesModel(BaseModel):
+    """One scoreboard per day, week or month of [from, to), from one snapshot."""
+
+    model_config = {"populate_by_name": True}
+
+    from_: str = Field(alias="from")
+    to: str
+    interval: str
+    group_by: str
+    known_at: str
+    position: int
+    periods: list[SeriesPeriodModel]
+
+
 class StagesModel(BaseModel):
     """Deals per stage."""
 
