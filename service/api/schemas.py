@@ -121,6 +121,11 @@ class RowModel(NumbersModel):
     """One scoreboard row: a rep, a team, null (no one) or "all"."""
 
     key: str | None
+    rep_name: str | None = Field(
+        default=None,
+        description="Rows by rep only: the rep's name at the period's end (rep.profile_set), "
+        "null when none is known.",
+    )
 
 
 class ScoreboardModel(BaseModel):

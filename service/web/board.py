@@ -10,6 +10,7 @@ from service.api.boards import scoreboard_with_targets
 from service.api.container import Services
 from service.api.reads import snapshot
 from service.projections.periods import start_of
+from service.projections.profiles import without_idle_inactive
 from service.store import mirrored_reads
 from service.store.latest_fact import latest_fact_before
 from service.web.view import View, days_of, shortcut_of
@@ -46,6 +47,8 @@ async def read_board(services: Services, view: View) -> Board:
         stages = await mirrored_reads.funnel(
             snap.conn, services.mirror, snap.position, as_of=as_of, known_at=known_at, rep_id=None
         )
+    # A rep who has left and has nothing in the period is no row of the team's table.
+    board = without_idle_inactive(board)
     return Board(board.to_json(), stages, known_at, snap.position)
 
 
