@@ -301,6 +301,50 @@ def _team_events(
     return events
 
 
+_NAMES: Final = (
+    "王小明",
+    "Amy Lin",
+    "陳怡君",
+    "Jason Wu",
+    "林志豪",
+    "Grace Huang",
+    "張雅婷",
+    "Kevin Tsai",
+    "李建宏",
+    "Vivian Chou",
+)
+
+
+def _profile_events(
+    rng: random.Random, tag: str, reps: list[str], bounds: tuple[datetime, datetime], zone: tzinfo
+) -> list[dict[str, Any]]:
+    """A name for every rep before the quarter; the last rep leaves a week before its end."""
+    start, end = (instant.astimezone(zone) for instant in bounds)
+    before = office_time((start - timedelta(days=150)).date(), rng, zone)
+    events = []
+    for i, rep in enumerate(reps):
+        name = _NAMES[i % len(_NAMES)] + ("" if i < len(_NAMES) else f" {i // len(_NAMES) + 1}")
+        data = {"name": name, "email": f"{rep.lower()}@example.com"}
+        events.append(
+            _envelope(
+                f"profile-{tag}-{rep}",
+                f"rep:{rep}",
+                {"type": "rep.profile_set", "time": before, "data": data},
+            )
+        )
+    leaver = reps[-1]
+    left = office_time((end - timedelta(days=7)).date(), rng, zone)
+    name = events[-1]["data"]["name"]
+    events.append(
+        _envelope(
+            f"profile-{tag}-{leaver}-left",
+            f"rep:{leaver}",
+            {"type": "rep.profile_set", "time": left, "data": {"name": name, "active": False}},
+        )
+    )
+    return events
+
+
 _REP_TARGETS: Final = {
     "closed_deals": 3,
     "committed_deals": 4,
@@ -391,6 +435,8 @@ def generate(
     start, end = quarter_bounds(quarter, zone)
     rng = random.Random(f"{seed}/{quarter}/{reps}/{deals}")  # noqa: S311 - demo data, no secret
     tag = f"{quarter.replace('-', '').upper()}S{seed}"
+    # Its own generator, so that the names leave every other demo event as it was.
+    names = random.Random(f"{seed}/{quarter}/names")  # noqa: S311 - demo data, no secret
     team = rep_ids(reps)
     stories = _deal_stories(rng, tag, team, deals, (start, end), zone)
     deal_events = [
@@ -406,6 +452,7 @@ def generate(
     arrived_late = [e for i, e in enumerate(ordered) if i in late]
     return [
         *_team_events(rng, tag, team, (start, end), zone),
+        *_profile_events(names, tag, team, (start, end), zone),
         *_plan_events(rng, tag, team, (start, end), zone),
         *on_time,
         *arrived_late,

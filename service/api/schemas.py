@@ -121,6 +121,11 @@ class RowModel(NumbersModel):
     """One scoreboard row: a rep, a team, null (no one) or "all"."""
 
     key: str | None
+    rep_name: str | None = Field(
+        default=None,
+        description="Rows by rep only: the rep's name at the period's end (rep.profile_set), "
+        "null when none is known.",
+    )
 
 
 class ScoreboardModel(BaseModel):
@@ -135,6 +140,31 @@ class ScoreboardModel(BaseModel):
     rows: list[RowModel]
     totals: NumbersModel
     position: int
+
+
+class SeriesPeriodModel(BaseModel):
+    """The scoreboard of one sub-period [from, to)."""
+
+    model_config = {"populate_by_name": True}
+
+    from_: str = Field(alias="from")
+    to: str
+    rows: list[RowModel]
+    totals: NumbersModel
+
+
+class ScoreboardSeriesModel(BaseModel):
+    """One scoreboard per day, week or month of [from, to), from one snapshot."""
+
+    model_config = {"populate_by_name": True}
+
+    from_: str = Field(alias="from")
+    to: str
+    interval: str
+    group_by: str
+    known_at: str
+    position: int
+    periods: list[SeriesPeriodModel]
 
 
 class StagesModel(BaseModel):

@@ -15,9 +15,11 @@ from service.application.board_cache import BoardCache, cache_key
 from service.application.consistent_reads import Consistency, Read, snapshot
 from service.application.services import Services
 from service.projections.attainment import with_targets
+from service.projections.profiles import with_profiles
 from service.projections.scoreboard import GroupBy, Scoreboard
 from service.store import mirrored_reads
 from service.store.plan_query import plan_known_at
+from service.store.profiles_query import profile_history_known_at
 from service.store.read_mirror import ReadMirror
 from service.store.teams_query import team_history_known_at
 
@@ -66,6 +68,8 @@ async def scoreboard_with_targets(
     known_plan = await plan_known_at(conn, known_at)
     # Off the event loop: a board of many rows with targets is pure CPU.
     board = await asyncio.to_thread(with_targets, board, known_plan, teams, zone)
+    if group_by == "rep":
+        board = with_profiles(board, await profile_history_known_at(conn, known_at))
     if cache is not None:
         cache.put(key, board)
     return board

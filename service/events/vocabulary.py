@@ -168,6 +168,22 @@ class RepTeamAssigned(EventData):
     rep_id: RepId | None = None
 
 
+Email = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$"),
+    AfterValidator(name_text),
+]
+"""An e-mail address: one line, something before and after a single `@`, at most 254."""
+
+
+class RepProfileSet(EventData):
+    """A rep's name, e-mail and whether they are active, from the event's time on."""
+
+    name: Text
+    email: Email | None = None
+    active: Annotated[bool, Field(strict=True)] = True
+
+
 Metric = Literal["closed_deals", "committed_deals", "opportunities", "leads", "client_visits"]
 """One of the five numbers (contract §5)."""
 
@@ -224,6 +240,7 @@ EVENT_TYPES: dict[str, EventType] = dict(
         _entry("deal.amount_revised", AmountRevised, SubjectKind.DEAL),
         _entry("event.retracted", EventRetracted, SubjectKind.ANY),
         _entry("rep.team_assigned", RepTeamAssigned, SubjectKind.REP),
+        _entry("rep.profile_set", RepProfileSet, SubjectKind.REP),
         _entry("target.set", TargetSet, SubjectKind.REP_OR_TEAM),
         _entry("team.priorities_set", TeamPrioritiesSet, SubjectKind.TEAM),
     ]
@@ -232,6 +249,7 @@ EVENT_TYPES: dict[str, EventType] = dict(
 
 RETRACTION = "event.retracted"
 TEAM_ASSIGNMENT = "rep.team_assigned"
+PROFILE_SET = "rep.profile_set"
 TARGET_SET = "target.set"
 PRIORITIES_SET = "team.priorities_set"
 REP_SUBJECT_PREFIX = "rep:"

@@ -7,13 +7,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, localcontext
 from fractions import Fraction
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from service.events.recorded import RecordedEvent
 from service.projections.deal import STAGES, deal_states, is_deal
 from service.projections.knowledge import visible
 from service.projections.rules import RULES, just_before
 from service.projections.teams import TeamHistory, team_at, team_history
+
+if TYPE_CHECKING:  # profiles builds on this module
+    from service.projections.profiles import RepProfile
 
 GroupBy = Literal["rep", "team", "all"]
 ALL_KEY: Final = "all"
@@ -136,10 +139,13 @@ class ScoreRow:
 
     key: str | None
     numbers: ScoreNumbers
+    profile: RepProfile | None = None
+    """The rep's profile at the period's end (rows by rep; None when the rep has none)."""
 
-    def to_json(self) -> dict[str, Any]:
-        """The row as a JSON-ready dict, its key first."""
-        return {"key": self.key, **self.numbers.to_json()}
+    def to_json(self, *, named: bool = False) -> dict[str, Any]:
+        """The row as a JSON-ready dict, its key first; with `named`, the rep's name next."""
+        name = {"rep_name": self.profile.name if self.profile else None} if named else {}
+        return {"key": self.key, **name, **self.numbers.to_json()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +166,7 @@ class Scoreboard:
             "to": self.end.isoformat(),
             "known_at": None if self.known_at is None else self.known_at.isoformat(),
             "group_by": self.group_by,
-            "rows": [row.to_json() for row in self.rows],
+            "rows": [row.to_json(named=self.group_by == "rep") for row in self.rows],
             "totals": self.totals.to_json(),
         }
 

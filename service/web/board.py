@@ -10,6 +10,7 @@ from service.application.consistent_reads import snapshot
 from service.application.scoreboards import read_board_and_funnel
 from service.application.services import Services
 from service.projections.periods import start_of
+from service.projections.profiles import without_idle_inactive
 from service.store.latest_fact import latest_fact_before
 from service.web.view import View, days_of, shortcut_of
 
@@ -37,7 +38,9 @@ async def read_board(services: Services, view: View) -> Board:
         known_at=known_at,
         group_by=view.rows,
     )
-    return Board(read.scoreboard.to_json(), read.stages, known_at, read.position)
+    # A rep who has left and has nothing in the period is no row of the team's table.
+    board = without_idle_inactive(read.scoreboard)
+    return Board(board.to_json(), read.stages, known_at, read.position)
 
 
 async def fallback_day(services: Services, today: date) -> date | None:

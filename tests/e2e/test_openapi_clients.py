@@ -23,6 +23,7 @@ OPERATION_IDS = {
     ("GET", "/v1/deals"): "listDeals",
     ("GET", "/v1/scoreboard"): "getScoreboard",
     ("GET", "/v1/scoreboard.csv"): "getScoreboardCsv",
+    ("GET", "/v1/scoreboard/series"): "getScoreboardSeries",
     ("GET", "/v1/funnel"): "getFunnel",
     ("GET", "/v1/admin/projection"): "getProjectionStatus",
     ("POST", "/v1/admin/rebuild"): "startRebuild",

@@ -44,6 +44,6 @@ async def test_readme_example_runs_against_a_real_server(server: Served) -> None
     lines = result.stdout.strip().splitlines()
     assert '"status":"created"' in lines[0]
     assert '"position":1' in lines[1]
-    assert '"key":"R-07","closed_deals":1' in lines[2]
+    assert '"key":"R-07","rep_name":null,"closed_deals":1' in lines[2]
     assert '"closed_value":{"TWD":"125000.00"}' in lines[2]
     assert '"stage":"opportunity"' in lines[3]

@@ -50,6 +50,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/v1/deals/{deal_id}/events"): "read",
     ("GET", "/v1/scoreboard"): "read",
     ("GET", "/v1/scoreboard.csv"): "read",
+    ("GET", "/v1/scoreboard/series"): "read",
     ("GET", "/v1/funnel"): "read",
     ("GET", "/v1/targets"): "read",
     ("GET", "/v1/analytics/stage-times"): "read",

@@ -15,6 +15,7 @@ from service.api.routes import (
     exports,
     health,
     scoreboard,
+    series,
     stream,
     targets,
     webhooks,
@@ -31,6 +32,7 @@ def install_routes(app: FastAPI) -> None:
     app.include_router(events.router)
     app.include_router(deals.router)
     app.include_router(scoreboard.router)
+    app.include_router(series.router)
     app.include_router(admin.router)
     app.include_router(audit.router)
     app.include_router(admin_keys.router)
