@@ -24,14 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.infra import append_history, embedded_server
 from service.audit.export import ExportScope, export_lines
 from service.audit.replay import replay
-from service.store import checkpoints
-from service.store.chain_verifier import ChainVerifier
-from service.store.database import create_engine
-from service.store.migrate import upgrade_to_head
-from service.store.projector import catch_up
-from service.store.read_model_writer import READ_MODELS
-from service.store.snapshots import repeatable_read
-from service.store.transaction_time import sealed_now
+from service.store.chain.verifier import ChainVerifier
+from service.store.database.engines import create_engine
+from service.store.database.migrate import upgrade_to_head
+from service.store.database.snapshots import repeatable_read
+from service.store.log.transaction_time import sealed_now
+from service.store.projection import checkpoints
+from service.store.projection.projector import catch_up
+from service.store.projection.read_model_writer import READ_MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
 Q1 = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))

@@ -31,11 +31,11 @@ from service.importers.report import Summary
 from service.importers.rules import ImportRules
 from service.importers.runner import append_all, validate
 from service.importers.salesforce import map_salesforce
+from service.keys.api_keys import KeyStore, Scope
 from service.runtime import open_database
 from service.settings import Settings
-from service.store.appender import EventAppender
-from service.store.gc_tuning import fewer_collections
-from service.store.keys import KeyStore, Scope
+from service.store.log.appender import EventAppender
+from service.store.projection.gc_tuning import fewer_collections
 from service.webhooks.config import SalesforceConfig
 
 STAGES = ["Prospecting", "Qualification", "Id. Decision Makers", "Negotiation/Review"]

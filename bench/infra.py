@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.embedded import EmbeddedPostgres
 from service.events.envelope import parse_event
-from service.store.appender import EventAppender
+from service.store.log.appender import EventAppender
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.datagen import Shape, history
 from bench.infra import append_history, embedded_server, latencies, start_service
-from service.store.database import create_engine
-from service.store.keys import KeyStore, Scope
-from service.store.migrate import upgrade_to_head
-from service.store.rebuild import rebuild
-from service.store.snapshots import repeatable_read
+from service.keys.api_keys import KeyStore, Scope
+from service.store.database.engines import create_engine
+from service.store.database.migrate import upgrade_to_head
+from service.store.database.snapshots import repeatable_read
+from service.store.projection.rebuild import rebuild
 
 Q1 = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
 FUNNEL_AS_OF = datetime(2026, 2, 16, tzinfo=UTC) - timedelta(microseconds=1)
@@ -97,10 +97,11 @@ async def known_past(engine: AsyncEngine) -> datetime:
 
 async def in_process(engine: AsyncEngine, past: datetime, count: int) -> dict[str, Any]:
     """p50/p95 of each read's query functions, from SQL and from the in-memory mirror."""
-    from service.store import checkpoints, mirrored_reads
-    from service.store.read_mirror import ReadMirror
-    from service.store.read_model_writer import READ_MODELS
-    from service.store.teams_query import team_history_known_at
+    from service.store.mirror import reads as mirrored_reads
+    from service.store.mirror.read_mirror import ReadMirror
+    from service.store.projection import checkpoints
+    from service.store.projection.read_model_writer import READ_MODELS
+    from service.store.queries.teams import team_history_known_at
 
     figures: dict[str, Any] = {}
     shift = iter(range(10**6))
@@ -201,8 +202,8 @@ async def over_http(url: str, engine: AsyncEngine, past: datetime, count: int) -
 
 async def explain(engine: AsyncEngine, past: datetime) -> None:
     """EXPLAIN (ANALYZE, BUFFERS) of the statements behind the scoreboard and the funnel."""
-    from service.store import scoreboard_query as q
-    from service.store.read_model_writer import LIVE
+    from service.store.projection.read_model_writer import LIVE
+    from service.store.queries import scoreboard as q
 
     end = Q1[1] - timedelta(microseconds=1)
     board = {"start": Q1[0], "end": Q1[1], "k": past}

@@ -27,11 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.datagen import Shape, history
 from bench.infra import append_history
 from service.embedded import EmbeddedPostgres
-from service.store.database import create_engine
-from service.store.migrate import upgrade_to_head
-from service.store.projector import project_once
-from service.store.read_model_writer import LIVE, READ_MODELS
-from service.store.rebuild import rebuild
+from service.store.database.engines import create_engine
+from service.store.database.migrate import upgrade_to_head
+from service.store.projection.projector import project_once
+from service.store.projection.read_model_writer import LIVE, READ_MODELS
+from service.store.projection.rebuild import rebuild
 
 
 def say(label: str, value: Any) -> None:
@@ -159,7 +159,7 @@ if __name__ == "__main__":
     parser.add_argument("--skip-catch-up", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("service.store.rebuild").setLevel(logging.INFO)
+    logging.getLogger("service.store.projection.rebuild").setLevel(logging.INFO)
     with tempfile.TemporaryDirectory(prefix="funnel-rebuild-") as tmp:
         where = args.data_dir or Path(tmp)
         where.mkdir(parents=True, exist_ok=True)

@@ -21,11 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import ingest, peer, reads, single
 from bench.datagen import Shape, history
 from bench.infra import calibrate, embedded_server, start_service
-from service.store.database import create_engine
-from service.store.keys import KeyStore, Scope
-from service.store.migrate import upgrade_to_head
-from service.store.projector import project_once
-from service.store.rebuild import rebuild
+from service.keys.api_keys import KeyStore, Scope
+from service.store.database.engines import create_engine
+from service.store.database.migrate import upgrade_to_head
+from service.store.projection.projector import project_once
+from service.store.projection.rebuild import rebuild
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from service.store.database import create_engine
+from service.store.database.engines import create_engine
 
 # Serialises concurrent migrators (several service processes starting at once).
 MIGRATION_LOCK = 7_351_001

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.embedded import EmbeddedPostgres
 from service.settings import Settings
-from service.store.database import create_engine
-from service.store.migrate import upgrade_to_head
+from service.store.database.engines import create_engine
+from service.store.database.migrate import upgrade_to_head
 
 
 @asynccontextmanager

@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from service.api.app import create_app
+from service.keys.api_keys import Scope
 from service.settings import Settings
-from service.store.keys import Scope
 from tests.databases import TestServer
 from tests.e2e.openapi_check import response_checker
 

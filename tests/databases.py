@@ -10,8 +10,8 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from service.embedded import EmbeddedPostgres
-from service.store.database import create_engine
-from service.store.migrate import upgrade_to_head
+from service.store.database.engines import create_engine
+from service.store.database.migrate import upgrade_to_head
 
 SERVER_ENV = "FUNNEL_TEST_DATABASE_URL"
 """Set to a server's URL (any database on it) to test against it instead of the embedded one."""

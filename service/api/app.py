@@ -11,16 +11,16 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from service import __version__
-from service.api.body_limit import install_body_limit
-from service.api.observe import RequestObserver
+from service.api.http.problems import PROBLEM_RESPONSES, install_problem_handlers
+from service.api.middleware.body_limit import install_body_limit
+from service.api.middleware.deadline import RequestTimeout
+from service.api.middleware.nul_in_url import RejectNulInUrl
+from service.api.middleware.request_observer import RequestObserver
+from service.api.middleware.strict_transport import StrictTransportSecurity
 from service.api.openapi_doc import install_openapi, operation_id
-from service.api.problems import PROBLEM_RESPONSES, install_problem_handlers
-from service.api.ratelimit import RateLimiter
 from service.api.routes import STREAMING_PREFIXES, install_routes
-from service.api.text_guard import RejectNulInUrl
-from service.api.timeouts import RequestTimeout
-from service.api.transport_security import StrictTransportSecurity
-from service.api.unauthenticated import ClientFailures
+from service.api.security.failed_auth import ClientFailures
+from service.api.security.rate_limit import RateLimiter
 from service.application.bootstrap import bootstrap
 from service.application.metrics import Metrics
 from service.settings import Settings

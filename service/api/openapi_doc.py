@@ -3,7 +3,7 @@
 Generated clients name their functions and classes after operation ids and type their values
 by the schemas' formats, so the document gives short, stable camelCase ids (`getScoreboard`,
 not FastAPI's `get_scoreboard_v1_scoreboard_get`), a schema per event type (see
-`service.api.event_schemas`) and the formats of query instants.
+`service.api.schemas.event_schemas`) and the formats of query instants.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from service.api.event_schemas import event_components
+from service.api.schemas.event_schemas import event_components
 
 _OPERATION_IDS: dict[str, str] = {
     # Endpoint functions whose names alone say too little to a client's reader.
@@ -35,7 +35,7 @@ _OPERATION_IDS: dict[str, str] = {
 
 INSTANT_PARAMETERS = frozenset({"as_of", "known_at", "from", "to"})
 """Query parameters that are instants: a date-time (its offset may be left out: the company's
-time zone) or a date (`service.api.params`)."""
+time zone) or a date (`service.api.http.time_params`)."""
 _INSTANT_FORMATS = ({"type": "string", "format": "date-time"}, {"type": "string", "format": "date"})
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service.application.services import Services
-from service.store.keys import IssuedKey, Scope
+from service.keys.api_keys import IssuedKey, Scope
 
 FIRST_ADMIN = "bootstrap-admin"
 

@@ -13,7 +13,7 @@ from service.application.consistent_reads import Consistency, Read, snapshot
 from service.application.services import Services
 from service.projections import analytics
 from service.projections.analytics import StagePath, Window
-from service.store import analytics_query
+from service.store.queries import analytics as analytics_query
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,12 +17,12 @@ from service.application.services import Services
 from service.audit.export import ExportScope, ExportSummary, export_pages
 from service.audit.render import verify_json
 from service.audit.replay import ReplayReport, replay
-from service.store.audit_log import AuditLog, AuditRequest, LoggedRequest
-from service.store.chain_verifier import Anchor, ChainReport, ChainVerifier
-from service.store.period_events import head_position
-from service.store.projector import catch_up
-from service.store.snapshots import repeatable_read
-from service.store.transaction_time import sealed_now
+from service.audit.request_log import AuditLog, AuditRequest, LoggedRequest
+from service.store.chain.verifier import Anchor, ChainReport, ChainVerifier
+from service.store.database.snapshots import repeatable_read
+from service.store.log.period_events import head_position
+from service.store.log.transaction_time import sealed_now
+from service.store.projection.projector import catch_up
 
 ProgressBar = Callable[[int], AbstractContextManager[Callable[[int], None] | None]]
 """Given how many log positions a walk covers, a context that yields the callback told each

@@ -22,10 +22,10 @@ from service.application.services import Services
 from service.events.recorded import RecordedEvent
 from service.projections.deal import DealState, deal_state_at
 from service.projections.teams import TeamHistory, team_at
-from service.store.chain import iso
-from service.store.deal_query import DealFilter, deal_ids
-from service.store.export_query import counting_facts
-from service.store.teams_query import team_history_known_at
+from service.store.chain.hashing import iso
+from service.store.queries.deals import DealFilter, deal_ids
+from service.store.queries.exports import counting_facts
+from service.store.queries.teams import team_history_known_at
 
 Rows = AsyncIterator[list[dict[str, Any]]]
 """An export's rows, a chunk at a time."""

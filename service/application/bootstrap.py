@@ -14,14 +14,14 @@ from service.application.exports import ExportGate
 from service.application.log_signal import LogSignal
 from service.application.metrics import MeteredAppender, Metrics
 from service.application.services import Services
+from service.keys.api_keys import KeyStore
 from service.runtime import open_database, open_read_engine
 from service.settings import Settings
-from service.store.inbox import WebhookInbox
-from service.store.keys import KeyStore
-from service.store.projector import Projector
-from service.store.read_mirror import ReadMirror
-from service.store.reader import EventReader
+from service.store.log.reader import EventReader
+from service.store.mirror.read_mirror import ReadMirror
+from service.store.projection.projector import Projector
 from service.webhooks.config import WebhookConfig, load_webhook_config
+from service.webhooks.inbox import WebhookInbox
 
 
 @asynccontextmanager

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.application.errors import PositionBeyondHead, ReadModelsLagging
 from service.application.services import Services
-from service.store import checkpoints
-from service.store.read_model_writer import READ_MODELS
-from service.store.replica import wait_for_checkpoint
+from service.store.database.replica import wait_for_checkpoint
+from service.store.projection import checkpoints
+from service.store.projection.read_model_writer import READ_MODELS
 
 Consistency = Literal["strong", "eventual"]
 T = TypeVar("T")

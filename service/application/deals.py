@@ -10,8 +10,8 @@ from service.application.services import Services
 from service.events.recorded import RecordedEvent
 from service.projections.deal import DealState, deal_state_at, is_deal
 from service.projections.teams import team_at
-from service.store.deal_query import DealFilter, deal_ids
-from service.store.teams_query import team_history_known_at
+from service.store.queries.deals import DealFilter, deal_ids
+from service.store.queries.teams import team_history_known_at
 
 
 @dataclass(frozen=True, slots=True)

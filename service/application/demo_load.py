@@ -10,7 +10,7 @@ from typing import Any
 from service.application.services import Services
 from service.demo import generate
 from service.events.envelope import parse_event
-from service.store.appender import EventAppender
+from service.store.log.appender import EventAppender
 
 BATCH_SIZE = 500
 METADATA = {"actor": "funnel-ledger demo"}

@@ -9,10 +9,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.events.envelope import CloudEvent
-from service.store import checkpoints
-from service.store.appender import AppendResult, EventAppender
-from service.store.read_model_writer import READ_MODELS
-from service.store.reader import EventReader
+from service.store.log.appender import AppendResult, EventAppender
+from service.store.log.reader import EventReader
+from service.store.projection import checkpoints
+from service.store.projection.read_model_writer import READ_MODELS
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

@@ -7,7 +7,7 @@ from datetime import datetime
 from service.application.consistent_reads import Consistency, Read, snapshot
 from service.application.services import Services
 from service.projections.targets import Plan
-from service.store.plan_query import plan_known_at
+from service.store.queries.plans import plan_known_at
 
 
 async def read_plan(

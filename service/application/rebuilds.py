@@ -11,10 +11,10 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.store import checkpoints
-from service.store.read_model_writer import READ_MODELS
-from service.store.reader import EventReader
-from service.store.rebuild import Progress, RebuildReport, rebuild
+from service.store.log.reader import EventReader
+from service.store.projection import checkpoints
+from service.store.projection.read_model_writer import READ_MODELS
+from service.store.projection.rebuild import Progress, RebuildReport, rebuild
 
 RebuildStatus = Literal["idle", "running", "done", "failed"]
 

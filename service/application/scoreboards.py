@@ -17,11 +17,11 @@ from service.application.services import Services
 from service.projections.attainment import with_targets
 from service.projections.profiles import with_profiles
 from service.projections.scoreboard import GroupBy, Scoreboard
-from service.store import mirrored_reads
-from service.store.plan_query import plan_known_at
-from service.store.profiles_query import profile_history_known_at
-from service.store.read_mirror import ReadMirror
-from service.store.teams_query import team_history_known_at
+from service.store.mirror import reads as mirrored_reads
+from service.store.mirror.read_mirror import ReadMirror
+from service.store.queries.plans import plan_known_at
+from service.store.queries.profiles import profile_history_known_at
+from service.store.queries.teams import team_history_known_at
 
 
 async def _recorded_at(conn: AsyncConnection, position: int) -> datetime | None:

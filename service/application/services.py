@@ -11,14 +11,14 @@ from service.application.exports import ExportGate
 from service.application.log_signal import LogSignal
 from service.application.metrics import Metrics
 from service.application.rebuilds import Rebuilds
+from service.keys.api_keys import KeyStore
 from service.settings import Settings
-from service.store.appender import EventAppender
-from service.store.inbox import WebhookInbox
-from service.store.keys import KeyStore
-from service.store.projector import Projector
-from service.store.read_mirror import ReadMirror
-from service.store.reader import EventReader
+from service.store.log.appender import EventAppender
+from service.store.log.reader import EventReader
+from service.store.mirror.read_mirror import ReadMirror
+from service.store.projection.projector import Projector
 from service.webhooks.config import WebhookConfig
+from service.webhooks.inbox import WebhookInbox
 
 
 @dataclass(slots=True)

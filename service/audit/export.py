@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.events.instants import as_stored
 from service.events.vocabulary import RETRACTION
-from service.store.chain import GENESIS, chain_record, iso
-from service.store.period_events import Digest, EventRow, period_pages, period_rows
+from service.store.chain.hashing import GENESIS, chain_record, iso
+from service.store.log.period_events import Digest, EventRow, period_pages, period_rows
 
 EXPORT_FORMAT = "funnel-ledger-export/1"
 NDJSON = "application/x-ndjson"

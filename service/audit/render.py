@@ -6,8 +6,8 @@ from typing import Any
 
 from service.audit.compare import Difference
 from service.audit.replay import ReplayReport
-from service.store.chain import iso
-from service.store.chain_verifier import ChainReport
+from service.store.chain.hashing import iso
+from service.store.chain.verifier import ChainReport
 
 
 def _difference_json(difference: Difference) -> dict[str, Any]:

@@ -21,8 +21,8 @@ from service.events.recorded import RecordedEvent
 from service.events.upcasting import recorded_event
 from service.events.vocabulary import RETRACTION
 from service.projections.scoreboard import Scoreboard, compute_scoreboard
-from service.store import scoreboard_query
-from service.store.period_events import Digest, EventRow, last_known_position, period_rows
+from service.store.log.period_events import Digest, EventRow, last_known_position, period_rows
+from service.store.queries import scoreboard as scoreboard_query
 
 Progress = Callable[[int], None]
 """Called with the log position the walk has reached."""

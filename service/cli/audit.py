@@ -19,11 +19,11 @@ from service.application import audits
 from service.application.bootstrap import bootstrap
 from service.audit.render import replay_json, verify_json
 from service.audit.replay import ReplayReport
+from service.audit.request_log import AuditRequest
 from service.projections.periods import parse_instant, parse_period
 from service.projections.scoreboard import ScoreNumbers
 from service.settings import Settings
-from service.store.audit_log import AuditRequest
-from service.store.chain_verifier import Anchor, ChainReport
+from service.store.chain.verifier import Anchor, ChainReport
 
 err = Console(stderr=True)
 out = Console()

@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 
 from service.application.bootstrap import bootstrap
-from service.bi_connection import bi_connection_string
+from service.bi.connection import bi_connection_string
+from service.bi.roles import DEFAULT_STATEMENT_TIMEOUT_SECONDS, RoleNameError, create_bi_role
 from service.settings import Settings
-from service.store.bi_roles import DEFAULT_STATEMENT_TIMEOUT_SECONDS, RoleNameError, create_bi_role
 
 app = typer.Typer(help="Read-only logins for BI tools.", no_args_is_help=True)
 console = Console(stderr=True)

@@ -33,7 +33,7 @@ from service.importers.runner import (
 )
 from service.importers.salesforce import map_salesforce
 from service.settings import Settings
-from service.store.gc_tuning import fewer_collections
+from service.store.projection.gc_tuning import fewer_collections
 
 app = typer.Typer(
     help="Import a CRM's past (Salesforce, HubSpot) or NDJSON CloudEvents.",

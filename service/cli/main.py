@@ -24,10 +24,10 @@ from service.cli import bi_role
 from service.cli import imports as import_cli
 from service.cli import webhooks as webhooks_cli
 from service.durations import parse_duration
+from service.keys.api_keys import ApiKey, IssuedKey, KeyNotRotatable, parse_scopes
 from service.logs import logging_config
 from service.projections.periods import parse_instant
 from service.settings import Settings
-from service.store.keys import ApiKey, IssuedKey, KeyNotRotatable, parse_scopes
 
 app = typer.Typer(
     help="Funnel Ledger: the five numbers of a sales team, for any past date.",

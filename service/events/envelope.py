@@ -76,7 +76,7 @@ class CloudEvent:
 
     Treat it as immutable. It is not a frozen dataclass only because a frozen one sets each
     field through `object.__setattr__`, which was a sixth of the cost of validating an event;
-    the per-event types of the append path (`service.store.append_plan`) do the same.
+    the per-event types of the append path (`service.store.log.append_plan`) do the same.
     """
 
     id: str

@@ -22,7 +22,7 @@ from service.audit.export import EXPORT_FORMAT, RECORD_FIELDS
 from service.events.upcasting import current_version, upcast
 from service.events.vocabulary import EVENT_TYPES
 from service.importers.rows import InvalidInput, Origin, Plan
-from service.store.chain import canonical_json, link_hash
+from service.store.chain.hashing import canonical_json, link_hash
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from service.api.tabular import csv_cell
+from service.api.http.tabular import csv_cell
 from service.importers.rows import Skipped
 
 

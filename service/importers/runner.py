@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.events.envelope import CloudEvent, EnvelopeError, parse_event
 from service.importers.report import Summary
 from service.importers.rows import InvalidInput, Origin, Plan
-from service.store.appender import AppendResult, EventAppender
 from service.store.errors import AppendRejected
-from service.store.stored_keys import stored_fingerprints
+from service.store.log.appender import AppendResult, EventAppender
+from service.store.log.stored_keys import stored_fingerprints
 
 BATCH_SIZE = 1000
 IN_FLIGHT = 2

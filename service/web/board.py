@@ -11,7 +11,7 @@ from service.application.scoreboards import read_board_and_funnel
 from service.application.services import Services
 from service.projections.periods import start_of
 from service.projections.profiles import without_idle_inactive
-from service.store.latest_fact import latest_fact_before
+from service.store.queries.latest_fact import latest_fact_before
 from service.web.view import View, days_of, shortcut_of
 
 

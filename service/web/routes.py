@@ -21,17 +21,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from service.api.body import read_limited
-from service.api.problems import Problem, refusal_problem
-from service.api.ratelimit import enforce_rate_limit
-from service.api.scoreboard_csv import scoreboard_csv
-from service.api.spans import check_span
-from service.api.unauthenticated import authenticate, count_failure
+from service.api.http.limited_body import read_limited
+from service.api.http.longest_span import check_span
+from service.api.http.problems import Problem, refusal_problem
+from service.api.http.scoreboard_csv import scoreboard_csv
+from service.api.security.failed_auth import authenticate, count_failure
+from service.api.security.rate_limit import enforce_rate_limit
 from service.application.errors import UseCaseRefused
 from service.application.services import Services
+from service.keys.api_keys import ApiKey
 from service.projections.periods import start_of
-from service.store.ended_sessions import EndedSessions
-from service.store.keys import ApiKey
+from service.sessions.signed_out import EndedSessions
 from service.web import i18n
 from service.web.board import Board, fallback_day, read_board
 from service.web.origin import same_origin

@@ -17,8 +17,8 @@ from typing import Final
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.responses import Response
 
-from service.store.ended_sessions import EndedSessions
-from service.store.keys import ApiKey, KeyStore, Scope
+from service.keys.api_keys import ApiKey, KeyStore, Scope
+from service.sessions.signed_out import EndedSessions
 
 COOKIE: Final = "fl_session"
 _SALT: Final = "funnel-ledger.dashboard-session"

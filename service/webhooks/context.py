@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from service.projections.deal import deal_state_at, is_deal
-from service.store.reader import EventReader
+from service.store.log.reader import EventReader
 
 
 @dataclass(frozen=True, slots=True)

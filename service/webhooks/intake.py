@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from service.events.envelope import CloudEvent, EnvelopeError, parse_event
-from service.store.appender import AppendResult, EventAppender
 from service.store.errors import AppendRejected
-from service.store.inbox import NewInboxItem, WebhookInbox
+from service.store.log.appender import AppendResult, EventAppender
+from service.webhooks.inbox import NewInboxItem, WebhookInbox
 from service.webhooks.outcomes import Mapped, Outcome
 
 

@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from service.events.envelope import CloudEvent, EnvelopeError, parse_event
-from service.store.appender import EventAppender
 from service.store.errors import AppendRejected
-from service.store.inbox import InboxItem, WebhookInbox
+from service.store.log.appender import EventAppender
 from service.webhooks.aircall import map_aircall
 from service.webhooks.config import WebhookConfig
 from service.webhooks.context import DealLookup
 from service.webhooks.hubspot import map_hubspot
+from service.webhooks.inbox import InboxItem, WebhookInbox
 from service.webhooks.outcomes import UNREADABLE, Mapped, Outcome, Unmapped
 from service.webhooks.pipedrive import map_pipedrive
 from service.webhooks.standard import map_standard

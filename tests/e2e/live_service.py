@@ -12,7 +12,7 @@ import orjson
 
 from service.api.app import create_app
 from service.events.recorded import RecordedEvent
-from service.store.keys import Scope
+from service.keys.api_keys import Scope
 from tests import databases
 from tests.conftest import bearer, make_settings
 from tests.histories import recorded_from_feed

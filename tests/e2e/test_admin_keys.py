@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app as cli
-from service.store.keys import Scope
+from service.keys.api_keys import Scope
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.e2e

@@ -24,11 +24,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from service.api.app import create_app
-from service.api.audit_models import AuditRequestPage, ReplayModel, VerifyModel
+from service.api.schemas.audit import AuditRequestPage, ReplayModel, VerifyModel
 from service.events.recorded import RecordedEvent
+from service.keys.api_keys import Scope
 from service.projections import compute_scoreboard
-from service.store.database import create_engine
-from service.store.keys import Scope
+from service.store.database.engines import create_engine
 from tests import databases
 from tests.conftest import bearer, make_settings
 from tests.e2e.served import Served, serve

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.store.keys import Scope
+from service.keys.api_keys import Scope
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.e2e

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from service.api.app import create_app
 from service.events.recorded import RecordedEvent
 from service.events.vocabulary import RETRACTION
+from service.keys.api_keys import Scope
 from service.projections import (
     STAGES,
     GroupBy,
@@ -33,8 +34,7 @@ from service.projections import (
     team_history,
     visible,
 )
-from service.store.chain import iso
-from service.store.keys import Scope
+from service.store.chain.hashing import iso
 from tests import databases
 from tests.conftest import bearer, make_settings
 from tests.histories import (

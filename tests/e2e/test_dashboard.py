@@ -10,7 +10,7 @@ import pytest
 
 from service.application.demo_load import load
 from service.demo import generate
-from service.store.keys import Scope
+from service.keys.api_keys import Scope
 from tests.conftest import bearer
 from tests.e2e.dashboard_html import api_row, api_totals, shown_rows, shown_stages, shown_totals
 

@@ -18,7 +18,7 @@ from service.projections import deal_state_at, is_deal, visible
 from service.projections.analytics import Window
 from service.projections.facts import flow_fact
 from service.projections.teams import team_at, team_history
-from service.store.chain import iso
+from service.store.chain.hashing import iso
 from tests import databases
 from tests.conftest import bearer
 from tests.e2e.live_service import LiveService, live_service

@@ -21,8 +21,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from service.api.app import create_app
-from service.store.database import create_engine
-from service.store.keys import KeyStore, Scope
+from service.keys.api_keys import KeyStore, Scope
+from service.store.database.engines import create_engine
 from tests import databases
 from tests.conftest import bearer, make_settings
 

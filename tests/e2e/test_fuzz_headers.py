@@ -34,8 +34,8 @@ from hypothesis import strategies as st
 from starlette.types import Message
 
 from service.api.app import create_app
+from service.keys.api_keys import Scope
 from service.settings import Settings
-from service.store.keys import Scope
 from service.webhooks.signatures import hubspot_v3_signature, standard_signature
 from tests import databases
 from tests.conftest import make_settings

@@ -14,9 +14,9 @@ import pytest
 from fastapi import FastAPI
 
 from service.api.app import create_app
-from service.api.ratelimit import RateLimiter
-from service.api.timeouts import RequestTimeout
-from service.store.keys import Scope
+from service.api.middleware.deadline import RequestTimeout
+from service.api.security.rate_limit import RateLimiter
+from service.keys.api_keys import Scope
 from tests.conftest import bearer, make_settings
 from tests.databases import _asyncpg_dsn
 from tests.webhooks import (

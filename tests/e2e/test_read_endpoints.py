@@ -14,8 +14,8 @@ import pytest
 from fastapi import FastAPI
 
 from service.api.app import create_app
-from service.store.keys import Scope
-from service.store.projector import catch_up
+from service.keys.api_keys import Scope
+from service.store.projection.projector import catch_up
 from tests.conftest import bearer, make_settings
 from tests.factories import ce, qualified, retraction, signed, sourced, visit
 

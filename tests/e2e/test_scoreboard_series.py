@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
 from service.api.app import create_app
-from service.api.scoreboard_csv import scoreboard_csv
+from service.api.http.scoreboard_csv import scoreboard_csv
+from service.keys.api_keys import Scope
 from service.projections import GroupBy, compute_scoreboard
-from service.store.chain import iso
-from service.store.keys import Scope
+from service.store.chain.hashing import iso
 from tests import databases
 from tests.conftest import bearer, make_settings
 from tests.e2e.test_consistency_property import Service, deliver, read_feed

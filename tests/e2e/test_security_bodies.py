@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
 from service.api.app import ADMIN_BODY_BYTES
-from service.api.body_limit import BodyLimit, BodyTooLarge
-from service.store.keys import Scope as KeyScope
+from service.api.middleware.body_limit import BodyLimit, BodyTooLarge
+from service.keys.api_keys import Scope as KeyScope
 from service.web.routes import MAX_FORM_BYTES
 from tests.conftest import bearer
 from tests.e2e.test_limits import running

@@ -11,7 +11,7 @@ import httpx
 import orjson
 import pytest
 
-from service.api.tabular import csv_cell
+from service.api.http.tabular import csv_cell
 from tests.conftest import bearer
 from tests.e2e.served import serve
 from tests.e2e.stalled import load_ledger, stalled_get

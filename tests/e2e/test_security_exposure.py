@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from service.api.app import create_app
-from service.store import checkpoints
-from service.store.read_model_writer import READ_MODELS
+from service.store.projection import checkpoints
+from service.store.projection.read_model_writer import READ_MODELS
 from tests.conftest import bearer, make_settings
 
 pytestmark = pytest.mark.e2e

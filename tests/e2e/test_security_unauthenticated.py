@@ -15,11 +15,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 
-import service.store.keys as keys_module
+import service.keys.api_keys as keys_module
 from service.api.app import create_app
 from service.api.routes import webhooks as webhook_routes
-from service.api.unauthenticated import ClientFailures, client_of
-from service.store.keys import Scope
+from service.api.security.failed_auth import ClientFailures, client_of
+from service.keys.api_keys import Scope
 from service.webhooks.token_scan import may_carry_token
 from tests.conftest import bearer, make_settings
 from tests.e2e.test_dashboard import SAME_SITE

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from service.api.app import create_app
-from service.store.keys import Scope
+from service.keys.api_keys import Scope
 from tests.conftest import bearer, make_settings
 from tests.e2e.served import serve
 from tests.e2e.stalled import TEN_YEARS, load_ledger, stalled_get

@@ -21,7 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 from itsdangerous import TimestampSigner
 
-from service.api.stream_auth import TOKEN_SECONDS
+from service.api.security.stream_access import TOKEN_SECONDS
 from service.settings import Settings
 from tests.conftest import bearer, make_settings
 from tests.factories import sourced, visit

@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from service.api.app import create_app
-from service.store.keys import Scope
+from service.keys.api_keys import Scope
 from tests.conftest import bearer, make_settings
 from tests.factories import signed, sourced
 

@@ -9,7 +9,7 @@ import httpx
 import orjson
 import pytest
 
-from service.store.database import create_engine
+from service.store.database.engines import create_engine
 from tests.conftest import bearer
 from tests.factories import visit
 from tests.integration.test_upcasting import old_log, store_as_before, twins

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.store.database import create_engine
+from service.store.database.engines import create_engine
 
 
 @pytest.fixture

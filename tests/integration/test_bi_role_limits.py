@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.store.bi_roles import create_bi_role
+from service.bi.roles import create_bi_role
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from service.application.demo_load import load
 from service.cli import app as cli
 from service.demo import generate
-from service.store.appender import EventAppender
+from service.store.log.appender import EventAppender
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.events.envelope import CloudEvent, parse_event
-from service.store.appender import EventAppender
-from service.store.reader import EventReader
+from service.store.log.appender import EventAppender
+from service.store.log.reader import EventReader
 from tests.factories import visit
 
 pytestmark = pytest.mark.integration

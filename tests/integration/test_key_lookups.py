@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.store.keys import ApiKey, KeyStore, Scope
+from service.keys.api_keys import ApiKey, KeyStore, Scope
 
 Remembered = tuple[float, bytes, ApiKey]
 

@@ -27,14 +27,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.events.envelope import CloudEvent, parse_event
-from service.store import checkpoints
-from service.store.appender import EventAppender
-from service.store.database import create_engine
-from service.store.keys import KeyStore, Scope
-from service.store.migrate import alembic_config, upgrade_to_head
-from service.store.projector import catch_up
-from service.store.read_model_writer import READ_MODELS
-from service.store.rebuild import rebuild
+from service.keys.api_keys import KeyStore, Scope
+from service.store.database.engines import create_engine
+from service.store.database.migrate import alembic_config, upgrade_to_head
+from service.store.log.appender import EventAppender
+from service.store.projection import checkpoints
+from service.store.projection.projector import catch_up
+from service.store.projection.read_model_writer import READ_MODELS
+from service.store.projection.rebuild import rebuild
 from tests.conftest import bearer
 from tests.factories import ce, qualified, retraction, signed, sourced, visit
 

@@ -8,11 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.events.envelope import parse_event
 from service.projections import visible
 from service.projections.targets import plan
-from service.store.appender import EventAppender
-from service.store.plan_query import plan_known_at
-from service.store.projector import catch_up
-from service.store.reader import EventReader
-from service.store.rebuild import rebuild
+from service.store.log.appender import EventAppender
+from service.store.log.reader import EventReader
+from service.store.projection.projector import catch_up
+from service.store.projection.rebuild import rebuild
+from service.store.queries.plans import plan_known_at
 from tests.factories import ce, retraction
 from tests.histories import known_ats
 

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.events.envelope import parse_event
-from service.store import checkpoints
-from service.store.appender import EventAppender
-from service.store.read_model_writer import READ_MODELS
+from service.store.log.appender import EventAppender
+from service.store.projection import checkpoints
+from service.store.projection.read_model_writer import READ_MODELS
 from tests.factories import sourced, visit
 
 pytestmark = pytest.mark.integration

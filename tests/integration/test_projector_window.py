@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.datagen import Shape, batches, history
 from service.events.envelope import parse_event
-from service.store.appender import EventAppender
-from service.store.projector import catch_up
-from service.store.read_model_writer import LIVE, READ_MODELS
+from service.store.log.appender import EventAppender
+from service.store.projection.projector import catch_up
+from service.store.projection.read_model_writer import LIVE, READ_MODELS
 from tests.integration.test_rebuild import table_rows
 
 pytestmark = pytest.mark.integration

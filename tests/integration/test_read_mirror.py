@@ -9,13 +9,15 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.events.envelope import parse_event
-from service.store import checkpoints, mirrored_reads, scoreboard_query
-from service.store.appender import EventAppender
-from service.store.database import create_engine
-from service.store.projector import catch_up
-from service.store.read_mirror import ReadMirror
-from service.store.read_model_writer import READ_MODELS
-from service.store.teams_query import team_history_known_at
+from service.store.database.engines import create_engine
+from service.store.log.appender import EventAppender
+from service.store.mirror import reads as mirrored_reads
+from service.store.mirror.read_mirror import ReadMirror
+from service.store.projection import checkpoints
+from service.store.projection.projector import catch_up
+from service.store.projection.read_model_writer import READ_MODELS
+from service.store.queries import scoreboard as scoreboard_query
+from service.store.queries.teams import team_history_known_at
 from tests.factories import qualified, signed, sourced, visit
 
 pytestmark = pytest.mark.integration

@@ -16,15 +16,15 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.datagen import Shape, batches, history
+from service.bi.roles import create_bi_role
 from service.events.envelope import parse_event
-from service.store import rebuild as rebuild_module
-from service.store.appender import EventAppender
-from service.store.bi_roles import create_bi_role
-from service.store.database import create_engine
-from service.store.generations import live_partitions
-from service.store.migrate import alembic_config
-from service.store.projector import catch_up
-from service.store.rebuild import rebuild
+from service.store.database.engines import create_engine
+from service.store.database.migrate import alembic_config
+from service.store.log.appender import EventAppender
+from service.store.projection import rebuild as rebuild_module
+from service.store.projection.generations import live_partitions
+from service.store.projection.projector import catch_up
+from service.store.projection.rebuild import rebuild
 from tests import databases
 from tests.integration.test_rebuild import table_rows
 

@@ -17,15 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from service.events.envelope import parse_event
 from service.events.recorded import RecordedEvent
 from service.projections import STAGES, GroupBy, compute_funnel, compute_scoreboard, deal_state_at
-from service.store import checkpoints, mirrored_reads, scoreboard_query
-from service.store.appender import EventAppender
-from service.store.database import create_engine
-from service.store.deal_query import DealFilter, deal_ids
-from service.store.projector import catch_up
-from service.store.read_mirror import ReadMirror
-from service.store.read_model_writer import READ_MODELS
-from service.store.reader import EventReader
-from service.store.teams_query import team_history_known_at
+from service.store.database.engines import create_engine
+from service.store.log.appender import EventAppender
+from service.store.log.reader import EventReader
+from service.store.mirror import reads as mirrored_reads
+from service.store.mirror.read_mirror import ReadMirror
+from service.store.projection import checkpoints
+from service.store.projection.projector import catch_up
+from service.store.projection.read_model_writer import READ_MODELS
+from service.store.queries import scoreboard as scoreboard_query
+from service.store.queries.deals import DealFilter, deal_ids
+from service.store.queries.teams import team_history_known_at
 from tests import databases
 from tests.histories import DEALS, INSTANTS, PERIODS, REPS, Delivery, deliveries, known_ats
 

@@ -9,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.datagen import Shape, batches, history
 from service.events.envelope import parse_event
-from service.store.appender import EventAppender
-from service.store.projector import catch_up
-from service.store.read_model_writer import LIVE
-from service.store.rebuild import rebuild
-from service.store.segment_rebuild import rebuild_segments
+from service.store.log.appender import EventAppender
+from service.store.projection.projector import catch_up
+from service.store.projection.read_model_writer import LIVE
+from service.store.projection.rebuild import rebuild
+from service.store.projection.segment_rebuild import rebuild_segments
 
 pytestmark = pytest.mark.integration
 

@@ -18,17 +18,17 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.bi.roles import RoleNameError, create_bi_role
 from service.events.envelope import parse_event
 from service.events.recorded import RecordedEvent
 from service.projections import deal_state_at, is_deal, visible
 from service.projections.facts import flow_fact
 from service.projections.teams import team_at, team_history
-from service.store.appender import EventAppender
-from service.store.bi_roles import RoleNameError, create_bi_role
-from service.store.database import create_engine
-from service.store.projector import catch_up
-from service.store.reader import EventReader
-from service.store.rebuild import rebuild
+from service.store.database.engines import create_engine
+from service.store.log.appender import EventAppender
+from service.store.log.reader import EventReader
+from service.store.projection.projector import catch_up
+from service.store.projection.rebuild import rebuild
 from tests import databases
 from tests.factories import ce, qualified, retraction, signed, sourced, visit
 from tests.histories import DEALS, Delivery, deliveries

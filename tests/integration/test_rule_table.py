@@ -16,11 +16,11 @@ from service.events.envelope import parse_event
 from service.projections import compute_scoreboard, is_deal, visible
 from service.projections.facts import flow_fact
 from service.projections.rules import RULES
-from service.store.appender import EventAppender
-from service.store.database import create_engine
-from service.store.projector import catch_up
-from service.store.reader import EventReader
-from service.store.rebuild import rebuild
+from service.store.database.engines import create_engine
+from service.store.log.appender import EventAppender
+from service.store.log.reader import EventReader
+from service.store.projection.projector import catch_up
+from service.store.projection.rebuild import rebuild
 from tests import databases
 from tests.histories import Delivery, deliveries
 from tests.integration.test_rebuild import table_rows

@@ -18,11 +18,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.events.envelope import parse_event
-from service.store.appender import EventAppender
-from service.store.chain import canonical_json, chain_record, link_hash
-from service.store.chain_rows import fast_canonical, to_chain_row
-from service.store.chain_verifier import Anchor, ChainReport, ChainVerifier
-from service.store.snapshots import repeatable_read
+from service.store.chain.hashing import canonical_json, chain_record, link_hash
+from service.store.chain.rows import fast_canonical, to_chain_row
+from service.store.chain.verifier import Anchor, ChainReport, ChainVerifier
+from service.store.database.snapshots import repeatable_read
+from service.store.log.appender import EventAppender
 from tests.factories import ce, qualified, signed, sourced, visit
 from tools import verify_export
 

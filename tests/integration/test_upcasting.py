@@ -29,18 +29,20 @@ from service.events import upcasting
 from service.events.envelope import parse_event
 from service.events.upcasting import ShapeHistory
 from service.projections.deal import deal_state_at
-from service.store import checkpoints, mirrored_reads, scoreboard_query
-from service.store.appender import EventAppender
-from service.store.chain import chain_record, link_hash
-from service.store.chain_rows import fast_canonical
-from service.store.chain_verifier import ChainVerifier
-from service.store.projector import catch_up
-from service.store.read_mirror import ReadMirror
-from service.store.read_model_writer import LIVE, READ_MODELS
-from service.store.reader import EventReader
-from service.store.rebuild import rebuild
-from service.store.snapshots import repeatable_read
-from service.store.teams_query import team_history_known_at
+from service.store.chain.hashing import chain_record, link_hash
+from service.store.chain.rows import fast_canonical
+from service.store.chain.verifier import ChainVerifier
+from service.store.database.snapshots import repeatable_read
+from service.store.log.appender import EventAppender
+from service.store.log.reader import EventReader
+from service.store.mirror import reads as mirrored_reads
+from service.store.mirror.read_mirror import ReadMirror
+from service.store.projection import checkpoints
+from service.store.projection.projector import catch_up
+from service.store.projection.read_model_writer import LIVE, READ_MODELS
+from service.store.projection.rebuild import rebuild
+from service.store.queries import scoreboard as scoreboard_query
+from service.store.queries.teams import team_history_known_at
 from tests.factories import ce, qualified, retraction, signed, sourced, visit
 from tools import verify_export
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from service.store.database import create_engine
-from service.store.keys import KeyStore, Scope
+from service.keys.api_keys import KeyStore, Scope
+from service.store.database.engines import create_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 QUIET = {"FUNNEL_LOG_LEVEL": "WARNING", "FUNNEL_LOG_FORMAT": "text"}

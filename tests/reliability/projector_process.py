@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from service.store.database import create_engine
-from service.store.projector import catch_up
+from service.store.database.engines import create_engine
+from service.store.projection.projector import catch_up
 
 
 async def _main(url: str, batch_size: int) -> None:

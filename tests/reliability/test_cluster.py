@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.store.database import create_engine
-from service.store.keys import Scope
-from service.store.projector import PROJECTOR_LOCK
+from service.keys.api_keys import Scope
+from service.store.database.engines import create_engine
+from service.store.projection.projector import PROJECTOR_LOCK
 from tests.reliability.checks import (
     assert_exactly_once,
     assert_read_models_match_fold,

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.store.keys import Scope
+from service.keys.api_keys import Scope
 from tests.reliability.checks import (
     assert_exactly_once,
     assert_read_models_match_fold,

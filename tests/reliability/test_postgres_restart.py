@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from service.api.app import create_app
-from service.store.keys import Scope
+from service.keys.api_keys import Scope
 from tests.conftest import make_settings
 from tests.reliability.checks import (
     assert_exactly_once,

@@ -18,12 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.events.envelope import parse_event
 from service.projections import compute_funnel, compute_scoreboard
 from service.projections.facts import flow_fact
-from service.store import checkpoints, scoreboard_query
-from service.store.appender import EventAppender
-from service.store.database import create_engine
-from service.store.read_model_writer import LIVE, READ_MODELS
-from service.store.reader import EventReader
-from service.store.rebuild import rebuild
+from service.store.database.engines import create_engine
+from service.store.log.appender import EventAppender
+from service.store.log.reader import EventReader
+from service.store.projection import checkpoints
+from service.store.projection.read_model_writer import LIVE, READ_MODELS
+from service.store.projection.rebuild import rebuild
+from service.store.queries import scoreboard as scoreboard_query
 from tests.reliability.checks import GROUPS
 from tests.reliability.harness import ROOT
 from tests.reliability.workload import QUARTER, batches

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from service.api.app import create_app
-from service.store import checkpoints
-from service.store.keys import Scope
-from service.store.read_model_writer import READ_MODELS
+from service.keys.api_keys import Scope
+from service.store.projection import checkpoints
+from service.store.projection.read_model_writer import READ_MODELS
 from tests.conftest import make_settings
 from tests.reliability.checks import (
     assert_read_models_match_fold,

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.store.keys import Scope
+from service.keys.api_keys import Scope
 from tests.reliability.checks import assert_exactly_once, read_feed
 from tests.reliability.harness import ServiceProcess, issue_token
 from tests.reliability.workload import Reader, Writer, batches

@@ -9,7 +9,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.store.chain import canonical_json, chain_record, iso, link_template
+from service.store.chain.hashing import canonical_json, chain_record, iso, link_template
 
 TEXT = st.text(
     alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.store.keys import ApiKey, Scope
+from service.keys.api_keys import ApiKey, Scope
 from service.web import i18n
 from service.web.board import Board
 from service.web.charts import WIDTH, Share, funnel_bars

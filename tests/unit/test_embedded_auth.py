@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from service.bi_connection import bi_connection_string
+from service.bi.connection import bi_connection_string
 from service.embedded import Listen, client_auth
 from service.settings import Settings
 

@@ -6,8 +6,8 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
-from service.api.auth import WriterKey
-from service.api.keyed_route import KeyedRoute
+from service.api.security.auth import WriterKey
+from service.api.security.keyed_route import KeyedRoute
 
 
 async def _stamp(request: Request) -> None:

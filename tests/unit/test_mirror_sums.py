@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.store.mirror_sums import currency_numbers, group_sums, money_units
+from service.store.mirror.sums import currency_numbers, group_sums, money_units
 
 AMOUNTS = st.one_of(
     st.none(),

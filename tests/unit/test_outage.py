@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
-from service.store.outage import is_database_unavailable
+from service.store.database.unreachable import is_database_unavailable
 
 
 def _wrapped(error: BaseException) -> Exception:

@@ -14,7 +14,7 @@ from typing import get_args
 import pytest
 
 from service.api.routes.deals import StageName
-from service.api.schemas import StagesModel
+from service.api.schemas.reads import StagesModel
 from service.events.vocabulary import Metric, VisitCompleted
 from service.projections import compute_funnel
 from service.projections.rule_text import markdown, migration, seed_statements, sql_list, sql_text

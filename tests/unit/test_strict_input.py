@@ -11,11 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
+from service.bi.roles import RoleNameError, create_bi_role
 from service.digits import MAX_INT64, natural
 from service.events.json_keys import DuplicateKeys, check_unique_keys
 from service.events.money import Amount, Currency
 from service.events.text import identifier_problem
-from service.store.bi_roles import RoleNameError, create_bi_role
 from service.web.view import kind_of
 
 

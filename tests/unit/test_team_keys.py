@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from service.projections.teams import TeamHistory, team_at
-from service.store.mirror_columns import Codes, micros
-from service.store.mirror_query import team_codes, team_codes_by_interval, team_keys
+from service.store.mirror.columns import Codes, micros
+from service.store.mirror.query import team_codes, team_codes_by_interval, team_keys
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 REPS = ["r1", "r2", "r3", "gone"]

@@ -27,7 +27,7 @@ from service.events.upcasting import (
 from service.events.vocabulary import EVENT_TYPES, VisitCompleted
 from service.projections import compute_scoreboard
 from service.projections.deal import deal_state_at
-from service.store.chain import iso
+from service.store.chain.hashing import iso
 from tests.histories import PERIODS
 from tests.unit.factory import EventLog
 from tests.unit.test_properties import FAST, event_logs, known_ats
@@ -197,4 +197,4 @@ def test_stored_rows_become_recorded_events_in_one_place() -> None:
         for path in (ROOT / "service").rglob("*.py")
         if _builds_recorded_events(path)
     }
-    assert builders == {"service/events/upcasting.py", "service/store/plan_query.py"}
+    assert builders == {"service/events/upcasting.py", "service/store/queries/plans.py"}

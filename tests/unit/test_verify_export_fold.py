@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from service.events.recorded import RecordedEvent
 from service.projections import compute_scoreboard
-from service.store.chain import iso
+from service.store.chain.hashing import iso
 from tests.histories import PERIODS
 from tests.unit.factory import EventLog
 from tests.unit.test_properties import FAST, event_logs, known_ats

@@ -56,7 +56,7 @@ async def test_within_says_whether_it_finished_in_time():
 
 
 async def test_stop_ends_a_projector_whose_first_cancellation_was_lost():
-    from service.store.projector import Projector
+    from service.store.projection.projector import Projector
 
     # Given a projector task that loses the first cancellation (as wait_for could)
     async def stubborn() -> None:

@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from service.api.auth import AdminKey
 from service.api.deps import ServicesDep
+from service.api.security.auth import AdminKey
 from service.application.rebuilds import projection_lag
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])

@@ -16,13 +16,13 @@ from pydantic import (
     field_validator,
 )
 
-from service.api.auth import AdminKey
 from service.api.deps import ServicesDep
-from service.api.key_first import KeyFirstRoute
-from service.api.problems import Problem
+from service.api.http.problems import Problem
+from service.api.security.auth import AdminKey
+from service.api.security.key_first_route import KeyFirstRoute
 from service.durations import DURATION_PATTERN, parse_duration
 from service.events.instants import check_range, parse_date_time
-from service.store.keys import ApiKey, KeyNotRotatable, KeyStatus, Scope
+from service.keys.api_keys import ApiKey, KeyNotRotatable, KeyStatus, Scope
 
 # The key is checked before a body is read: an anonymous client gets 401, never a parse.
 router = APIRouter(prefix="/v1/admin/keys", tags=["admin"], route_class=KeyFirstRoute)

@@ -9,12 +9,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from service.api.auth import AdminKey
 from service.api.deps import ServicesDep
-from service.api.problems import Problem
+from service.api.http.problems import Problem
+from service.api.security.auth import AdminKey
 from service.application.services import Services
-from service.store.inbox import InboxItem
 from service.webhooks.context import ledger_lookup
+from service.webhooks.inbox import InboxItem
 from service.webhooks.replay import InboxReplay, Replayed
 
 router = APIRouter(prefix="/v1/admin/webhooks", tags=["admin"])

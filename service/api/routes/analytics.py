@@ -13,13 +13,13 @@ import orjson
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from service.api.auth import ReaderKey
 from service.api.deps import ServicesDep
-from service.api.window import WindowDep
+from service.api.http.period_query import WindowDep
+from service.api.security.auth import ReaderKey
 from service.application import analytics
 from service.application.analytics import WindowQuery
 from service.application.consistent_reads import Read
-from service.store.chain import iso
+from service.store.chain.hashing import iso
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 

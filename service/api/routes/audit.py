@@ -13,21 +13,21 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from service.api.audit_models import AuditRequestPage, ReplayModel, VerifyModel
-from service.api.auth import AuditorKey
 from service.api.deps import ServicesDep
-from service.api.export_stream import ExportResponse
-from service.api.params import instant
-from service.api.problems import Problem
-from service.api.spans import bounded_period
+from service.api.http.export_stream import ExportResponse
+from service.api.http.longest_span import bounded_period
+from service.api.http.problems import Problem
+from service.api.http.time_params import instant
+from service.api.schemas.audit import AuditRequestPage, ReplayModel, VerifyModel
+from service.api.security.auth import AuditorKey
 from service.application import audits
 from service.application.services import Services
 from service.audit.export import NDJSON, ExportScope
 from service.audit.render import replay_json, verify_json
-from service.store.audit_log import AuditRequest, LoggedRequest
-from service.store.chain import iso
-from service.store.chain_verifier import Anchor
-from service.store.keys import ApiKey
+from service.audit.request_log import AuditRequest, LoggedRequest
+from service.keys.api_keys import ApiKey
+from service.store.chain.hashing import iso
+from service.store.chain.verifier import Anchor
 
 PREFIX = "/v1/audit"
 router = APIRouter(prefix=PREFIX, tags=["audit"])

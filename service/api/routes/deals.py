@@ -7,17 +7,17 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Path, Query, Response
 
-from service.api.auth import ReaderKey
 from service.api.deps import ServicesDep
-from service.api.params import as_of_or_now, known_at_or_now
-from service.api.problems import Problem
-from service.api.schemas import DealEvents, DealPage, DealResponse
+from service.api.http.problems import Problem
+from service.api.http.time_params import as_of_or_now, known_at_or_now
+from service.api.schemas.reads import DealEvents, DealPage, DealResponse
+from service.api.security.auth import ReaderKey
 from service.application.consistent_reads import Consistency
 from service.application.deals import DealQuery, deal_events, read_deal
 from service.application.deals import list_deals as deal_page
 from service.events.vocabulary import RETRACTION
 from service.projections.knowledge import order_key
-from service.store.chain import iso
+from service.store.chain.hashing import iso
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
 

@@ -10,13 +10,13 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from service.api.auth import ReaderKey, WriterKey
-from service.api.body import read_limited
 from service.api.deps import ServicesDep
-from service.api.event_schemas import append_request_body
-from service.api.feed_items import feed_item
-from service.api.keyed_route import KeyedRoute
-from service.api.problems import Problem
+from service.api.http.limited_body import read_limited
+from service.api.http.problems import Problem
+from service.api.schemas.event_schemas import append_request_body
+from service.api.schemas.feed_items import feed_item
+from service.api.security.auth import ReaderKey, WriterKey
+from service.api.security.keyed_route import KeyedRoute
 from service.application.services import Services
 from service.events.codec import BodyError, decode_body
 from service.events.envelope import CloudEvent, EnvelopeError, parse_event
@@ -30,7 +30,7 @@ from service.store.errors import (
 router = APIRouter(prefix="/v1/events", tags=["events"])
 ingest_router = APIRouter(prefix="/v1/events", tags=["events"], route_class=KeyedRoute)
 """`POST /v1/events`, the busiest route: its key is checked without FastAPI's dependency
-solving (see `service.api.keyed_route`)."""
+solving (see `service.api.security.keyed_route`)."""
 
 
 class EventResult(BaseModel):

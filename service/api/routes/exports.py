@@ -13,11 +13,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from service.api.auth import ReaderKey
 from service.api.deps import ServicesDep
-from service.api.params import as_of_or_now, known_at_or_now
-from service.api.tabular import BomParam, Download, Format, export_response
-from service.api.window import AsOf, ConsistencyParam, KnownAt, MinPosition, WindowDep
+from service.api.http.period_query import AsOf, ConsistencyParam, KnownAt, MinPosition, WindowDep
+from service.api.http.tabular import BomParam, Download, Format, export_response
+from service.api.http.time_params import as_of_or_now, known_at_or_now
+from service.api.security.auth import ReaderKey
 from service.application.bi_exports import DEAL_COLUMNS, FACT_COLUMNS, deal_rows, fact_rows
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"])

@@ -14,12 +14,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from service.api.auth import KeyRequirement, bearer_token
 from service.api.deps import ServicesDep
+from service.api.security.auth import KeyRequirement, bearer_token
 from service.application.metrics import CONTENT_TYPE, Metrics
-from service.store import checkpoints
-from service.store.keys import Scope
-from service.store.read_model_writer import READ_MODELS
+from service.keys.api_keys import Scope
+from service.store.projection import checkpoints
+from service.store.projection.read_model_writer import READ_MODELS
 
 router = APIRouter(tags=["operations"])
 _log = logging.getLogger(__name__)

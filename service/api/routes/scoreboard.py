@@ -7,17 +7,17 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
-from service.api.auth import ReaderKey
 from service.api.deps import ServicesDep
-from service.api.params import as_of_or_now, known_at_or_now
-from service.api.schemas import FunnelModel, ScoreboardModel
-from service.api.scoreboard_csv import scoreboard_csv
-from service.api.spans import bounded_period
-from service.api.tabular import BomParam
+from service.api.http.longest_span import bounded_period
+from service.api.http.scoreboard_csv import scoreboard_csv
+from service.api.http.tabular import BomParam
+from service.api.http.time_params import as_of_or_now, known_at_or_now
+from service.api.schemas.reads import FunnelModel, ScoreboardModel
+from service.api.security.auth import ReaderKey
 from service.application.consistent_reads import Consistency
 from service.application.scoreboards import read_funnel, read_scoreboard
 from service.projections.scoreboard import GroupBy
-from service.store.chain import iso
+from service.store.chain.hashing import iso
 
 router = APIRouter(prefix="/v1", tags=["scoreboard"])
 

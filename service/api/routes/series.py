@@ -8,21 +8,21 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
-from service.api.auth import ReaderKey
 from service.api.deps import ServicesDep
-from service.api.params import known_at_or_now
-from service.api.problems import Problem
+from service.api.http.longest_span import bounded_period
+from service.api.http.period_query import ConsistencyParam, MinPosition
+from service.api.http.problems import Problem
+from service.api.http.series_csv import series_csv
+from service.api.http.tabular import BomParam
+from service.api.http.time_params import known_at_or_now
 from service.api.routes.scoreboard import _wants_csv
-from service.api.schemas import ScoreboardSeriesModel
-from service.api.series_csv import series_csv
-from service.api.spans import bounded_period
-from service.api.tabular import BomParam
-from service.api.window import ConsistencyParam, MinPosition
+from service.api.schemas.reads import ScoreboardSeriesModel
+from service.api.security.auth import ReaderKey
 from service.application.consistent_reads import snapshot
 from service.application.scoreboards import scoreboard_with_targets
 from service.projections.intervals import Interval, sub_periods
 from service.projections.scoreboard import GroupBy
-from service.store.chain import iso
+from service.store.chain.hashing import iso
 
 router = APIRouter(prefix="/v1", tags=["scoreboard"])
 

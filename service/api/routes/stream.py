@@ -1,7 +1,7 @@
 """`GET /v1/events/stream`: the global feed as Server-Sent Events, resumable by position.
 
 A browser page reads it with `EventSource`: by its dashboard session, or by a short-lived token
-from `POST /v1/events/stream/tokens` in `?access_token=` (see `service.api.stream_auth`).
+from `POST /v1/events/stream/tokens` in `?access_token=` (see `service.api.security.stream_access`).
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Row
 
-from service.api.auth import ReaderKey
 from service.api.deps import ServicesDep
-from service.api.feed_items import feed_item
-from service.api.problems import Problem
-from service.api.stream_auth import StreamReader, stream_tokens
+from service.api.http.problems import Problem
+from service.api.schemas.feed_items import feed_item
+from service.api.security.auth import ReaderKey
+from service.api.security.stream_access import StreamReader, stream_tokens
 from service.application.services import Services
 from service.digits import natural
-from service.store.keys import ApiKey
+from service.keys.api_keys import ApiKey
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 

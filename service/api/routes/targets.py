@@ -8,13 +8,13 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from service.api.auth import ReaderKey
 from service.api.deps import ServicesDep
-from service.api.params import as_of_or_now, known_at_or_now
-from service.api.window import AsOf, ConsistencyParam, KnownAt, MinPosition
+from service.api.http.period_query import AsOf, ConsistencyParam, KnownAt, MinPosition
+from service.api.http.time_params import as_of_or_now, known_at_or_now
+from service.api.security.auth import ReaderKey
 from service.application.plans import read_plan
 from service.projections.targets import Plan, priorities_entry_at, target_at
-from service.store.chain import iso
+from service.store.chain.hashing import iso
 
 router = APIRouter(prefix="/v1/targets", tags=["targets"])
 

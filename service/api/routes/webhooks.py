@@ -16,10 +16,10 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from service.api.body import read_limited
 from service.api.deps import ServicesDep
-from service.api.problems import Problem
-from service.api.unauthenticated import count_failure, refuse_if_blocked
+from service.api.http.limited_body import read_limited
+from service.api.http.problems import Problem
+from service.api.security.failed_auth import count_failure, refuse_if_blocked
 from service.application.services import Services
 from service.events.codec import PLAIN_JSON, BodyError, decode_body
 from service.events.json_keys import DuplicateKeys, check_unique_keys

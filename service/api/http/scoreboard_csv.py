@@ -1,0 +1,107 @@
+"""The scoreboard as CSV, written from its JSON shape so that both always say the same.
+
+One line per row, then a `totals` line; money per currency; a target and an attainment column
+per metric that any row or the totals has a target for. Every cell goes through `csv_cell`, as
+in the exports: a row key a spreadsheet would run as a formula is written with a leading `'`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from service.api.http.tabular import BOM, csv_cell
+
+METRICS = ("closed_deals", "committed_deals", "opportunities", "leads", "client_visits")
+COLUMNS = (
+    "row",
+    "key",
+    *METRICS,
+    "fsi_visits",
+    "fua_visits",
+    "open_leads",
+    "open_opportunities",
+    "open_committed_deals",
+)
+
+
+def _lines(board: Mapping[str, Any]) -> list[tuple[str, str | None, Mapping[str, Any]]]:
+    lines: list[tuple[str, str | None, Mapping[str, Any]]] = [
+        ("row", row["key"], row) for row in board["rows"]
+    ]
+    lines.append(("totals", None, board["totals"]))
+    return lines
+
+
+def _number(value: float | None) -> str | None:
+    """A target or an attainment as plain decimal text (None stays an empty cell)."""
+    return None if value is None else format(value, "f").rstrip("0").rstrip(".")
+
+
+def _goal_cells(numbers: Mapping[str, Any], metrics: Sequence[str]) -> list[str | None]:
+    targets, attainment = numbers.get("targets") or {}, numbers.get("attainment") or {}
+    cells: list[str | None] = []
+    for metric in metrics:
+        cells += [_number(targets.get(metric)), _number(attainment.get(metric))]
+    return cells
+
+
+def board_lines(board: Mapping[str, Any]) -> list[tuple[str, str | None, Mapping[str, Any]]]:
+    """The rows of a scoreboard (in the shape of `GET /v1/scoreboard`), then its totals."""
+    return _lines(board)
+
+
+def csv_layout(
+    lines: Sequence[tuple[str, str | None, Mapping[str, Any]]],
+) -> tuple[list[str], list[str], list[str]]:
+    """The header, the currencies and the metrics with targets that `lines` need."""
+    currencies = sorted({c for _, _, numbers in lines for c in numbers["closed_value"]})
+    goals = {m for _, _, numbers in lines for m in numbers.get("targets") or {}}
+    metrics = [metric for metric in METRICS if metric in goals]
+    header = [
+        *COLUMNS,
+        *(f"closed_value_{c}" for c in currencies),
+        *(f"{kind}_{m}" for m in metrics for kind in ("target", "attainment")),
+    ]
+    return header, currencies, metrics
+
+
+def line_cells(
+    kind: str,
+    key: str | None,
+    numbers: Mapping[str, Any],
+    currencies: Sequence[str],
+    metrics: Sequence[str],
+) -> list[Any]:
+    """One line's cells, in the order of `csv_layout`'s header (not yet through `csv_cell`)."""
+    opened = numbers["open"]
+    return [
+        kind,
+        key,
+        *(numbers[metric] for metric in METRICS),
+        numbers["fsi_visits"],
+        numbers["fua_visits"],
+        opened["leads"],
+        opened["opportunities"],
+        opened["committed_deals"],
+        *(numbers["closed_value"].get(c, "0") for c in currencies),
+        *_goal_cells(numbers, metrics),
+    ]
+
+
+def scoreboard_csv(board: Mapping[str, Any], *, bom: bool = False) -> str:
+    """The scoreboard (in the shape of `GET /v1/scoreboard`) as CSV text, CRLF lines.
+
+    With `bom`, the text starts with a byte-order mark, so that Excel reads it as UTF-8.
+    """
+    lines = _lines(board)
+    header, currencies, metrics = csv_layout(lines)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([csv_cell(name) for name in header])
+    for kind, key, numbers in lines:
+        cells = line_cells(kind, key, numbers, currencies, metrics)
+        writer.writerow([csv_cell(cell) for cell in cells])
+    return (BOM if bom else "") + buffer.getvalue()

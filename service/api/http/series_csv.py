@@ -1,0 +1,28 @@
+"""A series of scoreboards as one CSV: each sub-period's lines, its ends in the first columns.
+
+The columns after `period_from` and `period_to` are the scoreboard CSV's; the money and target
+columns are those any sub-period needs, so that every line has the same columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from service.api.http.scoreboard_csv import board_lines, csv_layout, line_cells
+from service.api.http.tabular import BOM, csv_cell
+
+
+def series_csv(periods: Sequence[Mapping[str, Any]], *, bom: bool = False) -> str:
+    """`periods` (each `{"from", "to", "rows", "totals"}`) as CSV text, CRLF lines."""
+    lines = [(period, line) for period in periods for line in board_lines(period)]
+    header, currencies, metrics = csv_layout([line for _, line in lines])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([csv_cell(name) for name in ("period_from", "period_to", *header)])
+    for period, (kind, key, numbers) in lines:
+        cells = [period["from"], period["to"], *line_cells(kind, key, numbers, currencies, metrics)]
+        writer.writerow([csv_cell(cell) for cell in cells])
+    return (BOM if bom else "") + buffer.getvalue()

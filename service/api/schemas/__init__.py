@@ -1,0 +1,1 @@
+"""Response models of the endpoints, as the OpenAPI document shows them."""

@@ -1,0 +1,1 @@
+"""Read-only database logins for BI tools and the connection strings they use."""

@@ -1,0 +1,1 @@
+"""API keys and their scopes: issued once, shown once, stored as hashes."""

@@ -1,0 +1,1 @@
+"""Dashboard sessions that were signed out of, until their cookie expires."""

@@ -1,0 +1,139 @@
+"""The events that decide a period's scoreboard: what an audit replay reads and an export holds.
+
+For a period [from, to) as known at `known_at`, they are, in position order:
+
+1. every event of a deal stream (subject neither `rep:…` nor `team:…`) with
+   `occurred_at < to` and `recorded_at <= known_at`, retraction excluded: the flow of the
+   period needs those in it, the open numbers at `to` need the whole history before it;
+2. every retraction recorded by `known_at` that names an event of (1).
+
+Nothing else can change the five numbers grouped by rep: rep streams only carry team
+assignments and targets, team streams targets and priorities, and later events or retractions
+of later events are outside the period. Events whose `occurred_at` lies out of range (only an
+earlier version could store one) are never counted, so never selected either; a retraction's
+time does not matter, as everywhere (`event_rows.foldable`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from service.events.instants import EARLIEST, utc_iso
+from service.store.log.event_rows import occurred_in_range
+
+EventRow = Mapping[str, Any]
+"""One selected event: its columns by name; `data` and `metadata` as JSON text."""
+
+_REPLAY_COLUMNS = (
+    "e.position, e.subject, e.stream_version, e.source, e.event_id, e.type, e.occurred_at, "
+    "e.recorded_at, e.data::text AS data, e.hash, e.schema_version"
+)
+_EXPORT_COLUMNS = (
+    f"{_REPLAY_COLUMNS}, e.metadata::text AS metadata, "
+    "(SELECT p.hash FROM events p WHERE p.position = e.position - 1) AS prev"
+)
+# One pass in position order over the primary key: no sort, however large the period.
+_SELECT = (
+    "SELECT {columns} FROM events e "
+    "WHERE e.recorded_at <= $2 AND e.subject NOT LIKE 'rep:%' "
+    "AND e.subject NOT LIKE 'team:%' AND ("
+    f"(e.type <> 'event.retracted' AND e.occurred_at < $1 AND {occurred_in_range('e')}) "
+    "OR (e.type = 'event.retracted' AND EXISTS (SELECT 1 FROM events t "
+    "WHERE t.source = e.data->>'event_source' AND t.event_id = e.data->>'event_id' "
+    "AND t.type <> 'event.retracted' AND t.occurred_at < $1 AND t.recorded_at <= $2 "
+    f"AND t.occurred_at >= '{utc_iso(EARLIEST)}'))) "
+    "{bounds}ORDER BY e.position"
+)
+_REPLAY = _SELECT.format(columns=_REPLAY_COLUMNS, bounds="")
+_EXPORT = _SELECT.format(columns=_EXPORT_COLUMNS, bounds="")
+# A page of the export: after a position, up to the head a first statement saw, at most $5.
+_EXPORT_PAGE = (
+    _SELECT.format(columns=_EXPORT_COLUMNS, bounds="AND e.position > $3 AND e.position <= $4 ")
+    + " LIMIT $5"
+)
+_LAST_KNOWN = text("SELECT COALESCE(max(position), 0) FROM events WHERE recorded_at <= :k")
+_HEAD = text("SELECT COALESCE(max(position), 0) FROM events")
+_BEGIN = text("SELECT 1")
+
+
+async def period_rows(
+    conn: AsyncConnection,
+    *,
+    end: datetime,
+    known_at: datetime,
+    with_envelope: bool = False,
+    chunk: int = 10_000,
+) -> AsyncIterator[Sequence[EventRow]]:
+    """The period's events in position order, `chunk` rows at a time, over a server-side cursor.
+
+    `conn` must be inside a transaction (its snapshot is the one read). With `with_envelope`,
+    rows also carry `metadata` and `prev` (the hash of the event at the position before; None
+    if that event is missing).
+    """
+    # The driver's own cursor: SQLAlchemy's row processing would double the time of a replay.
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if not driver.is_in_transaction():
+        await conn.execute(_BEGIN)  # SQLAlchemy starts the driver's transaction lazily
+    statement = await driver.prepare(_EXPORT if with_envelope else _REPLAY)
+    cursor = await statement.cursor(end, known_at)
+    while rows := await cursor.fetch(chunk):
+        yield rows
+
+
+async def period_pages(
+    engine: AsyncEngine, *, end: datetime, known_at: datetime, chunk: int = 2000
+) -> AsyncIterator[Sequence[EventRow]]:
+    """`period_rows(with_envelope=True)` as one snapshot would read them, a connection per page.
+
+    No connection is held between pages (a slow consumer cannot keep one from the pool), yet
+    the rows are those of one snapshot: the first statement fixes the head position H, and the
+    log is append-only with gap-free positions that commit in order (docs/ordering.md), so the
+    events up to H, their columns and their predecessors' hashes never change afterwards. A
+    retraction names an earlier event, so its target is within H too.
+    """
+    async with engine.connect() as conn:
+        through = await head_position(conn)
+    after = 0
+    while after < through:
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            rows = await driver.fetch(_EXPORT_PAGE, end, known_at, after, through, chunk)
+        if not rows:
+            return
+        yield rows
+        after = rows[-1]["position"]
+
+
+class Digest:
+    """SHA-256 over the 32-byte chain hashes of events, fed in position order."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        self.count = 0
+
+    def add(self, chain_hash: bytes) -> None:
+        """Take in one more event's hash."""
+        self._sha.update(chain_hash)
+        self.count += 1
+
+    def hexdigest(self) -> str:
+        """The digest so far, as lower-case hex."""
+        return self._sha.hexdigest()
+
+
+async def last_known_position(conn: AsyncConnection, known_at: datetime) -> int:
+    """The newest position recorded by `known_at` (0 if none)."""
+    return int((await conn.execute(_LAST_KNOWN, {"k": known_at})).scalar_one())
+
+
+async def head_position(conn: AsyncConnection) -> int:
+    """The newest position in the log (0 for an empty log)."""
+    return int((await conn.execute(_HEAD)).scalar_one())

@@ -1,0 +1,247 @@
+"""The flow facts and deal segments as numpy columns: a copy of the read models in memory.
+
+Instants are integer microseconds since the Unix epoch (`NEVER` for a missing `retracted_at` and
+for `infinity`); texts are codes into one shared table per kind of id. A deal's rows in both
+tables are a function of its own stream, so the rows of the deals touched since a position can be
+reloaded and swapped in for theirs (`Columns.replace_deals`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.projections.deal import STAGES
+from service.projections.rules import RULES
+from service.store.mirror.sums import currency_numbers, money_units
+
+I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
+I16 = npt.NDArray[np.int16]
+I8 = npt.NDArray[np.int8]
+Flags = npt.NDArray[np.bool_]
+Objects = npt.NDArray[np.object_]
+
+NEVER = np.iinfo(np.int64).max
+"""A missing `retracted_at`, or `infinity`: later than every instant."""
+_SINCE_EVER = np.iinfo(np.int64).min
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FLOW_KIND_CODES = tuple(flow.name for flow in RULES.flows)
+VISIT_CODES = (None, *RULES.split)
+STAGE_CODES = tuple(str(stage) for stage in STAGES)
+# Codes are int8: the rule table stays far below 127 stages or kinds.
+_MONEY = frozenset({"amount", "currency", "units", "exponent", "currency_number"})
+
+
+def micros(instant: datetime) -> int:
+    """An aware instant as integer microseconds since the epoch (exact)."""
+    return (instant - EPOCH) // timedelta(microseconds=1)
+
+
+def _us(column: str) -> str:
+    return (
+        f"CASE WHEN {column} IS NULL OR {column} = 'infinity' THEN {NEVER} "
+        f"WHEN {column} = '-infinity' THEN {_SINCE_EVER} "
+        f"ELSE (extract(epoch FROM {column}) * 1000000)::int8 END"
+    )
+
+
+_FACTS = (
+    "SELECT array_agg(position), array_agg(deal_id), array_agg(kind), array_agg(rep_id), "
+    f"array_agg({_us('occurred_at')}), array_agg({_us('recorded_at')}), "
+    f"array_agg({_us('retracted_at')}), array_agg(visit_kind), array_agg(repeats_for_rep), "
+    "array_agg(repeats_for_deal), array_agg(amount), array_agg(currency) FROM {table}"
+)
+_SEGMENTS = (
+    f"SELECT array_agg(deal_id), array_agg({_us('valid_from')}), array_agg({_us('valid_to')}), "
+    f"array_agg({_us('known_from')}), array_agg({_us('known_to')}), array_agg(stage), "
+    "array_agg(owner_rep_id) FROM {table}"
+)
+_FOR_DEALS = " WHERE deal_id = ANY(CAST(:deals AS text[]))"
+
+
+@dataclass(slots=True)
+class Codes:
+    """A growing table of ids (deal or rep ids) and their integer codes."""
+
+    names: list[str] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+
+    def code(self, name: str | None) -> int:
+        """The code of `name` (a new one if unseen); -1 for None."""
+        if name is None:
+            return -1
+        found = self.index.get(name)
+        if found is None:
+            found = self.index[name] = len(self.names)
+            self.names.append(name)
+        return found
+
+    def codes(self, names: Sequence[str | None]) -> I32:
+        """The codes of many names."""
+        return np.fromiter((self.code(name) for name in names), np.int32, len(names))
+
+    def name(self, code: int) -> str | None:
+        """The name of a code; None for -1."""
+        return None if code < 0 else self.names[code]
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """`rm_flow_facts`, one array element per row."""
+
+    position: I64
+    deal: I32
+    kind: I8
+    rep: I32
+    occurred: I64
+    recorded: I64
+    retracted: I64
+    visit: I8
+    repeats_for_rep: Flags
+    repeats_for_deal: Flags
+    amount: Objects
+    currency: Objects
+    units: I64
+    """The amounts as integer coefficients with `exponent` (`mirror_sums.money_units`)."""
+    exponent: I8
+    currency_number: I16
+    """The currencies as numbers (`mirror_sums.currency_numbers`)."""
+
+    def keep(self, rows: Flags) -> Facts:
+        """Only the rows where `rows` is true."""
+        return self.take(np.flatnonzero(rows))
+
+    def take(self, index: I64, *, money: bool = True) -> Facts:
+        """The rows at `index`, in that order (one take per column, not one mask scan each).
+
+        Without `money`, the money columns (`amount`, `currency` and their numeric forms) are
+        left empty: copying a Python object per row is the dearest part, and a reader that needs
+        them for a few rows takes those from the full columns (`index[i]` is row i's place there).
+        """
+        return Facts(
+            *(
+                getattr(self, name)[index if money or name not in _MONEY else index[:0]]
+                for name in self.__slots__
+            )
+        )
+
+    def plus(self, other: Facts) -> Facts:
+        """These rows followed by `other`'s."""
+        return Facts(*_joined(self, other, self.__slots__))
+
+
+@dataclass(frozen=True, slots=True)
+class Segments:
+    """`rm_deal_segments`, one array element per row."""
+
+    deal: I32
+    valid_from: I64
+    valid_to: I64
+    known_from: I64
+    known_to: I64
+    stage: I8
+    owner: I32
+
+    def keep(self, rows: Flags) -> Segments:
+        """Only the rows where `rows` is true."""
+        index = np.flatnonzero(rows)
+        return Segments(*(getattr(self, name)[index] for name in self.__slots__))
+
+    def plus(self, other: Segments) -> Segments:
+        """These rows followed by `other`'s."""
+        return Segments(*_joined(self, other, self.__slots__))
+
+
+def _joined(first: object, second: object, names: Sequence[str]) -> list[Any]:
+    """Each named column of `first` followed by the same column of `second`."""
+    return [np.concatenate((getattr(first, name), getattr(second, name))) for name in names]
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """Both read models at one log position, with the id tables their codes refer to."""
+
+    facts: Facts
+    segments: Segments
+    deals: Codes
+    reps: Codes
+
+    def replace_deals(self, deal_ids: Sequence[str], facts: Facts, segments: Segments) -> Columns:
+        """These columns with every row of `deal_ids` replaced by the rows given."""
+        touched = np.fromiter(
+            (self.deals.index.get(deal, -1) for deal in deal_ids), np.int32, len(deal_ids)
+        )
+        return replace(
+            self,
+            facts=self.facts.keep(~np.isin(self.facts.deal, touched)).plus(facts),
+            segments=self.segments.keep(~np.isin(self.segments.deal, touched)).plus(segments),
+        )
+
+
+def _ints(values: list[int] | None, dtype: type[np.int64] | type[np.int8]) -> Any:
+    return np.array(values or [], dtype=dtype)
+
+
+def _coded(values: list[str | None] | None, names: Sequence[str | None]) -> I8:
+    lookup = {name: code for code, name in enumerate(names)}
+    items = values or []
+    return np.fromiter((lookup.get(value, -1) for value in items), np.int8, len(items))
+
+
+def _objects(values: list[Any] | None) -> Objects:
+    out = np.empty(len(values or []), dtype=object)
+    out[:] = values or []
+    return out
+
+
+async def load_facts(
+    conn: AsyncConnection, table: str, codes: Columns | None, deal_ids: Sequence[str] | None
+) -> tuple[Facts, Codes, Codes]:
+    """Every row of the facts table (or only those of `deal_ids`), as columns."""
+    deals, reps = (Codes(), Codes()) if codes is None else (codes.deals, codes.reps)
+    sql = _FACTS.format(table=table) + ("" if deal_ids is None else _FOR_DEALS)
+    row = (await conn.execute(text(sql), {"deals": list(deal_ids or ())})).one()
+    units, exponents = money_units(row[10] or [])
+    facts = Facts(
+        position=_ints(row[0], np.int64),
+        deal=deals.codes(row[1] or []),
+        kind=_coded(row[2], FLOW_KIND_CODES),
+        rep=reps.codes(row[3] or []),
+        occurred=_ints(row[4], np.int64),
+        recorded=_ints(row[5], np.int64),
+        retracted=_ints(row[6], np.int64),
+        visit=_coded(row[7], VISIT_CODES),
+        repeats_for_rep=np.array(row[8] or [], dtype=np.bool_),
+        repeats_for_deal=np.array(row[9] or [], dtype=np.bool_),
+        amount=_objects(row[10]),
+        currency=_objects(row[11]),
+        units=units,
+        exponent=exponents,
+        currency_number=currency_numbers(row[11] or []),
+    )
+    return facts, deals, reps
+
+
+async def load_segments(
+    conn: AsyncConnection, table: str, deals: Codes, reps: Codes, deal_ids: Sequence[str] | None
+) -> Segments:
+    """Every row of the segments table (or only those of `deal_ids`), as columns."""
+    sql = _SEGMENTS.format(table=table) + ("" if deal_ids is None else _FOR_DEALS)
+    row = (await conn.execute(text(sql), {"deals": list(deal_ids or ())})).one()
+    return Segments(
+        deal=deals.codes(row[0] or []),
+        valid_from=_ints(row[1], np.int64),
+        valid_to=_ints(row[2], np.int64),
+        known_from=_ints(row[3], np.int64),
+        known_to=_ints(row[4], np.int64),
+        stage=_coded(row[5], STAGE_CODES),
+        owner=reps.codes(row[6] or []),
+    )

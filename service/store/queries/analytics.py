@@ -1,0 +1,57 @@
+"""The inputs of the analytics from the read models: stage paths and sourced cohorts.
+
+They equal `stage_paths` and `sourced_cohort` of `service.projections.analytics`, which fold the
+raw events; `tests/e2e/test_analytics.py` checks it on generated histories.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from itertools import groupby
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.projections.analytics import StagePath, Window, stage_path
+from service.projections.rule_text import sql_text
+from service.projections.rules import RULES
+from service.projections.timeline import Segment
+from service.store.projection.read_model_writer import LIVE, Tables
+
+_SOURCED = sql_text(RULES.kind_of("leads").name)
+
+
+async def stage_paths(
+    conn: AsyncConnection, *, as_of: datetime, known_at: datetime, tables: Tables = LIVE
+) -> dict[str, StagePath]:
+    """Every deal's stage path up to `as_of` as believed at `known_at`."""
+    result = await conn.execute(
+        text(
+            f"SELECT deal_id, valid_from, stage, owner_rep_id FROM {tables.segments} "
+            "WHERE valid_from <= :t AND known_from <= :k AND known_to > :k "
+            "ORDER BY deal_id, valid_from"
+        ),
+        {"t": as_of, "k": known_at},
+    )
+    segments = [
+        (row.deal_id, Segment(row.valid_from, None, row.stage, row.owner_rep_id)) for row in result
+    ]
+    return {
+        deal: stage_path(segment for _, segment in rows)
+        for deal, rows in groupby(segments, key=lambda pair: pair[0])
+    }
+
+
+async def sourced_cohort(
+    conn: AsyncConnection, window: Window, known_at: datetime, tables: Tables = LIVE
+) -> set[str]:
+    """The deals with a counting `lead.sourced` in the window, as known at `known_at`."""
+    result = await conn.execute(
+        text(
+            f"SELECT DISTINCT deal_id FROM {tables.facts} WHERE kind = {_SOURCED} "
+            "AND occurred_at >= :start AND occurred_at <= :last AND recorded_at <= :k "
+            "AND (retracted_at IS NULL OR retracted_at > :k)"
+        ),
+        {"start": window.start, "last": window.last, "k": known_at},
+    )
+    return {row.deal_id for row in result}
