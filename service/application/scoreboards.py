@@ -4,6 +4,7 @@ and the dashboard answer, from the same code."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -12,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.application.board_cache import BoardCache, cache_key
-from service.application.consistent_reads import Consistency, Read, snapshot
+from service.application.consistent_reads import Consistency, Read, Snapshot, snapshot
 from service.application.services import Services
 from service.projections.attainment import with_targets
 from service.projections.profiles import with_profiles
@@ -75,6 +76,29 @@ async def scoreboard_with_targets(
     return board
 
 
+async def _board(
+    services: Services,
+    snap: Snapshot,
+    start: datetime,
+    end: datetime,
+    known_at: datetime,
+    group_by: GroupBy,
+) -> Scoreboard:
+    """`scoreboard_with_targets` in `snap`, with the service's zone, cache and in-memory copy."""
+    return await scoreboard_with_targets(
+        snap.conn,
+        start=start,
+        end=end,
+        known_at=known_at,
+        group_by=group_by,
+        zone=services.settings.zone,
+        position=snap.position,
+        complete=snap.complete,
+        cache=services.boards,
+        mirror=services.mirror,
+    )
+
+
 async def read_scoreboard(
     services: Services,
     *,
@@ -87,19 +111,29 @@ async def read_scoreboard(
 ) -> Read[Scoreboard]:
     """The five numbers of [start, end) with targets, as known at `known_at`, on the replica."""
     async with snapshot(services, min_position, consistency, replica=True) as snap:
-        board = await scoreboard_with_targets(
-            snap.conn,
-            start=start,
-            end=end,
-            known_at=known_at,
-            group_by=group_by,
-            zone=services.settings.zone,
-            position=snap.position,
-            complete=snap.complete,
-            cache=services.boards,
-            mirror=services.mirror,
-        )
+        board = await _board(services, snap, start, end, known_at, group_by)
     return Read(board, snap.position)
+
+
+async def read_series(
+    services: Services,
+    *,
+    periods: Sequence[tuple[datetime, datetime]],
+    known_at: datetime,
+    group_by: GroupBy,
+    min_position: int | None = None,
+    consistency: Consistency = "strong",
+) -> Read[list[Scoreboard]]:
+    """One scoreboard per period, all as known at `known_at` from one snapshot (on the replica).
+
+    Each is the one `read_scoreboard` gives for that period in the same snapshot.
+    """
+    async with snapshot(services, min_position, consistency, replica=True) as snap:
+        boards = [
+            await _board(services, snap, first, after, known_at, group_by)
+            for first, after in periods
+        ]
+    return Read(boards, snap.position)
 
 
 async def read_funnel(
@@ -140,18 +174,7 @@ async def read_board_and_funnel(
     """The scoreboard of [start, end) and the funnel at `as_of`, both as known at `known_at`,
     from one snapshot of the read models (the dashboard's view)."""
     async with snapshot(services, replica=True) as snap:
-        board = await scoreboard_with_targets(
-            snap.conn,
-            start=start,
-            end=end,
-            known_at=known_at,
-            group_by=group_by,
-            zone=services.settings.zone,
-            position=snap.position,
-            complete=snap.complete,
-            cache=services.boards,
-            mirror=services.mirror,
-        )
+        board = await _board(services, snap, start, end, known_at, group_by)
         stages = await mirrored_reads.funnel(
             snap.conn, services.mirror, snap.position, as_of=as_of, known_at=known_at, rep_id=None
         )

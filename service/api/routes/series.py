@@ -18,8 +18,7 @@ from service.api.http.time_params import known_at_or_now
 from service.api.routes.scoreboard import _wants_csv
 from service.api.schemas.reads import ScoreboardSeriesModel
 from service.api.security.auth import ReaderKey
-from service.application.consistent_reads import snapshot
-from service.application.scoreboards import scoreboard_with_targets
+from service.application.scoreboards import read_series
 from service.projections.intervals import Interval, sub_periods
 from service.projections.scoreboard import GroupBy
 from service.store.chain.hashing import iso
@@ -77,25 +76,20 @@ async def get_scoreboard_series(
     periods = list(islice(sub_periods(start, end, interval, settings.zone), MAX_PERIODS + 1))
     if len(periods) > MAX_PERIODS:
         raise _too_many(interval)
+    read = await read_series(
+        services,
+        periods=periods,
+        known_at=known,
+        group_by=group_by,
+        min_position=min_position,
+        consistency=consistency,
+    )
     boards: list[dict[str, Any]] = []
-    async with snapshot(services, min_position, consistency, replica=True) as snap:
-        for first, after in periods:
-            board = await scoreboard_with_targets(
-                snap.conn,
-                start=first,
-                end=after,
-                known_at=known,
-                group_by=group_by,
-                zone=settings.zone,
-                position=snap.position,
-                complete=snap.complete,
-                cache=services.boards,
-                mirror=services.mirror,
-            )
-            numbers = board.to_json()
-            rows, totals = numbers["rows"], numbers["totals"]
-            boards.append({"from": iso(first), "to": iso(after), "rows": rows, "totals": totals})
-    headers = {"X-Funnel-Position": str(snap.position)}
+    for (first, after), board in zip(periods, read.answer, strict=True):
+        numbers = board.to_json()
+        rows, totals = numbers["rows"], numbers["totals"]
+        boards.append({"from": iso(first), "to": iso(after), "rows": rows, "totals": totals})
+    headers = {"X-Funnel-Position": str(read.position)}
     if _wants_csv(request, format_):
         return Response(
             series_csv(boards, bom=bom), media_type="text/csv; charset=utf-8", headers=headers
@@ -106,7 +100,7 @@ async def get_scoreboard_series(
         "interval": interval,
         "group_by": group_by,
         "known_at": iso(known),
-        "position": snap.position,
+        "position": read.position,
         "periods": boards,
     }
     return Response(orjson.dumps(body), media_type="application/json", headers=headers)

@@ -12,82 +12,28 @@ an attacker keeps its service. Nothing here runs for a request that authenticate
 from __future__ import annotations
 
 import ipaddress
-import math
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fastapi import Request
 from starlette.types import Scope
 
 from service.api.http.problems import Problem
+from service.api.security.rate_limit import RateLimiter, too_many
 from service.keys.api_keys import ApiKey, KeyStore, Recall
 from service.settings import Settings
 
-CLIENTS_CAPACITY = 100_000
-"""Clients remembered at most; past it, those whose bucket has refilled are forgotten first."""
 
-
-@dataclass(slots=True)
-class _Bucket:
-    tokens: float
-    updated: float
-
-
-class ClientFailures:
+class ClientFailures(RateLimiter):
     """Admits `burst` failed authentications at once per client, refilled at `rate` per second."""
-
-    def __init__(
-        self,
-        rate: float,
-        burst: int,
-        clock: Callable[[], float] = time.monotonic,
-        capacity: int = CLIENTS_CAPACITY,
-    ) -> None:
-        self._rate, self._burst, self._clock, self._capacity = rate, burst, clock, capacity
-        self._buckets: dict[str, _Bucket] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClientFailures:
         """The limits the settings ask for."""
         return cls(settings.auth_failures_per_second, settings.auth_failures_burst)
 
-    def _refilled(self, client: str) -> _Bucket | None:
-        bucket = self._buckets.get(client)
-        if bucket is not None:
-            now = self._clock()
-            bucket.tokens = min(self._burst, bucket.tokens + (now - bucket.updated) * self._rate)
-            bucket.updated = now
-        return bucket
-
-    def wait(self, client: str) -> float:
-        """Seconds until `client` may fail again (0: it may now); spends nothing."""
-        bucket = self._refilled(client)
-        return 0.0 if bucket is None or bucket.tokens >= 1 else (1 - bucket.tokens) / self._rate
-
     def fail(self, client: str) -> float:
         """Spend one failure of `client`: 0 if within its budget, else the seconds to wait."""
-        bucket = self._refilled(client)
-        if bucket is None:
-            self._make_room()
-            bucket = self._buckets[client] = _Bucket(float(self._burst), self._clock())
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
-            return 0.0
-        return (1 - bucket.tokens) / self._rate
-
-    def _make_room(self) -> None:
-        if len(self._buckets) < self._capacity:
-            return
-        now = self._clock()
-        for client, bucket in list(self._buckets.items()):
-            if bucket.tokens + (now - bucket.updated) * self._rate >= self._burst:
-                del self._buckets[client]
-        if len(self._buckets) >= self._capacity:
-            # Still full of clients failing right now: forget the oldest half rather than grow.
-            for client in list(self._buckets)[: len(self._buckets) - self._capacity // 2]:
-                del self._buckets[client]
+        return self.take(client)
 
 
 def client_of(scope: Scope) -> str:
@@ -111,18 +57,8 @@ def _failures(request: Request) -> ClientFailures:
     return failures
 
 
-def _seconds(wait: float) -> int:
-    return max(1, math.ceil(wait))
-
-
-def _too_many(seconds: int) -> Problem:
-    return Problem(
-        429,
-        "too-many-failures",
-        f"this client failed authentication too often; retry in {seconds} s",
-        headers={"Retry-After": str(seconds)},
-        retry_after_seconds=seconds,
-    )
+def _too_many(wait: float) -> Problem:
+    return too_many("too-many-failures", "this client failed authentication too often", wait)
 
 
 def count_failure(request: Request) -> None:
@@ -130,14 +66,14 @@ def count_failure(request: Request) -> None:
     left, answer 429 instead of the 401."""
     wait = _failures(request).fail(client_of(request.scope))
     if wait > 0:
-        raise _too_many(_seconds(wait))
+        raise _too_many(wait)
 
 
 def refuse_if_blocked(request: Request) -> None:
     """429 if the request's client has no failure left to spend (call before costly work)."""
     wait = _failures(request).wait(client_of(request.scope))
     if wait > 0:
-        raise _too_many(_seconds(wait))
+        raise _too_many(wait)
 
 
 async def authenticate(request: Request, token: str) -> ApiKey | None:
