@@ -210,6 +210,11 @@ class _Tally:
         )
 
 
+def zero_numbers() -> ScoreNumbers:
+    """The numbers of a key with nothing in the period (every number zero, no goals)."""
+    return _Tally().numbers()
+
+
 def _closed_value(signings: Iterable[tuple[Any, str]]) -> dict[str, Decimal]:
     totals: dict[str, Decimal] = {}
     # Exact sums whatever the number of deals: the default 28 digits could round a large total.
