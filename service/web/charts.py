@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -93,3 +93,42 @@ class Share:
     def fsi_width(self) -> float:
         """The FSI segment's width on a `WIDTH`-wide bar."""
         return round(WIDTH * self.fsi / self.total, 1) if self.total else 0.0
+
+
+TREND_WIDTH: Final = 168
+TREND_HEIGHT: Final = 36
+_TREND_GAP: Final = 2
+
+
+@dataclass(frozen=True, slots=True)
+class TrendBar:
+    """One week's bar of a small trend chart (bottom-aligned); the last is the current week."""
+
+    value: int
+    x: float
+    y: float
+    width: float
+    height: float
+    current: bool
+
+
+def trend_bars(values: Sequence[int]) -> list[TrendBar]:
+    """Bars for a series of weekly values on a `TREND_WIDTH` by `TREND_HEIGHT` chart."""
+    if not values:
+        return []
+    peak = max([*values, 1])
+    slot = TREND_WIDTH / len(values)
+    bars = []
+    for index, value in enumerate(values):
+        height = max(TREND_HEIGHT * value / peak, 1.0 if value else 0.0)
+        bars.append(
+            TrendBar(
+                value=value,
+                x=round(index * slot + _TREND_GAP / 2, 1),
+                y=round(TREND_HEIGHT - height, 1),
+                width=round(max(slot - _TREND_GAP, 1.0), 1),
+                height=round(height, 1),
+                current=index == len(values) - 1,
+            )
+        )
+    return bars

@@ -1,8 +1,9 @@
-"""The dashboard's routes outside `/v1`: `/`, `/scoreboard.csv`, `/login`, `/logout`, `/static/…`.
+"""The dashboard's routes outside `/v1`: `/`, `/reps/{rep_id}`, `/scoreboard.csv`, `/login`,
+`/logout`, `/static/…`.
 
-They are public or session-based: `/login` and `/static` are public, `/` and its CSV download
-`/scoreboard.csv` need a session made by signing in with a key that may read, and `/logout`
-ends it. None is in the OpenAPI document.
+They are public or session-based: `/login` and `/static` are public, `/`, a rep's one-on-one
+`/reps/{rep_id}` and the CSV download `/scoreboard.csv` need a session made by signing in
+with a key that may read, and `/logout` ends it. None is in the OpenAPI document.
 Every request that may change state (any method but GET and HEAD) must come from this site, as
 its `Origin` (or, without one, its `Referer`) says.
 """
@@ -28,12 +29,24 @@ from service.api.http.scoreboard_csv import scoreboard_csv
 from service.api.security.failed_auth import authenticate, count_failure
 from service.api.security.rate_limit import enforce_rate_limit
 from service.application.errors import UseCaseRefused
+from service.application.one_on_one import read_one_on_one
 from service.application.services import Services
+from service.application.weekly_meeting import read_weekly_meeting
+from service.events.text import identifier_problem
 from service.keys.api_keys import ApiKey
 from service.projections.periods import start_of
 from service.sessions.signed_out import EndedSessions
 from service.web import i18n
 from service.web.board import Board, fallback_day, read_board
+from service.web.meeting import (
+    USUAL_DAYS,
+    amount,
+    one_on_one_window,
+    quarter_start,
+    rep_page,
+    weekly_page,
+    weekly_window,
+)
 from service.web.origin import same_origin
 from service.web.page import cards, charts, has_goals, money, picker
 from service.web.sessions import (
@@ -72,6 +85,8 @@ ServicesDep = Annotated[Services, Depends(_services)]
 
 # On the router, so that every dashboard route added later is guarded too.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(_from_this_site)])
+MAX_REP_ID = 128
+"""The longest rep id an event may carry (contract §3): a longer one is no rep."""
 MAX_FORM_BYTES = 8192
 """The sign-in form's body limit (a key and a path), applied while it streams in."""
 _HEADERS = {
@@ -161,6 +176,16 @@ def _local(target: str | None) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class _Asked:
+    """The view a dashboard URL asks for, and why its period was chosen."""
+
+    view: View
+    invalid: list[str]
+    fallback: bool
+    """No period was asked and today's quarter is empty: the last quarter with data is shown."""
+
+
+@dataclass(frozen=True, slots=True)
 class _Shown:
     """The view a dashboard URL asks for, what it shows, and why its period was chosen."""
 
@@ -168,14 +193,13 @@ class _Shown:
     invalid: list[str]
     board: Board
     fallback: bool
-    """No period was asked and today's quarter is empty: the last quarter with data is shown."""
 
 
 _PERIOD_PARAMS = ("period", "from", "to")
 
 
-async def _shown(request: Request, services: ServicesDep, key: ApiKey) -> _Shown:
-    """Read the view a URL asks for (a Problem past the API's limits)."""
+async def _asked(request: Request, services: ServicesDep, key: ApiKey) -> _Asked:
+    """The view a URL asks for (a Problem past the API's limits)."""
     zone = services.settings.zone
     today = datetime.now(zone).date()
     # The API's limits: the same per-key bucket, and the same longest period.
@@ -185,7 +209,14 @@ async def _shown(request: Request, services: ServicesDep, key: ApiKey) -> _Shown
     view, invalid = parse_view(request.query_params, zone, earlier or today, today)
     check_span(services.settings.max_span_days, view.start(zone), start_of(view.after, zone))
     fallback = earlier is not None and view.shortcut == shortcut_of("quarter", earlier)
-    return _Shown(view, invalid, await read_board(services, view), fallback)
+    return _Asked(view, invalid, fallback)
+
+
+async def _shown(request: Request, services: ServicesDep, key: ApiKey) -> _Shown:
+    """Read the view a URL asks for (a Problem past the API's limits)."""
+    asked = await _asked(request, services, key)
+    board = await read_board(services, asked.view)
+    return _Shown(asked.view, asked.invalid, board, asked.fallback)
 
 
 async def _signed_in(request: Request, services: ServicesDep) -> ApiKey | None:
@@ -218,6 +249,12 @@ async def dashboard(request: Request, services: ServicesDep) -> Response:
         return _problem_page(request, error)
     view, board = shown.view, shown.board
     today = datetime.now(zone).date()
+    weekly = await read_weekly_meeting(
+        services,
+        weekly_window(view, zone, board.known_at),
+        quarter_start=quarter_start(view, zone),
+        group_by=view.rows,
+    )
     return _page(
         request,
         "dashboard.html",
@@ -232,9 +269,51 @@ async def dashboard(request: Request, services: ServicesDep) -> Response:
         rows=[(row, cards(row)) for row in board.scoreboard["rows"]],
         goals=has_goals(board),
         money=money,
+        amount=amount,
         charts=charts(board),
         picker=picker(view, today, zone),
+        weekly=weekly_page(weekly),
         zone=zone,
+    )
+
+
+def _unknown_rep(request: Request) -> Response:
+    """The 404 page of a rep the service does not know (the id is not shown back)."""
+    detail = i18n.translator(_language(request))["unknown_rep"]
+    return _page(request, "error.html", 404, detail=detail)
+
+
+@router.get("/reps/{rep_id}")
+async def one_on_one(request: Request, services: ServicesDep, rep_id: str) -> Response:
+    """A rep's one-on-one page; without a session, a redirect to the sign-in page."""
+    key = await _signed_in(request, services)
+    if key is None:
+        return _to_login(request)
+    if not 1 <= len(rep_id) <= MAX_REP_ID or identifier_problem(rep_id) is not None:
+        return _unknown_rep(request)
+    zone = services.settings.zone
+    try:
+        asked = await _asked(request, services, key)
+    except (Problem, UseCaseRefused) as error:
+        return _problem_page(request, error)
+    view = asked.view
+    known_at = view.as_of_instant(zone) if view.known_then else datetime.now(UTC)
+    meeting = await read_one_on_one(services, rep_id, one_on_one_window(view, zone, known_at))
+    if meeting is None:
+        return _unknown_rep(request)
+    return _page(
+        request,
+        "rep.html",
+        key=key,
+        view=view,
+        invalid=asked.invalid,
+        page=rep_page(meeting),
+        known_at=known_at,
+        money=money,
+        amount=amount,
+        zone=zone,
+        back="/?" + urlencode(view.query()),
+        usual_days=USUAL_DAYS,
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from service.projections.periods import parse_date, parse_period, start_of
 from service.projections.rules import just_before
@@ -90,6 +90,10 @@ class View:
     def csv_url(self) -> str:
         """The URL of this view's table as a CSV download."""
         return "/scoreboard.csv?" + urlencode(self.query())
+
+    def rep_url(self, rep_id: str) -> str:
+        """The URL of a rep's one-on-one page for this view's period and as-of day."""
+        return f"/reps/{quote(rep_id, safe='')}?" + urlencode(self.query())
 
     def url(self, **changes: object) -> str:
         """The dashboard URL of this view with some fields changed."""
