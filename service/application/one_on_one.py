@@ -97,10 +97,10 @@ def _in_stage(deal: FoldedDeal, as_of: datetime, usual: dict[str, dict[str, Any]
 async def read_one_on_one(
     services: Services, rep_id: str, window: MeetingWindow
 ) -> OneOnOne | None:
-    """The rep's one-on-one; None when the rep is unknown at `window.known_at`."""
+    """The rep's one-on-one; None when the service knows no such rep."""
     known_at, as_of = window.known_at, window.as_of
     async with snapshot(services, replica=True) as snap:
-        if not await rep_is_known(snap.conn, rep_id, known_at):
+        if not await rep_is_known(snap.conn, rep_id):
             return None
 
         async def board(start: datetime, end: datetime) -> Scoreboard:

@@ -144,11 +144,19 @@ def _language(request: Request) -> str:
     )
 
 
-def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """Render a page in the request's language, with the dashboard's security headers."""
+def _page(
+    request: Request, template: str, status: int = 200, *, here: bool = True, **context: Any
+) -> HTMLResponse:
+    """Render a page in the request's language, with the dashboard's security headers.
+
+    The language links lead back to this URL, or with `here=False` to the dashboard (a page
+    about a bad URL does not repeat it).
+    """
     language = _language(request)
     switch = {
         code: f"{request.url.path}?{urlencode({**request.query_params, 'lang': code})}"
+        if here
+        else f"/?{urlencode({'lang': code})}"
         for code in i18n.LANGUAGES
     }
     html = _templates.get_template(template).render(
@@ -280,10 +288,10 @@ async def dashboard(request: Request, services: ServicesDep) -> Response:
 def _unknown_rep(request: Request) -> Response:
     """The 404 page of a rep the service does not know (the id is not shown back)."""
     detail = i18n.translator(_language(request))["unknown_rep"]
-    return _page(request, "error.html", 404, detail=detail)
+    return _page(request, "error.html", 404, here=False, detail=detail)
 
 
-@router.get("/reps/{rep_id}")
+@router.get("/reps/{rep_id:path}")
 async def one_on_one(request: Request, services: ServicesDep, rep_id: str) -> Response:
     """A rep's one-on-one page; without a session, a redirect to the sign-in page."""
     key = await _signed_in(request, services)
