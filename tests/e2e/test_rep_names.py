@@ -127,7 +127,9 @@ async def test_the_dashboard_shows_names_and_falls_back_to_the_id(client, tokens
     )
     assert signed_in.status_code == 303, signed_in.text
     page = (await client.get("/", params={"period": "2026-Q1", "as_of": "2026-03-31"})).text
-    assert '<span title="R-1">王小明 &lt;b&gt;</span>' in page
-    assert '<th scope="row">R-3</th>' in page
+    # Each name leads to the rep's one-on-one for the same view.
+    link = '<a class="rep-link" href="/reps/{0}?period=2026-Q1&amp;as_of=2026-03-31" title="{0}">'
+    assert link.format("R-1") + "王小明 &lt;b&gt;</a>" in page
+    assert link.format("R-3") + "R-3</a>" in page
     # An inactive rep with numbers in the period is still shown, by name
-    assert '<span title="R-2">Left Early</span>' in page
+    assert link.format("R-2") + "Left Early</a>" in page

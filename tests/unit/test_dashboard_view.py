@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from service.application.weekly_meeting import Move, StageValue, WeeklyMeeting
 from service.keys.api_keys import ApiKey, Scope
 from service.web import i18n
 from service.web.board import Board
 from service.web.charts import WIDTH, Share, funnel_bars
+from service.web.meeting import amount, weekly_page
 from service.web.page import cards, charts, has_goals, money, picker
 from service.web.routes import _local, _templates
 from service.web.sessions import SessionSigner, may_read
@@ -176,9 +179,25 @@ def _render(language: str, numbers: dict[str, Any]) -> str:
         rows=[(row, cards(row)) for row in board.scoreboard["rows"]],
         goals=has_goals(board),
         money=money,
+        amount=amount,
         charts=charts(board),
         picker=picker(shown, TODAY, TAIPEI),
+        weekly=weekly_page(_meeting(numbers)),
         zone=TAIPEI,
+    )
+
+
+def _meeting(numbers: dict[str, Any]) -> WeeklyMeeting:
+    weeks = [datetime(2026, 2, day, tzinfo=TAIPEI) for day in (2, 9, 16)]
+    earlier = {**numbers, "closed_deals": numbers["closed_deals"] + 2}
+    return WeeklyMeeting(
+        weeks=[((weeks[0], weeks[1]), earlier), ((weeks[1], weeks[2]), numbers)],
+        quarter=numbers,
+        pipeline=[StageValue("opportunity", 2, {"TWD": Decimal("1500000.00")})],
+        moves=[
+            Move("won", "D-1", weeks[1], "Formosa <Foods>", "R-01", "林怡君", "125000", "TWD"),
+        ],
+        position=42,
     )
 
 
@@ -194,9 +213,13 @@ def test_the_page_renders_attainment_in_both_languages():
     assert 'data-attainment="closed_deals"' in english
     assert "75% of target 4" in english
     assert "★" in english
+    assert "Formosa &lt;Foods&gt;" in english  # names from events are escaped
+    assert 'data-change="closed_deals">\u22122<' in english
+    assert "TWD 1,500,000" in english
     chinese = _render("zh-TW", numbers)
     assert "目標達成" in chinese
     assert "45%" in chinese
+    assert "本週異動" in chinese
 
 
 def test_both_catalogs_translate_every_message_the_templates_use():
