@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from service.application.deal_folds import FoldedDeal
@@ -127,7 +128,7 @@ def test_the_pipeline_sums_amounts_per_stage_and_currency():
         ]
     )
     by_stage = {stage.stage: (stage.deals, stage.value) for stage in stages}
-    assert by_stage["opportunity"] == (3, {"TWD": 300.5, "USD": 5})
+    assert by_stage["opportunity"] == (3, {"TWD": Decimal("300.50"), "USD": Decimal(5)})
     assert by_stage["lead"] == (1, {})
     assert by_stage["committed"] == (0, {})
 
