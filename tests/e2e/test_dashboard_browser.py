@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import Page, async_playwright
+from pypdf import PdfReader
 
 from tests.e2e.dashboard_html import FIVE, api_row, api_totals
 from tests.e2e.served import ROOT, serve
@@ -42,6 +43,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 QUARTER = "2026-Q1"
+AS_OF = "2026-02-15"
+"""The as-of day the meeting pages are looked at (a Sunday: the week from Monday 2026-02-09)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,102 @@ async def _expect(page: Page, server: Server, **params: str) -> dict[str, int]:
     return totals
 
 
+async def _expect_weekly(page: Page, server: Server) -> None:
+    """Assert the weekly meeting shows `/v1/scoreboard/series`' last eight weeks and the quarter
+    to date of `GET /v1/scoreboard`, and the funnel's open deals per stage."""
+    series = await _api(
+        server,
+        "/v1/scoreboard/series",
+        interval="week",
+        group_by="rep",
+        **{"from": "2025-12-22", "to": "2026-02-16"},
+    )
+    week = series["periods"][-1]["totals"]
+    quarter = await _api(
+        server, "/v1/scoreboard", group_by="rep", **{"from": "2026-01-01", "to": "2026-02-16"}
+    )
+    funnel = await _api(server, "/v1/funnel", as_of=AS_OF)
+    shown_week = _ints(
+        await page.eval_on_selector_all(
+            "#weekly-table span[data-week]", "els => els.map(e => [e.dataset.week, e.innerText])"
+        )
+    )
+    shown_quarter = _ints(
+        await page.eval_on_selector_all(
+            "#weekly-table span[data-quarter]",
+            "els => els.map(e => [e.dataset.quarter, e.innerText])",
+        )
+    )
+    pipeline = await page.eval_on_selector_all(
+        "#pipeline-table tr[data-pipeline-stage]",
+        "rows => rows.map(r => [r.dataset.pipelineStage, r.dataset.deals])",
+    )
+    assert shown_week == {name: week[name] for name in FIVE}
+    assert shown_quarter == {name: quarter["totals"][name] for name in FIVE}
+    assert {stage: int(count) for stage, count in pipeline} == {
+        stage: funnel["stages"][stage] for stage, _ in pipeline
+    }
+    assert len(pipeline) == 4
+
+
+async def _expect_one_on_one(page: Page, server: Server) -> str:
+    """Assert the one-on-one shows the rep's row of `GET /v1/scoreboard`; the rep's id."""
+    rep_id = await page.get_attribute("#rep-name", "data-rep")
+    assert rep_id is not None
+    board = await _api(
+        server, "/v1/scoreboard", group_by="rep", **{"from": "2026-01-01", "to": "2026-02-16"}
+    )
+    row = next(row for row in board["rows"] if row["key"] == rep_id)
+    totals, _ = await _shown(page)
+    assert totals == api_totals(row)
+    assert await page.locator("#deals-table tbody tr").count() > 0
+    return rep_id
+
+
+async def _printed_pages(page: Page, name: str) -> int:
+    """Print the page to A4 as Chromium does, keep the PDF (and a picture of the print layout),
+    and count the PDF's pages with pypdf."""
+    path = ARTIFACTS / f"{name}.pdf"
+    await page.pdf(path=str(path), format="A4", print_background=True)
+    await page.emulate_media(media="print")
+    await page.screenshot(path=ARTIFACTS / f"{name}-print.png", full_page=True)
+    await page.emulate_media(media="null")  # no emulation: screen, and print for page.pdf
+    return len(PdfReader(path).pages)
+
+
+async def _meeting_pages(page: Page, server: Server) -> None:
+    """The weekly meeting and a one-on-one, in Traditional Chinese then in English, each on
+    screen equal to the API, screenshotted, and the weekly meeting printed on one A4 page."""
+    await _expect_weekly(page, server)
+    assert "本週異動" in await page.inner_text("#weekly")
+    await page.locator("#weekly").screenshot(path=ARTIFACTS / "weekly-zh-TW.png")
+    assert await _printed_pages(page, "weekly-zh-TW") == 1
+
+    # From the team table, a rep's name leads to the one-on-one of the same view.
+    async with page.expect_navigation():
+        await page.click("#rows-table a.rep-link >> nth=0")
+    assert "/reps/" in page.url
+    assert f"as_of={AS_OF}" in page.url
+    await _expect_one_on_one(page, server)
+    assert "一對一面談" in await page.inner_text("#knowledge")
+    await page.screenshot(path=ARTIFACTS / "one-on-one-zh-TW.png", full_page=True)
+
+    async with page.expect_navigation():
+        await page.click("a[lang='en']")
+    rep_id = await _expect_one_on_one(page, server)
+    assert "Open deals" in await page.inner_text(".deals")
+    await page.screenshot(path=ARTIFACTS / "one-on-one.png", full_page=True)
+    assert await _printed_pages(page, "one-on-one") >= 1
+
+    async with page.expect_navigation():
+        await page.click("#back-to-team")
+    await _expect_weekly(page, server)
+    assert f"/reps/{rep_id}?" in (await page.get_attribute("a.rep-link >> nth=0", "href") or "")
+    assert "What moved this week" in await page.inner_text("#weekly")
+    await page.locator("#weekly").screenshot(path=ARTIFACTS / "weekly.png")
+    assert await _printed_pages(page, "weekly") == 1
+
+
 async def test_the_dashboard_in_headless_chromium(server: Server):
     ARTIFACTS.mkdir(exist_ok=True)
     async with async_playwright() as playwright:
@@ -173,6 +272,9 @@ async def test_the_dashboard_in_headless_chromium(server: Server):
             assert "成交案件" in await page.inner_text("#card-closed_deals h2")
             assert "銷售漏斗" in await page.inner_text(".charts")
             await page.screenshot(path=ARTIFACTS / "dashboard-zh-TW.png", full_page=True)
+
+            # The manager's two meetings: the weekly meeting and a rep's one-on-one.
+            await _meeting_pages(page, server)
 
             # Signing out ends the session.
             await page.click("#signout")
