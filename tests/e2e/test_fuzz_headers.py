@@ -55,7 +55,7 @@ from tests.webhooks import (
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 EXAMPLES = int(os.environ.get("FUNNEL_FUZZ_EXAMPLES", "40"))
-HTML_ROUTES = frozenset({"/", "/login", "/logout"})
+HTML_ROUTES = frozenset({"/", "/reps/{rep_id:path}", "/login", "/logout"})
 """The dashboard's pages answer a person: their 4xx are pages, not problem+json."""
 NOT_PROBLEMS = frozenset({("POST", "/v1/admin/rebuild", 409)})
 """A 4xx documented with another body: a second rebuild gets the running one's progress."""
@@ -111,6 +111,7 @@ OWN_HEADERS = {
     "/login": ("origin", "referer", "content-type"),
     "/logout": ("origin", "referer", "cookie"),
     "/": ("cookie",),
+    "/reps/{rep_id:path}": ("cookie",),
 }
 """Headers a route reads without declaring them: each is sent half of the time."""
 FIRST_DAY, LAST_DAY = date(1900, 1, 2), date(2199, 12, 30)

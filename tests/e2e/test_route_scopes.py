@@ -36,6 +36,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("*", "/static"): PUBLIC,
     ("GET", "/"): SESSION,
     ("GET", "/scoreboard.csv"): SESSION,
+    ("GET", "/reps/{rep_id:path}"): SESSION,
     ("POST", "/webhooks/hubspot"): VENDOR,
     ("POST", "/webhooks/pipedrive"): VENDOR,
     ("POST", "/webhooks/aircall"): VENDOR,
