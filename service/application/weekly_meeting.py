@@ -19,7 +19,7 @@ from service.projections.profiles import profile_at
 from service.projections.rules import RULES, Stage
 from service.projections.scoreboard import GroupBy, Scoreboard
 from service.store.queries import analytics as analytics_query
-from service.store.queries.movements import moved_deals
+from service.store.queries.movements import deals_in_stage_from, moved_deals
 from service.store.queries.profiles import profile_history_known_at
 
 MOVES: Final = ("won", "lost", "committed", "qualified")
@@ -116,7 +116,12 @@ async def read_weekly_meeting(
         facts = await moved_deals(
             snap.conn, kinds=list(_KIND_MOVES), start=week_start, end=week_end, known_at=known_at
         )
-        paths = await analytics_query.stage_paths(snap.conn, as_of=as_of, known_at=known_at)
+        maybe_lost = await deals_in_stage_from(
+            snap.conn, stage=Stage.LOST, start=week_start, end=week_end, known_at=known_at
+        )
+        paths = await analytics_query.stage_paths(
+            snap.conn, as_of=as_of, known_at=known_at, deals=maybe_lost
+        )
         profiles = await profile_history_known_at(snap.conn, known_at)
         position = snap.position
     folded = await fold_deals(services, open_ids, as_of=as_of, known_at=known_at)

@@ -6,6 +6,7 @@ raw events; `tests/e2e/test_analytics.py` checks it on generated histories.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from itertools import groupby
 
@@ -22,16 +23,22 @@ _SOURCED = sql_text(RULES.kind_of("leads").name)
 
 
 async def stage_paths(
-    conn: AsyncConnection, *, as_of: datetime, known_at: datetime, tables: Tables = LIVE
+    conn: AsyncConnection,
+    *,
+    as_of: datetime,
+    known_at: datetime,
+    tables: Tables = LIVE,
+    deals: Sequence[str] | None = None,
 ) -> dict[str, StagePath]:
-    """Every deal's stage path up to `as_of` as believed at `known_at`."""
+    """Every deal's stage path up to `as_of` as believed at `known_at` (only `deals`' if given)."""
+    only = "AND deal_id = ANY(CAST(:deals AS text[])) " if deals is not None else ""
     result = await conn.execute(
         text(
             f"SELECT deal_id, valid_from, stage, owner_rep_id FROM {tables.segments} "
-            "WHERE valid_from <= :t AND known_from <= :k AND known_to > :k "
+            f"WHERE valid_from <= :t AND known_from <= :k AND known_to > :k {only}"
             "ORDER BY deal_id, valid_from"
         ),
-        {"t": as_of, "k": known_at},
+        {"t": as_of, "k": known_at, "deals": list(deals or ())},
     )
     segments = [
         (row.deal_id, Segment(row.valid_from, None, row.stage, row.owner_rep_id)) for row in result

@@ -45,3 +45,25 @@ async def moved_deals(
     )
     moves = [Movement(row.deal_id, row.kind, row.rep_id, row.occurred_at) for row in result]
     return sorted(moves, key=lambda move: (move.occurred_at, move.deal_id))
+
+
+async def deals_in_stage_from(
+    conn: AsyncConnection,
+    *,
+    stage: str,
+    start: datetime,
+    end: datetime,
+    known_at: datetime,
+    tables: Tables = LIVE,
+) -> list[str]:
+    """The deals with a span in `stage` starting in [start, end), as believed at `known_at`:
+    those that may have entered the stage then (a span also starts at an owner change)."""
+    result = await conn.execute(
+        text(
+            f"SELECT DISTINCT deal_id FROM {tables.segments} WHERE stage = :stage "
+            "AND valid_from >= :start AND valid_from < :end AND valid_to > :start "
+            "AND known_from <= :k AND known_to > :k ORDER BY deal_id"
+        ),
+        {"stage": stage, "start": start, "end": end, "k": known_at},
+    )
+    return [row.deal_id for row in result]
