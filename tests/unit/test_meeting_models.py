@@ -7,17 +7,23 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from service.application.deal_folds import FoldedDeal
-from service.application.one_on_one import DealInStage, _order
+from service.application.one_on_one import DealInStage, OneOnOne, _order
 from service.application.weekly_meeting import _lost_in, _pipeline
+from service.keys.api_keys import ApiKey, Scope
 from service.projections.deal import DealState
+from service.web import i18n
 from service.web.charts import TREND_HEIGHT, TREND_WIDTH, trend_bars
 from service.web.meeting import (
     TREND_WEEKS,
+    amount,
     one_on_one_window,
     other_numbers,
+    rep_page,
     trend_lines,
     weekly_window,
 )
+from service.web.page import money
+from service.web.routes import _templates
 from service.web.view import parse_view
 
 TAIPEI = ZoneInfo("Asia/Taipei")
@@ -143,3 +149,39 @@ def test_lost_this_week_is_entering_lost_in_it():
         "D-4": ((end, "lost"),),
     }
     assert _lost_in(paths, start, end) == {"D-1": start + DAY, "D-3": start}
+
+
+def test_the_one_on_one_renders_further_numbers_and_flags_in_both_languages():
+    now = datetime(2026, 2, 16, tzinfo=TAIPEI)
+    row = {
+        "key": "R-01",
+        "rep_name": "林怡君 <b>",
+        **dict.fromkeys(("closed_deals", "committed_deals", "opportunities", "leads"), 1),
+        "client_visits": 3,
+        "fsi_visits": 1,
+        "fua_visits": 2,
+        "calls": 12,
+        "closed_value": {},
+        "open": {"leads": 0, "opportunities": 1, "committed_deals": 0},
+    }
+    deal = DealInStage(_deal("D-9", "eb_committed", now - 20 * DAY), 20 * 86400.0, 86400.0)
+    meeting = OneOnOne("R-01", "林怡君 <b>", row, [((now - 7 * DAY, now), row)], [deal], {}, 7)
+    for language, label, flag in (("en", "Calls", "At risk"), ("zh-TW", "通話", "有風險")):
+        html = _templates.get_template("rep.html").render(
+            t=i18n.translator(language),
+            lang=language,
+            lang_urls={"en": "/?lang=en", "zh-TW": "/?lang=zh-TW"},
+            key=ApiKey("k1", "ui", frozenset({Scope.READ}), now, None, None, None),
+            view=_view(period="2026-Q1", as_of="2026-02-15"),
+            invalid=[],
+            page=rep_page(meeting),
+            known_at=now,
+            money=money,
+            amount=amount,
+            zone=TAIPEI,
+            back="/?period=2026-Q1",
+            usual_days=90,
+        )
+        assert f'<dt>{label}</dt><dd><span data-metric="calls">12</span>' in html
+        assert f'<span class="flag risk">{flag}</span>' in html
+        assert "林怡君 &lt;b&gt;" in html
