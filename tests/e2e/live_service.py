@@ -11,6 +11,7 @@ import httpx
 import orjson
 
 from service.api.app import create_app
+from service.application.services import Services
 from service.events.recorded import RecordedEvent
 from service.keys.api_keys import Scope
 from tests import databases
@@ -20,11 +21,13 @@ from tests.histories import recorded_from_feed
 
 @dataclass(frozen=True, slots=True)
 class LiveService:
-    """An HTTP client on a running app, with a writer and a reader token."""
+    """An HTTP client on a running app, with a writer and a reader token, and the app's
+    services (for the reads that only the dashboard makes)."""
 
     client: httpx.AsyncClient
     writer: str
     reader: str
+    services: Services
 
     async def post(self, events: list[dict[str, Any]]) -> None:
         """Append a batch; it must be accepted."""
@@ -68,6 +71,6 @@ async def live_service(
             reader = (await keys.create("r", frozenset({Scope.READ}))).token
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                yield LiveService(client, writer, reader)
+                yield LiveService(client, writer, reader, app.state.services)
     finally:
         await test_server.drop_database(url)
