@@ -208,11 +208,14 @@ async def measure(url: str, rows: int) -> dict[str, Any]:
         folder = Path(tmp)
         generate(folder, rows)
         now = datetime.now(UTC)
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         with fewer_collections():  # as the command does
             plan = map_salesforce(folder, ImportRules.salesforce(CONFIG), now)
             checked = validate(plan, now, in_time_order=True)
         mapping_s = time.perf_counter() - began
+        # One thread and no I/O but the files: on a shared machine its CPU time says what the
+        # code costs when the wall clock also counts other work.
+        mapping_cpu_s = time.process_time() - began_cpu
     import_url = await _fresh(url, f"bench_import_{os.getpid()}")
     http_url = await _fresh(url, f"bench_http_{os.getpid()}")
     summary = Summary(source="salesforce", dry_run=False)
@@ -229,6 +232,7 @@ async def measure(url: str, rows: int) -> dict[str, Any]:
         "events": events,
         "created": summary.created,
         "read_map_validate_rows_per_s": round(plan.rows / mapping_s),
+        "read_map_validate_rows_per_cpu_s": round(plan.rows / mapping_cpu_s),
         "import_store_events_per_s": round(events / store_s),
         "http_1000_batches_events_per_s": round(events / http_s),
     }

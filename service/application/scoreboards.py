@@ -20,6 +20,7 @@ from service.projections.profiles import with_profiles
 from service.projections.scoreboard import GroupBy, Scoreboard
 from service.store.mirror import reads as mirrored_reads
 from service.store.mirror.read_mirror import ReadMirror
+from service.store.queries.imported_history import imported_after
 from service.store.queries.plans import plan_known_at
 from service.store.queries.profiles import profile_history_known_at
 from service.store.queries.teams import team_history_known_at
@@ -160,6 +161,9 @@ class BoardAndFunnel:
     scoreboard: Scoreboard
     stages: dict[str, int]
     position: int
+    imported_at: datetime | None = None
+    """When history of the period that `known_at` does not see yet was imported (the newest
+    such import); None when every imported event of the period was known by `known_at`."""
 
 
 async def read_board_and_funnel(
@@ -172,10 +176,23 @@ async def read_board_and_funnel(
     group_by: GroupBy,
 ) -> BoardAndFunnel:
     """The scoreboard of [start, end) and the funnel at `as_of`, both as known at `known_at`,
-    from one snapshot of the read models (the dashboard's view)."""
+    from one snapshot of the read models (the dashboard's view), and when history of the
+    period that `known_at` does not see was imported."""
     async with snapshot(services, replica=True) as snap:
         board = await _board(services, snap, start, end, known_at, group_by)
         stages = await mirrored_reads.funnel(
             snap.conn, services.mirror, snap.position, as_of=as_of, known_at=known_at, rep_id=None
         )
-    return BoardAndFunnel(board, stages, snap.position)
+        imported = await _imported_after(snap, start, end, known_at)
+    return BoardAndFunnel(board, stages, snap.position, imported)
+
+
+async def _imported_after(
+    snap: Snapshot, start: datetime, end: datetime, known_at: datetime
+) -> datetime | None:
+    """`imported_after` in `snap`, asked only when some event was recorded after `known_at`
+    (never for a view as known now)."""
+    newest = await _recorded_at(snap.conn, snap.position)
+    if newest is None or newest <= known_at:
+        return None
+    return await imported_after(snap.conn, start=start, end=end, known_at=known_at)

@@ -34,6 +34,7 @@ from service.importers.runner import (
 from service.importers.salesforce import map_salesforce
 from service.settings import Settings
 from service.store.projection.gc_tuning import fewer_collections
+from service.store.queries.imported_history import import_actor
 
 app = typer.Typer(
     help="Import a CRM's past (Salesforce, HubSpot) or NDJSON CloudEvents.",
@@ -141,7 +142,7 @@ async def _store(
     if options.dry_run:
         await dry_run(engine, checked, summary)
         return
-    metadata = {"actor": f"funnel-ledger import {summary.source}"}
+    metadata = {"actor": import_actor(summary.source)}
     with _progress(len(checked), not options.as_json) as progress:
         await append_all(services.appender, checked, summary, metadata, progress)
     if summary.source_digest is not None:

@@ -96,6 +96,20 @@ def _binary(headers: Mapping[str, str], kind: str, body: bytes) -> DecodedBody:
     return DecodedBody([event], is_batch=False)
 
 
+def decode_batch(content_type: str | None, body: bytes) -> DecodedBody:
+    """The raw events of a body that must be a batch (`application/cloudevents-batch+json`)."""
+    if media_type(content_type) != BATCH:
+        raise BodyError(415, "Unsupported Media Type", f"send a batch as {BATCH}")
+    return _batch(body, checked=_NUL_ESCAPE not in body)
+
+
+def _batch(body: bytes, checked: bool) -> DecodedBody:
+    parsed = _json(body)
+    if not isinstance(parsed, list):
+        raise BodyError(400, "Malformed batch", "a batch is a JSON array of events")
+    return DecodedBody(parsed, is_batch=True, text_checked=checked)
+
+
 def decode_body(content_type: str | None, headers: Mapping[str, str], body: bytes) -> DecodedBody:
     """The raw events of a request body, by content mode; raise `BodyError` if unreadable."""
     kind = media_type(content_type)
@@ -105,10 +119,7 @@ def decode_body(content_type: str | None, headers: Mapping[str, str], body: byte
     if kind == STRUCTURED:
         return DecodedBody([_json(body)], is_batch=False, text_checked=checked)
     if kind == BATCH:
-        parsed = _json(body)
-        if not isinstance(parsed, list):
-            raise BodyError(400, "Malformed batch", "a batch is a JSON array of events")
-        return DecodedBody(parsed, is_batch=True, text_checked=checked)
+        return _batch(body, checked)
     if kind == PLAIN_JSON:
         parsed = _json(body)
         if isinstance(parsed, list):

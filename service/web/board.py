@@ -23,6 +23,9 @@ class Board:
     stages: dict[str, int]
     known_at: datetime
     position: int
+    imported_on: date | None = None
+    """The day (company time) history of this period was imported, when the view is as known
+    before it."""
 
 
 async def read_board(services: Services, view: View) -> Board:
@@ -40,7 +43,9 @@ async def read_board(services: Services, view: View) -> Board:
     )
     # A rep who has left and has nothing in the period is no row of the team's table.
     board = without_idle_inactive(read.scoreboard)
-    return Board(board.to_json(), read.stages, known_at, read.position)
+    imported = read.imported_at
+    imported_on = None if imported is None else imported.astimezone(zone).date()
+    return Board(board.to_json(), read.stages, known_at, read.position, imported_on)
 
 
 async def fallback_day(services: Services, today: date) -> date | None:

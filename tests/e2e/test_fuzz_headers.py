@@ -105,6 +105,7 @@ HEADER_NAMES = (
 )
 OWN_HEADERS = {
     "/v1/events": ("content-type", "ce-expectedversion", "ce-time", "ce-id", "ce-subject"),
+    "/v1/events/batch": ("content-type",),
     "/v1/events/stream": ("last-event-id",),
     "/webhooks/hubspot": ("x-hubspot-request-timestamp", "x-hubspot-signature-v3"),
     "/webhooks/standard/{sender}": ("webhook-id", "webhook-timestamp", "webhook-signature"),

@@ -2,7 +2,7 @@
 
 The generator runs on the document a running service serves, with the configuration that
 docs/clients.md gives, and must print no warning (a warning means a route or a response left
-out of the client). The client then appends a batch, reads a deal, the scoreboard as JSON and
+out of the client). The client then appends a batch with its generated `append_batch`, reads a deal, the scoreboard as JSON and
 as CSV, and the exports, through a real `serve` process.
 """
 
@@ -30,7 +30,6 @@ pytestmark = pytest.mark.e2e
 
 CONFIG = ROOT / "docs" / "openapi-python-client.yaml"
 PACKAGE = "funnel_ledger_client"
-BATCH = "application/cloudevents-batch+json"
 
 
 @pytest.fixture
@@ -120,18 +119,18 @@ async def test_a_generated_client_appends_reads_and_exports(
             "DealContractSignedEvent",
             "TargetSetEvent",
         ]
-        # and sends it as a batch. The generated `append_events` cannot be called: for a body with
-        # several media types, openapi-python-client 0.29 tests `isinstance(body, list[...])`,
-        # which Python refuses (its issues #1004 and #1276); its models and HTTP client serve.
-        http_client = client.get_async_httpx_client()
-        sent = await http_client.post(
-            "/v1/events",
-            content=orjson.dumps([event.to_dict() for event in typed]),
-            headers={"Content-Type": BATCH},
-        )
-        assert sent.status_code == 201, sent.text
-        appended = models.AppendResponse.from_dict(sent.json())
-        assert [result.status.value for result in appended.results] == ["created"] * 5
+        # and sends it with the generated `append_batch` (one media type, one typed body)
+        append_batch = _module("api.events.append_batch")
+        sent = await append_batch.asyncio_detailed(client=client, body=typed)
+        assert sent.status_code == 201, sent.content
+        assert type(sent.parsed).__name__ == "AppendResponse", sent.parsed
+        assert [result.status.value for result in sent.parsed.results] == ["created"] * 5
+        assert [result.position for result in sent.parsed.results] == [1, 2, 3, 4, 5]
+        # and the same batch again stores nothing new
+        again = await append_batch.asyncio_detailed(client=client, body=typed)
+        assert again.status_code == 200, again.content
+        assert [result.status.value for result in again.parsed.results] == ["duplicate"] * 5
+        assert [result.position for result in again.parsed.results] == [1, 2, 3, 4, 5]
 
         # Then it reads the deal
         get_deal = _module("api.deals.get_deal")

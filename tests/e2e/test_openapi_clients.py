@@ -17,6 +17,7 @@ OPERATION_IDS = {
     ("GET", "/readyz"): "readyz",
     ("GET", "/metrics"): "getMetrics",
     ("POST", "/v1/events"): "appendEvents",
+    ("POST", "/v1/events/batch"): "appendBatch",
     ("GET", "/v1/events"): "readFeed",
     ("GET", "/v1/deals/{deal_id}"): "getDeal",
     ("GET", "/v1/deals/{deal_id}/events"): "getDealEvents",
@@ -89,6 +90,16 @@ async def test_each_content_type_of_an_append_takes_what_the_server_takes(docume
     assert content["application/cloudevents+json"]["schema"] == one
     assert content["application/cloudevents-batch+json"]["schema"] == batch
     assert content["application/json"]["schema"] == {"oneOf": [one, batch]}
+
+
+async def test_the_batch_route_takes_one_media_type_an_array_of_events(document):
+    content = _operations(document)["POST", "/v1/events/batch"]["requestBody"]["content"]
+    one = {"$ref": "#/components/schemas/CloudEvent"}
+    assert content == {
+        "application/cloudevents-batch+json": {
+            "schema": {"type": "array", "items": one, "minItems": 1}
+        }
+    }
 
 
 async def test_every_event_type_has_a_schema_chosen_by_its_type(document):

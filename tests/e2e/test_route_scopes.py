@@ -43,6 +43,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/webhooks/salesforce"): VENDOR,
     ("POST", "/webhooks/standard/{sender}"): VENDOR,
     ("POST", "/v1/events"): "events:write",
+    ("POST", "/v1/events/batch"): "events:write",
     ("GET", "/v1/events"): "read",
     ("GET", "/v1/events/stream"): "read",
     ("POST", "/v1/events/stream/tokens"): "read",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -13,13 +14,14 @@ from pydantic import BaseModel, Field
 from service.api.deps import ServicesDep
 from service.api.http.limited_body import read_limited
 from service.api.http.problems import Problem
-from service.api.schemas.event_schemas import append_request_body
+from service.api.schemas.event_schemas import append_request_body, batch_request_body
 from service.api.schemas.feed_items import feed_item
 from service.api.security.auth import ReaderKey, WriterKey
 from service.api.security.keyed_route import KeyedRoute
 from service.application.services import Services
-from service.events.codec import BodyError, decode_body
+from service.events.codec import BodyError, DecodedBody, decode_batch, decode_body
 from service.events.envelope import CloudEvent, EnvelopeError, parse_event
+from service.keys.api_keys import ApiKey
 from service.store.errors import (
     AppendRejected,
     KeyReuseConflict,
@@ -134,23 +136,52 @@ def _rejection(exc: AppendRejected) -> Problem:
     )
 
 
+_APPEND_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": AppendResponse, "description": "Every event was a duplicate."},
+    201: {"model": AppendResponse, "description": "At least one new event was stored."},
+}
+
+
 @ingest_router.post(
     "",
     summary="Append events",
     status_code=201,
     openapi_extra={"requestBody": append_request_body()},
-    responses={
-        200: {"model": AppendResponse, "description": "Every event was a duplicate."},
-        201: {"model": AppendResponse, "description": "At least one new event was stored."},
-    },
+    responses=_APPEND_RESPONSES,
 )
 async def append_events(request: Request, key: WriterKey) -> Response:
     """Store CloudEvents (one, a batch, or binary mode) exactly once, all or nothing."""
+    return await _append(
+        request,
+        key,
+        lambda body: decode_body(request.headers.get("content-type"), request.headers, body),
+    )
+
+
+@ingest_router.post(
+    "/batch",
+    summary="Append a batch of events",
+    status_code=201,
+    openapi_extra={"requestBody": batch_request_body()},
+    responses=_APPEND_RESPONSES,
+)
+async def append_batch(request: Request, key: WriterKey) -> Response:
+    """Store a batch of CloudEvents exactly once, all or nothing, as `POST /v1/events` does a
+    batch; the one media type is `application/cloudevents-batch+json`."""
+    return await _append(
+        request, key, lambda body: decode_batch(request.headers.get("content-type"), body)
+    )
+
+
+async def _append(
+    request: Request, key: ApiKey, decode: Callable[[bytes], DecodedBody]
+) -> Response:
+    """Read the body within its limit, decode it, validate every event, append them all."""
     services: Services = request.app.state.services
     settings = services.settings
     body = await read_limited(request, settings.max_body_bytes)
     try:
-        decoded = decode_body(request.headers.get("content-type"), request.headers, body)
+        decoded = decode(body)
     except BodyError as exc:
         extra: dict[str, Any] = {}
         if exc.errors:

@@ -116,10 +116,14 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": REF_TEMPLATE.format(model=name)}
 
 
+def _batch_schema() -> dict[str, Any]:
+    return {"type": "array", "items": _ref(EVENT_SCHEMA), "minItems": 1}
+
+
 def append_request_body() -> dict[str, Any]:
     """The request body of `POST /v1/events`, per content type, as `decode_body` reads it."""
     one = _ref(EVENT_SCHEMA)
-    batch = {"type": "array", "items": one, "minItems": 1}
+    batch = _batch_schema()
     return {
         "required": True,
         "description": "Structured mode takes one event, batch mode an array of events and "
@@ -130,4 +134,14 @@ def append_request_body() -> dict[str, Any]:
             BATCH: {"schema": batch},
             PLAIN_JSON: {"schema": {"oneOf": [one, batch]}},
         },
+    }
+
+
+def batch_request_body() -> dict[str, Any]:
+    """The request body of `POST /v1/events/batch`: one media type, an array of events (a
+    generated client gets one typed function for it)."""
+    return {
+        "required": True,
+        "description": "An array of events (batch mode); every event is stored or none.",
+        "content": {BATCH: {"schema": _batch_schema()}},
     }
