@@ -51,7 +51,7 @@ from tests.histories import (
 
 pytestmark = pytest.mark.e2e
 
-GROUPS: tuple[GroupBy, ...] = ("rep", "team", "all")
+GROUPS: tuple[GroupBy, ...] = ("rep", "team", "all", "account")
 PROPERTY = settings(
     max_examples=12,
     deadline=None,
