@@ -141,9 +141,9 @@ def _event(draw: st.DrawFn, index: int) -> Raw:
         )
     if draw(st.integers(0, 9)) == 0:
         key = draw(st.sampled_from(ACCOUNT_KEYS))
-        data = {"account": key, "key": draw(st.booleans())}
+        mark: dict[str, Any] = {"account": key, "key": draw(st.booleans())}
         subject = f"account:{key.replace(' ', '-')}"
-        return ce("account.key_set", subject, _time(draw), data, id=f"e-{index}", source=source)
+        return ce("account.key_set", subject, _time(draw), mark, id=f"e-{index}", source=source)
     type_ = draw(st.sampled_from(DEAL_TYPES))
     deal = draw(st.sampled_from(DEALS))
     data = {"rep_id": draw(st.sampled_from(REPS)), **_data(draw, type_, deal)}

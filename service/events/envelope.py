@@ -20,8 +20,8 @@ from service.digits import MAX_INT64, natural
 from service.events.instants import check_range, parse_date_time, utc_iso_json
 from service.events.text import identifier_problem
 from service.events.vocabulary import (
-    EVENT_TYPES,
     ACCOUNT_SUBJECT_PREFIX,
+    EVENT_TYPES,
     NON_DEAL_PREFIXES,
     REP_SUBJECT_PREFIX,
     TEAM_SUBJECT_PREFIX,

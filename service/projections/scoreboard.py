@@ -219,6 +219,11 @@ class _Tally:
         )
 
 
+def no_numbers() -> ScoreNumbers:
+    """Every number zero: what a key without a row has."""
+    return _Tally().numbers()
+
+
 def _closed_value(signings: Iterable[tuple[Any, str]]) -> dict[str, Decimal]:
     totals: dict[str, Decimal] = {}
     # Exact sums whatever the number of deals: the default 28 digits could round a large total.
