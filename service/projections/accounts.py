@@ -16,10 +16,18 @@ from datetime import datetime
 from typing import Any, Final
 
 from service.events.recorded import RecordedEvent
-from service.events.vocabulary import ACCOUNT_KEY_SET, ACCOUNT_SUBJECT_PREFIX, LEAD_SOURCED
+from service.events.vocabulary import (
+    ACCOUNT_KEY_SET,
+    ACCOUNT_SUBJECT_PREFIX,
+    CALL_LOGGED,
+    LEAD_SOURCED,
+)
 from service.projections.deal import is_deal
+from service.projections.rules import RULES
 
-CONTACT_TYPES: Final = ("visit.completed", "call.logged")
+_VISIT_TYPES: Final = RULES.split_kind.event_types
+_SPLIT_FIELD: Final = RULES.split_field
+CONTACT_TYPES: Final = (*_VISIT_TYPES, CALL_LOGGED)
 """The events that are contacts with an account: client visits and logged calls."""
 
 
@@ -120,7 +128,7 @@ class Contact:
 
 def _contact_kind(event: RecordedEvent) -> str:
     data = event.data
-    return str(data["kind"] if event.type == "visit.completed" else data["direction"])
+    return str(data[_SPLIT_FIELD] if event.type in _VISIT_TYPES else data["direction"])
 
 
 def contacts(

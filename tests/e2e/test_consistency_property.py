@@ -292,9 +292,7 @@ async def check_accounts(
     assert response.json()["accounts"] == [summary.to_json() for summary in expected]
     assert response.json()["as_of"] == iso(at)
     for key in [*ACCOUNT_KEYS, "Formosa Foods Ltd"]:
-        one = await service.get(
-            f"/v1/accounts/{key}", **period, as_of=as_of[0], known_at=known[0]
-        )
+        one = await service.get(f"/v1/accounts/{key}", **period, as_of=as_of[0], known_at=known[0])
         detail = compute_account(log, key, start=start, end=end, as_of=at, known_at=known[1])
         if detail is None:
             assert one.status_code == 404, (key, one.text)

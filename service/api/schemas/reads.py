@@ -241,7 +241,7 @@ class ContactModel(BaseModel):
 
     occurred_at: str
     deal_id: str
-    type: str = Field(description="visit.completed or call.logged")
+    type: str = Field(description="The event type: a client visit or a logged call.")
     kind: str = Field(description="A visit's kind (FSI, FUA) or a call's direction.")
     rep_id: str
 
