@@ -211,7 +211,7 @@ async def explain(engine: AsyncEngine, past: datetime) -> None:
         (q._flow_sql(LIVE, "rep"), board),
         (q._repeats_sql(LIVE, "rep"), board),
         (q._value_sql(LIVE, "rep"), board),
-        (q._open_sql(LIVE), {"t": end, "k": past}),
+        (q._open_sql(LIVE, "rep"), {"t": end, "k": past}),
         (
             "SELECT stage, count(*) FROM rm_deal_segments WHERE valid_from <= :t "
             "AND valid_to > :t AND known_from <= :k AND known_to > :k "

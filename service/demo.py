@@ -101,9 +101,64 @@ def _money(amount: int) -> str:
 
 
 def _account(rng: random.Random) -> dict[str, Any]:
-    industry = rng.choice(sorted(_SECTORS))
-    name = f"{rng.choice(_PREFIXES)} {rng.choice(_SECTORS[industry])}"
-    return {"name": name, "industry": industry, "size": rng.choice(_SIZES)}
+    """One of the demo's accounts (a prefix and a sector: about 90), with its CRM id.
+
+    The same draws as ever, so the rest of the demo stays as it was; several deals share an
+    account, as in a real book of business.
+    """
+    sectors = sorted(_SECTORS)
+    industry = rng.choice(sectors)
+    prefix = rng.choice(_PREFIXES)
+    rng.choice(_SECTORS[industry])  # the word once drawn per deal: the draws stay the same
+    name = f"{prefix} {_SECTORS[industry][0]}"
+    account_id = f"ACC-{_PREFIXES.index(prefix) + 1:02d}{sectors.index(industry) + 1}"
+    return {"name": name, "id": account_id, "industry": industry, "size": rng.choice(_SIZES)}
+
+
+def _nine_on_a_weekday(day: date, zone: tzinfo) -> datetime:
+    """09:00 on `day`, or on the next weekday (no random draw: the demo's others stay)."""
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(9), tzinfo=zone)
+
+
+_KEY_ACCOUNTS: Final = 5
+"""How many of the accounts with most deals the demo marks as key accounts."""
+
+
+def _key_account_events(
+    stories: list[_Story], tag: str, bounds: tuple[datetime, datetime], zone: tzinfo
+) -> list[dict[str, Any]]:
+    """The accounts with most deals marked key before the quarter; the last unmarked mid-way."""
+    deals: dict[str, int] = {}
+    names: dict[str, str] = {}
+    for story in stories:
+        account = story.events[0]["data"]["account"]
+        deals[account["id"]] = deals.get(account["id"], 0) + 1
+        names[account["id"]] = account["name"]
+    chosen = sorted(deals, key=lambda key: (-deals[key], key))[:_KEY_ACCOUNTS]
+    start, end = (instant.astimezone(zone) for instant in bounds)
+    before = _nine_on_a_weekday((start - timedelta(days=30)).date(), zone)
+    events = [
+        _envelope(
+            f"key-{tag}-{key}",
+            f"account:{key}",
+            _fact("account.key_set", before, {"account": key, "key": True, "note": names[key]}),
+        )
+        for key in chosen
+    ]
+    if chosen:
+        dropped = chosen[-1]
+        midway = _nine_on_a_weekday((start + (end - start) / 2).date(), zone)
+        note = "moved to the partner channel"
+        events.append(
+            _envelope(
+                f"key-{tag}-{dropped}-dropped",
+                f"account:{dropped}",
+                _fact("account.key_set", midway, {"account": dropped, "key": False, "note": note}),
+            )
+        )
+    return events
 
 
 def _lead_phase(story: _Story) -> bool:
@@ -454,6 +509,7 @@ def generate(
         *_team_events(rng, tag, team, (start, end), zone),
         *_profile_events(names, tag, team, (start, end), zone),
         *_plan_events(rng, tag, team, (start, end), zone),
+        *_key_account_events(stories, tag, (start, end), zone),
         *on_time,
         *arrived_late,
         *_retraction(rng, stories),

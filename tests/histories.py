@@ -45,6 +45,15 @@ SOURCES = ("crm", "phone")
 OFFSETS = (UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5)))
 AMOUNTS = ("0", "1.00", "2.5", "300", "0.125", "125000.00")
 CURRENCIES = ("TWD", "USD")
+ACCOUNTS: tuple[dict[str, str], ...] = (
+    {"name": "Formosa Foods"},
+    {"name": "Formosa Foods Taipei", "id": "A-1"},
+    {"name": "Formosa Foods Ltd", "id": "A-1"},
+    {"name": "Lin Logistics", "id": "A-2"},
+    {"name": "A-2"},
+)
+"""Accounts with and without a CRM id: one id under two names, a name equal to another's id."""
+ACCOUNT_KEYS = ("Formosa Foods", "A-1", "A-2", "Nobody Ltd")
 # Weighted towards the events that set stages and count in the five numbers.
 DEAL_TYPES = (
     *["lead.sourced"] * 3,
@@ -95,7 +104,7 @@ def _data(draw: st.DrawFn, type_: str, deal: str) -> dict[str, Any]:
     choose = st.sampled_from
     match type_:
         case "lead.sourced":
-            account = {"name": f"Account of {deal}", "industry": draw(choose(["IT", "Retail"]))}
+            account = {**draw(choose(ACCOUNTS)), "industry": draw(choose(["IT", "Retail"]))}
             return {"account": account, "channel": draw(choose(["web", "referral", "event"]))}
         case "lead.contacted":
             return {"method": draw(choose(["call", "visit", "email"]))}
@@ -130,6 +139,11 @@ def _event(draw: st.DrawFn, index: int) -> Raw:
         return ce(
             "rep.team_assigned", f"rep:{rep}", _time(draw), data, id=f"e-{index}", source=source
         )
+    if draw(st.integers(0, 9)) == 0:
+        key = draw(st.sampled_from(ACCOUNT_KEYS))
+        mark: dict[str, Any] = {"account": key, "key": draw(st.booleans())}
+        subject = f"account:{key.replace(' ', '-')}"
+        return ce("account.key_set", subject, _time(draw), mark, id=f"e-{index}", source=source)
     type_ = draw(st.sampled_from(DEAL_TYPES))
     deal = draw(st.sampled_from(DEALS))
     data = {"rep_id": draw(st.sampled_from(REPS)), **_data(draw, type_, deal)}
@@ -144,7 +158,7 @@ def _with_retractions(draw: st.DrawFn, sequence: list[Raw]) -> list[Raw]:
             continue
         after = next(i for i, raw in enumerate(result) if raw is target) + 1
         where = draw(st.integers(after, len(result)))
-        rep = target["data"]["rep_id"]
+        rep = target["data"].get("rep_id", REPS[0])
         undo = retraction(
             target["subject"], rep, _time(draw), target, id=f"x-{index}", source="crm"
         )
@@ -186,7 +200,7 @@ def _resend(draw: st.DrawFn, batches: list[list[Raw]]) -> list[list[Raw]]:
 
 @st.composite
 def deliveries(draw: st.DrawFn, max_events: int = 24) -> Delivery:
-    """A history of deal and team events delivered in random order, batches and repetitions."""
+    """A history of deal, team and account events delivered in random order, batches and repetitions."""
     count = draw(st.integers(1, max_events))
     events = [_event(draw, index) for index in range(count)]
     shuffled = draw(st.permutations(events))

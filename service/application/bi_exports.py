@@ -20,6 +20,7 @@ from service.application.analytics import WindowQuery
 from service.application.consistent_reads import Consistency, Read, snapshot
 from service.application.services import Services
 from service.events.recorded import RecordedEvent
+from service.projections.accounts import account_key
 from service.projections.deal import DealState, deal_state_at
 from service.projections.teams import TeamHistory, team_at
 from service.store.chain.hashing import iso
@@ -49,6 +50,8 @@ DEAL_COLUMNS = (
     "fua_visits",
     "calls",
     "version",
+    "account_id",
+    "account_key",
 )
 FACT_COLUMNS = (
     "position",
@@ -91,6 +94,8 @@ def deal_row(state: DealState, team_id: str | None) -> dict[str, Any]:
         "fua_visits": state.fua_visits,
         "calls": state.calls,
         "version": state.version,
+        "account_id": _nested(state.account, "id"),
+        "account_key": account_key(state.account),
     }
 
 

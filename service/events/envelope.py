@@ -20,6 +20,7 @@ from service.digits import MAX_INT64, natural
 from service.events.instants import check_range, parse_date_time, utc_iso_json
 from service.events.text import identifier_problem
 from service.events.vocabulary import (
+    ACCOUNT_SUBJECT_PREFIX,
     EVENT_TYPES,
     NON_DEAL_PREFIXES,
     REP_SUBJECT_PREFIX,
@@ -234,7 +235,7 @@ def _names(subject: str, prefix: str) -> bool:
 def _subject_problem(subject: str, kind: SubjectKind | None) -> str | None:
     if kind is SubjectKind.DEAL:  # most events: one test
         if subject.startswith(NON_DEAL_PREFIXES):
-            return "deal events are written to a deal id, not to 'rep:…' or 'team:…'"
+            return "deal events are written to a deal id, not to 'rep:…', 'team:…' or 'account:…'"
         return None
     is_rep, is_team = _names(subject, REP_SUBJECT_PREFIX), _names(subject, TEAM_SUBJECT_PREFIX)
     if kind is SubjectKind.REP and not is_rep:
@@ -243,6 +244,8 @@ def _subject_problem(subject: str, kind: SubjectKind | None) -> str | None:
         return "team events are written to the subject 'team:<team_id>'"
     if kind is SubjectKind.REP_OR_TEAM and not (is_rep or is_team):
         return "this event is written to the subject 'rep:<rep_id>' or 'team:<team_id>'"
+    if kind is SubjectKind.ACCOUNT and not _names(subject, ACCOUNT_SUBJECT_PREFIX):
+        return "account events are written to a subject 'account:<…>'"
     return None
 
 

@@ -32,6 +32,7 @@ class SubjectKind(StrEnum):
     REP = "rep"
     TEAM = "team"
     REP_OR_TEAM = "rep_or_team"
+    ACCOUNT = "account"
     ANY = "any"
 
 
@@ -48,9 +49,10 @@ class DealEventData(EventData):
 
 
 class Account(EventData):
-    """The prospect's company."""
+    """The prospect's company; `id` is the CRM's account id, the account's key when given."""
 
     name: Text
+    id: ShortId | None = None
     industry: Text | None = None
     size: (
         Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(name_text)]
@@ -184,6 +186,18 @@ class RepProfileSet(EventData):
     active: Annotated[bool, Field(strict=True)] = True
 
 
+class AccountKeySet(EventData):
+    """An account is marked (or unmarked) a key account from the event's time on.
+
+    Written to a subject `account:<…>`; `account` is the account's key: the CRM's account id
+    where deals carry one (`lead.sourced`'s `account.id`), else the account's name.
+    """
+
+    account: Text
+    key: Annotated[bool, Field(strict=True)]
+    note: Note | None = None
+
+
 Metric = Literal["closed_deals", "committed_deals", "opportunities", "leads", "client_visits"]
 """One of the five numbers (contract §5)."""
 
@@ -243,6 +257,7 @@ EVENT_TYPES: dict[str, EventType] = dict(
         _entry("rep.profile_set", RepProfileSet, SubjectKind.REP),
         _entry("target.set", TargetSet, SubjectKind.REP_OR_TEAM),
         _entry("team.priorities_set", TeamPrioritiesSet, SubjectKind.TEAM),
+        _entry("account.key_set", AccountKeySet, SubjectKind.ACCOUNT),
     ]
 )
 """The contract's event types, by their CloudEvents `type`."""
@@ -252,10 +267,14 @@ TEAM_ASSIGNMENT = "rep.team_assigned"
 PROFILE_SET = "rep.profile_set"
 TARGET_SET = "target.set"
 PRIORITIES_SET = "team.priorities_set"
+ACCOUNT_KEY_SET = "account.key_set"
+LEAD_SOURCED = "lead.sourced"
+CALL_LOGGED = "call.logged"
 REP_SUBJECT_PREFIX = "rep:"
 TEAM_SUBJECT_PREFIX = "team:"
-NON_DEAL_PREFIXES = (REP_SUBJECT_PREFIX, TEAM_SUBJECT_PREFIX)
-"""Subjects with these prefixes are rep or team streams, never deals."""
+ACCOUNT_SUBJECT_PREFIX = "account:"
+NON_DEAL_PREFIXES = (REP_SUBJECT_PREFIX, TEAM_SUBJECT_PREFIX, ACCOUNT_SUBJECT_PREFIX)
+"""Subjects with these prefixes are rep, team or account streams, never deals."""
 
 
 def data_model_for(event_type: str) -> type[EventData] | None:

@@ -73,6 +73,8 @@ class DealRecord:
     currency: str | None
     contract_id: str
     changes: list[Change] = field(default_factory=list)
+    account_id: str | None = None
+    """The CRM's account id (Salesforce `AccountId`, a HubSpot company id): the account key."""
 
 
 @dataclass(slots=True)
@@ -158,7 +160,10 @@ def _created(fold: _Fold) -> None:
     if rep is None:
         fold.plan.skip(deal.origin, _unmapped_owner(fold))
         return
-    data = event_data(rule, rep, {"account": {"name": deal.account}})
+    account = {"name": deal.account}
+    if deal.account_id:
+        account["id"] = deal.account_id
+    data = event_data(rule, rep, {"account": account})
     channel = fold.rules.channels.get(deal.lead_source or "")
     data["channel"] = channel if channel in _CHANNELS else data.get("channel", "other")
     fold.emit(deal.origin, deal.created_id, rule, data, deal.created_at, RANK_CREATED)

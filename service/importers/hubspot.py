@@ -109,6 +109,8 @@ def _deal(item: dict[str, Any], origin: Origin, names: dict[str, str]) -> DealRe
         lead_source=None,
         currency=str(properties.get("deal_currency_code") or "") or None,
         contract_id=f"hubspot-{deal_id}",
+        # The first associated company is the deal's account: its id is the account key.
+        account_id=companies[0] if companies else None,
     )
     changes: dict[int, Change] = {}
     for time, millis, entry in _history(item, "dealstage", origin):

@@ -83,6 +83,7 @@ def _opportunities(directory: Path, rules: ImportRules, plan: Plan) -> dict[str,
             lead_source=row.get("LeadSource") or None,
             currency=row.get("CurrencyIsoCode") or None,
             contract_id=f"salesforce-{record_id}",
+            account_id=row.get("AccountId") or None,
         )
     return deals
 

@@ -156,7 +156,10 @@ def with_targets(board: Scoreboard, known: Plan, teams: TeamHistory, tz: tzinfo)
     period; the totals add up every rep's (group_by=rep) or team's (team, all) target.
     """
     weights = period_weights(board.start, board.end, tz)
-    rows = tuple(_row_goals(board, row, known, teams, weights) for row in board.rows)
+    if board.group_by == "account":  # accounts have no targets; the totals keep the overall ones
+        rows = board.rows
+    else:
+        rows = tuple(_row_goals(board, row, known, teams, weights) for row in board.rows)
     if board.group_by == "rep":
         totals = _sum_targets(known, REP_SUBJECT_PREFIX, board.start, weights)
     elif board.group_by == "team":

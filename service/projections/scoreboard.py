@@ -10,7 +10,8 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from service.events.recorded import RecordedEvent
-from service.projections.deal import STAGES, deal_states, is_deal
+from service.projections.accounts import account_key, account_names, deal_accounts
+from service.projections.deal import STAGES, DealState, deal_states, is_deal
 from service.projections.knowledge import visible
 from service.projections.rules import RULES, just_before
 from service.projections.teams import TeamHistory, team_at, team_history
@@ -18,7 +19,7 @@ from service.projections.teams import TeamHistory, team_at, team_history
 if TYPE_CHECKING:  # profiles builds on this module
     from service.projections.profiles import RepProfile
 
-GroupBy = Literal["rep", "team", "all"]
+GroupBy = Literal["rep", "team", "all", "account"]
 ALL_KEY: Final = "all"
 _MONEY: Final = RULES.money_kind
 _SPLIT: Final = RULES.split_kind
@@ -141,10 +142,15 @@ class ScoreRow:
     numbers: ScoreNumbers
     profile: RepProfile | None = None
     """The rep's profile at the period's end (rows by rep; None when the rep has none)."""
+    account_name: str | None = None
+    """The account's name at the period's end (rows by account; None for the key None)."""
 
-    def to_json(self, *, named: bool = False) -> dict[str, Any]:
-        """The row as a JSON-ready dict, its key first; with `named`, the rep's name next."""
+    def to_json(self, *, named: bool = False, account: bool = False) -> dict[str, Any]:
+        """The row as a JSON-ready dict, its key first; with `named`, the rep's name next;
+        with `account`, the account's name next."""
         name = {"rep_name": self.profile.name if self.profile else None} if named else {}
+        if account:
+            name["account_name"] = self.account_name
         return {"key": self.key, **name, **self.numbers.to_json()}
 
 
@@ -166,7 +172,10 @@ class Scoreboard:
             "to": self.end.isoformat(),
             "known_at": None if self.known_at is None else self.known_at.isoformat(),
             "group_by": self.group_by,
-            "rows": [row.to_json(named=self.group_by == "rep") for row in self.rows],
+            "rows": [
+                row.to_json(named=self.group_by == "rep", account=self.group_by == "account")
+                for row in self.rows
+            ],
             "totals": self.totals.to_json(),
         }
 
@@ -259,6 +268,8 @@ _FLOW: Final[dict[str, Callable[[_Tally, RecordedEvent], None]]] = {
 def _credit(
     group_by: GroupBy, teams: TeamHistory, rep_id: str | None, instant: datetime
 ) -> str | None:
+    if group_by == "account":
+        raise ValueError("rows by account are credited by deal, not by rep")
     if group_by == "all":
         return ALL_KEY
     if group_by == "team":
@@ -279,21 +290,32 @@ def compute_scoreboard(
     teams = team_history(known) if group_by == "team" else {}
     tallies: dict[str | None, _Tally] = {}
     totals = _Tally()
+    # "As of just before `end`": the period is half-open, so `end` itself is outside it.
+    last_instant = just_before(end)
+    open_deals = deal_states(event for event in known if event.occurred_at < end)
+    by_account = group_by == "account"
     for event in known:
         flow = _FLOW.get(event.type)
         if flow is None or not start <= event.occurred_at < end or not is_deal(event.subject):
             continue
-        key = _credit(group_by, teams, event.data.get("rep_id"), event.occurred_at)
+        if by_account:
+            key = _account_of(open_deals.get(event.subject))
+        else:
+            key = _credit(group_by, teams, event.data.get("rep_id"), event.occurred_at)
         flow(tallies.setdefault(key, _Tally()), event)
         flow(totals, event)
-    # "As of just before `end`": the period is half-open, so `end` itself is outside it.
-    last_instant = just_before(end)
-    open_deals = deal_states(event for event in known if event.occurred_at < end)
     for state in open_deals.values():
-        key = _credit(group_by, teams, state.owner_rep_id, last_instant)
+        if by_account:
+            key = _account_of(state)
+        else:
+            key = _credit(group_by, teams, state.owner_rep_id, last_instant)
         tallies.setdefault(key, _Tally()).count_open(state.stage)
         totals.count_open(state.stage)
-    rows = [ScoreRow(key, tally.numbers()) for key, tally in tallies.items()]
+    names = account_names(deal_accounts(known, last_instant).values()) if by_account else {}
+    rows = [
+        ScoreRow(key, tally.numbers(), account_name=names.get(key) if key is not None else None)
+        for key, tally in tallies.items()
+    ]
     rows.sort(key=_row_order)
     return Scoreboard(
         start=start,
@@ -303,6 +325,11 @@ def compute_scoreboard(
         rows=tuple(row for row in rows if not row.numbers.is_zero()),
         totals=totals.numbers(),
     )
+
+
+def _account_of(state: DealState | None) -> str | None:
+    """The key of a deal's account (rows by account): its account at the period's end."""
+    return None if state is None else account_key(state.account)
 
 
 def _row_order(row: ScoreRow) -> tuple[bool, str]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from service.application.accounts import read_accounts
 from service.application.consistent_reads import snapshot
 from service.application.scoreboards import read_board_and_funnel
 from service.application.services import Services
@@ -26,6 +27,8 @@ class Board:
     imported_on: date | None = None
     """The day (company time) history of this period was imported, when the view is as known
     before it."""
+    key_accounts: tuple[dict[str, Any], ...] = ()
+    """The key accounts at the view's `as_of`, with the period's numbers (API shape)."""
 
 
 async def read_board(services: Services, view: View) -> Board:
@@ -45,7 +48,17 @@ async def read_board(services: Services, view: View) -> Board:
     board = without_idle_inactive(read.scoreboard)
     imported = read.imported_at
     imported_on = None if imported is None else imported.astimezone(zone).date()
-    return Board(board.to_json(), read.stages, known_at, read.position, imported_on)
+    accounts = await read_accounts(
+        services,
+        start=view.start(zone),
+        end=view.end(zone),
+        as_of=as_of,
+        known_at=known_at,
+        min_position=read.position,
+        consistency="eventual",
+    )
+    keyed = tuple(summary.to_json() for summary in accounts.answer if summary.key_account)
+    return Board(board.to_json(), read.stages, known_at, read.position, imported_on, keyed)
 
 
 async def fallback_day(services: Services, today: date) -> date | None:

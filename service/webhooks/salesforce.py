@@ -202,10 +202,10 @@ class _Opportunity:
         account = fields.get("AccountId")
         name = f"Salesforce account {account}" if account else fields.get("Name")
         channel = self.m.config.channels.get(str(fields.get("LeadSource")))
-        return {
-            "account": {"name": name or f"Salesforce opportunity {fields.get('Id')}"},
-            "channel": channel or "other",
-        }
+        named: dict[str, Any] = {"name": name or f"Salesforce opportunity {fields.get('Id')}"}
+        if account:
+            named["id"] = str(account)  # the CRM's account id: the account key (contract §3)
+        return {"account": named, "channel": channel or "other"}
 
     def created(self) -> None:
         # A deal without a stage has not been created in the ledger (calls alone do not).

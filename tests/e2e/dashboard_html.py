@@ -25,6 +25,14 @@ def shown_rows(html: str) -> dict[str, dict[str, int]]:
     return {key: _numbers(body) for key, body in _ROW.findall(html)}
 
 
+_ACCOUNT = re.compile(r'<tr data-account="([^"]*)">(.*?)</tr>', re.DOTALL)
+
+
+def shown_key_accounts(html: str) -> dict[str, dict[str, int]]:
+    """The key accounts' table, by account key (HTML-escaped as shown)."""
+    return {key: _numbers(body) for key, body in _ACCOUNT.findall(html)}
+
+
 def shown_stages(html: str) -> dict[str, int]:
     """The funnel chart's counts by stage."""
     return {stage: int(count) for stage, count in _STAGE.findall(html)}

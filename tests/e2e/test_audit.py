@@ -123,7 +123,7 @@ def selected(log: list[dict[str, Any]], end: datetime, known_at: datetime) -> li
     deal_events = {
         (e["source"], e["id"])
         for e in known
-        if not e["subject"].startswith(("rep:", "team:"))
+        if not e["subject"].startswith(("rep:", "team:", "account:"))
         and e["type"] != "event.retracted"
         and datetime.fromisoformat(e["time"]) < end
     }

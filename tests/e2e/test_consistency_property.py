@@ -34,10 +34,13 @@ from service.projections import (
     team_history,
     visible,
 )
+from service.projections.account_book import compute_account, compute_accounts
+from service.projections.rules import just_before
 from service.store.chain.hashing import iso
 from tests import databases
 from tests.conftest import bearer, make_settings
 from tests.histories import (
+    ACCOUNT_KEYS,
     DEALS,
     INSTANTS,
     OFFSETS,
@@ -51,7 +54,7 @@ from tests.histories import (
 
 pytestmark = pytest.mark.e2e
 
-GROUPS: tuple[GroupBy, ...] = ("rep", "team", "all")
+GROUPS: tuple[GroupBy, ...] = ("rep", "team", "all", "account")
 PROPERTY = settings(
     max_examples=12,
     deadline=None,
@@ -272,6 +275,35 @@ async def check_deal_events(
         assert response.json()["events"] == expected
 
 
+async def check_accounts(
+    service: Service,
+    log: list[RecordedEvent],
+    known: tuple[str | None, datetime | None],
+    as_of: tuple[str | None, datetime | None],
+    data: st.DataObject,
+) -> None:
+    start, end = data.draw(st.sampled_from(PERIODS), label="accounts period")
+    # No as_of: the period's end (every generated period has ended).
+    at = as_of[1] or just_before(end)
+    period = {"from": iso(start), "to": iso(end)}
+    response = await service.get("/v1/accounts", **period, as_of=as_of[0], known_at=known[0])
+    assert response.status_code == 200, response.text
+    expected = compute_accounts(log, start=start, end=end, as_of=at, known_at=known[1])
+    assert response.json()["accounts"] == [summary.to_json() for summary in expected]
+    assert response.json()["as_of"] == iso(at)
+    for key in [*ACCOUNT_KEYS, "Formosa Foods Ltd"]:
+        one = await service.get(f"/v1/accounts/{key}", **period, as_of=as_of[0], known_at=known[0])
+        detail = compute_account(log, key, start=start, end=end, as_of=at, known_at=known[1])
+        if detail is None:
+            assert one.status_code == 404, (key, one.text)
+            assert one.headers["content-type"] == "application/problem+json"
+            continue
+        assert one.status_code == 200, one.text
+        assert _without(one.json(), "from", "to", "as_of", "known_at", "position") == (
+            detail.to_json()
+        )
+
+
 def _as_of_choices() -> list[tuple[str | None, datetime | None]]:
     instants = [(i.astimezone(o).isoformat(), i) for i in INSTANTS for o in OFFSETS[:2]]
     return [(None, None), AS_OF_DATE, *instants]
@@ -307,3 +339,4 @@ async def test_every_read_endpoint_equals_the_fold_of_the_feed(
             await check_deal_states(service, log, known, as_of)
             await check_deal_list(service, log, known, as_of, data)
             await check_deal_events(service, feed, log, known)
+            await check_accounts(service, log, known, as_of, data)

@@ -12,7 +12,15 @@ from service.application.demo_load import load
 from service.demo import generate
 from service.keys.api_keys import Scope
 from tests.conftest import bearer
-from tests.e2e.dashboard_html import api_row, api_totals, shown_rows, shown_stages, shown_totals
+from tests.e2e.dashboard_html import (
+    FIVE,
+    api_row,
+    api_totals,
+    shown_key_accounts,
+    shown_rows,
+    shown_stages,
+    shown_totals,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -130,6 +138,29 @@ async def test_the_numbers_on_the_page_equal_the_api(signed_in, tokens, demo):
     assert shown_rows(page.text) == {row["key"]: api_row(row) for row in board["rows"]}
     assert shown_stages(page.text) == funnel.json()["stages"]
     assert board["totals"]["closed_deals"] > 0
+
+
+async def test_the_key_accounts_on_the_page_equal_the_api(signed_in, tokens, demo):
+    page = await signed_in.get("/?period=2026-Q1&as_of=2026-03-31")
+    api = await signed_in.get(
+        "/v1/accounts?period=2026-Q1&as_of=2026-03-31", headers=bearer(tokens["read"])
+    )
+    keyed = [account for account in api.json()["accounts"] if account["key_account"]]
+    # The demo marks five accounts and unmarks one mid-quarter.
+    assert len(keyed) == 4
+    expected = {
+        account["key"]: {
+            **{name: account[name] for name in FIVE},
+            **(
+                {"days_since_contact": account["days_since_contact"]}
+                if account["days_since_contact"] is not None
+                else {}
+            ),
+        }
+        for account in keyed
+    }
+    assert shown_key_accounts(page.text) == expected
+    assert all(account["name"] in page.text for account in keyed)
 
 
 async def test_the_default_view_is_the_quarter_of_the_newest_event_to_its_end(signed_in, demo):

@@ -80,6 +80,8 @@ async def test_the_imported_quarter_is_the_fold_of_the_mapped_events(
     deal = await client.get("/v1/deals/SF-0065e00000Opp03AAA", headers=bearer(tokens["read"]))
     assert deal.json()["owner_rep_id"] == "R-13"
     assert deal.json()["stage"] == "won"
+    # The export's AccountId is the deal's account key
+    assert deal.json()["account"] == {"name": "Tainan Textiles, Ltd.", "id": "0015e00000Acc03AAA"}
     lost = await client.get("/v1/deals/SF-0065e00000Opp02AAA", headers=bearer(tokens["read"]))
     assert lost.json()["stage"] == "lost"
 

@@ -51,6 +51,8 @@ async def test_hubspot_pages_import_as_their_history(
     deal = (await client.get("/v1/deals/HS-18231470115", headers=bearer(tokens["read"]))).json()
     assert (deal["stage"], deal["owner_rep_id"], deal["amount"][:5]) == ("won", "R-22", "52000")
     assert (deal["fsi_visits"], deal["fua_visits"], deal["calls"]) == (1, 1, 1)
+    # The first associated company's id is the deal's account key
+    assert deal["account"]["id"] == "9180021"
 
     strict = await run_import(database_url, *args, "--strict")
     assert strict.code == 1 and "appointmentscheduled" in strict.stderr

@@ -26,6 +26,8 @@ OPERATION_IDS = {
     ("GET", "/v1/scoreboard.csv"): "getScoreboardCsv",
     ("GET", "/v1/scoreboard/series"): "getScoreboardSeries",
     ("GET", "/v1/funnel"): "getFunnel",
+    ("GET", "/v1/accounts"): "getAccounts",
+    ("GET", "/v1/accounts/{key}"): "getAccount",
     ("GET", "/v1/admin/projection"): "getProjectionStatus",
     ("POST", "/v1/admin/rebuild"): "startRebuild",
     ("GET", "/v1/audit/verify"): "verifyChain",

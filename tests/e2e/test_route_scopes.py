@@ -54,6 +54,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/v1/scoreboard.csv"): "read",
     ("GET", "/v1/scoreboard/series"): "read",
     ("GET", "/v1/funnel"): "read",
+    ("GET", "/v1/accounts"): "read",
+    ("GET", "/v1/accounts/{key:path}"): "read",
     ("GET", "/v1/targets"): "read",
     ("GET", "/v1/analytics/stage-times"): "read",
     ("GET", "/v1/analytics/conversion"): "read",

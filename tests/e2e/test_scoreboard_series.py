@@ -36,7 +36,7 @@ PROPERTY = settings(
     phases=(Phase.explicit, Phase.reuse, Phase.generate),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-GROUPS: tuple[GroupBy, ...] = ("rep", "team", "all")
+GROUPS: tuple[GroupBy, ...] = ("rep", "team", "all", "account")
 TAIPEI = "Asia/Taipei"
 TARGET = {"metric": "client_visits", "period": "week", "value": 2}
 

@@ -176,6 +176,9 @@ async def test_a_signed_standard_webhook_with_a_year_1_time_stores_nothing(
         ("/v1/deals/D-1/events", {"known_at": "0001-01-01"}, "/query/known_at"),
         ("/v1/funnel", {"as_of": "2200-01-01T00:00:00Z"}, "/query/as_of"),
         ("/v1/funnel", {"as_of": "2026-01-12T10:00:00.5+14:60"}, "/query/as_of"),
+        ("/v1/accounts", {"period": "2026-Q1", "as_of": "9999-12-31"}, "/query/as_of"),
+        ("/v1/accounts", {"from": "2026-04-01", "to": "2026-01-01"}, "/query/to"),
+        ("/v1/accounts/A-1", {"period": "2026-Q9"}, "/query/period"),
     ],
 )
 async def test_a_query_instant_out_of_range_or_shape_is_422_naming_it(

@@ -33,7 +33,7 @@ from tests.histories import DEALS, INSTANTS, PERIODS, REPS, Delivery, deliveries
 
 pytestmark = pytest.mark.integration
 
-GROUPS: tuple[GroupBy, ...] = ("rep", "team", "all")
+GROUPS: tuple[GroupBy, ...] = ("rep", "team", "all", "account")
 PROPERTY = settings(
     max_examples=25,
     deadline=None,

@@ -22,6 +22,7 @@ from service.bi.roles import RoleNameError, create_bi_role
 from service.events.envelope import parse_event
 from service.events.recorded import RecordedEvent
 from service.projections import deal_state_at, is_deal, visible
+from service.projections.accounts import account_key, key_history, key_mark_at
 from service.projections.facts import flow_fact
 from service.projections.teams import team_at, team_history
 from service.store.database.engines import create_engine
@@ -36,7 +37,14 @@ from tests.histories import DEALS, Delivery, deliveries
 pytestmark = pytest.mark.integration
 
 PASSWORD = "bi-secret-Pw1"
-VIEWS = ("events", "flow_facts", "scoreboard_daily", "deal_stage_history", "deal_state_current")
+VIEWS = (
+    "events",
+    "flow_facts",
+    "scoreboard_daily",
+    "deal_stage_history",
+    "deal_state_current",
+    "key_accounts",
+)
 PROPERTY = settings(
     max_examples=8,
     deadline=None,
@@ -199,6 +207,8 @@ def _expected_deal(state: Any, teams: Any, now: datetime) -> dict[str, Any]:
         "owner_rep_id": state.owner_rep_id,
         "owner_team_id": team_at(teams, state.owner_rep_id, now),
         "account_name": (state.account or {}).get("name"),
+        "account_id": (state.account or {}).get("id"),
+        "account_key": account_key(state.account),
         "channel": state.channel,
         "amount": None if state.amount is None else Decimal(state.amount),
         "currency": state.currency,
@@ -236,6 +246,18 @@ async def test_deal_state_and_facts_views_equal_the_fold_on_generated_histories(
                 d: _expected_deal(s, teams, now) for d, s in states.items() if s is not None
             }
             assert {d: {k: row[k] for k in expected[d]} for d, row in rows.items()} == expected
+            marks = key_history(known)
+            expected_marks = {
+                key: (mark.key, mark.note)
+                for key in marks
+                if (mark := key_mark_at(marks, key, now)) is not None
+            }
+            shown = await bi.fetch(
+                "SELECT account_key, key_account, note FROM reporting.key_accounts"
+            )
+            assert {
+                r["account_key"]: (r["key_account"], r["note"]) for r in shown
+            } == expected_marks
             facts = await bi.fetch(
                 "SELECT position, kind, rep_id, team_id FROM reporting.flow_facts"
             )

@@ -67,6 +67,16 @@ def test_a_quarter_of_about_300_deals_uses_the_whole_vocabulary(quarter):
     assert {d["currency"] for d in amounts} == {"TWD"}
 
 
+def test_deals_share_accounts_and_a_few_are_key_accounts(quarter):
+    deals = Counter(e["data"]["account"]["id"] for e in quarter if e["type"] == "lead.sourced")
+    assert 50 < len(deals) < 100  # about three deals per account
+    assert max(deals.values()) >= 5
+    marks = [e["data"] for e in quarter if e["type"] == "account.key_set"]
+    keyed = {mark["account"] for mark in marks if mark["key"]}
+    assert len(keyed) == 5 and keyed <= set(deals)
+    assert [mark["account"] for mark in marks if not mark["key"]] == [marks[4]["account"]]
+
+
 def test_times_are_office_hours_in_the_company_zone(quarter):
     for raw in quarter:
         moment = datetime.fromisoformat(raw["time"])

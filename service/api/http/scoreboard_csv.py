@@ -98,10 +98,16 @@ def scoreboard_csv(board: Mapping[str, Any], *, bom: bool = False) -> str:
     """
     lines = _lines(board)
     header, currencies, metrics = csv_layout(lines)
+    # Boards by account name each account in a column after its key.
+    named = board.get("group_by") == "account"
+    if named:
+        header.insert(2, "account_name")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([csv_cell(name) for name in header])
     for kind, key, numbers in lines:
         cells = line_cells(kind, key, numbers, currencies, metrics)
+        if named:
+            cells.insert(2, numbers.get("account_name"))
         writer.writerow([csv_cell(cell) for cell in cells])
     return (BOM if bom else "") + buffer.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from service.api.routes import (
+    accounts,
     admin,
     admin_keys,
     admin_webhooks,
@@ -33,6 +34,7 @@ def install_routes(app: FastAPI) -> None:
     app.include_router(deals.router)
     app.include_router(scoreboard.router)
     app.include_router(series.router)
+    app.include_router(accounts.router)
     app.include_router(admin.router)
     app.include_router(audit.router)
     app.include_router(admin_keys.router)

@@ -30,6 +30,10 @@ _SUBJECTS: dict[SubjectKind, tuple[str, str]] = {
         r"^(rep|team):[A-Za-z0-9._:-]{1,123}$",
         "`rep:<rep_id>` or `team:<team_id>`.",
     ),
+    SubjectKind.ACCOUNT: (
+        r"^account:[A-Za-z0-9._:-]{1,120}$",
+        "`account:<…>`: by convention the account's key where it fits.",
+    ),
     SubjectKind.ANY: (f"^{_SUBJECT}$", "The stream of the retracted event."),
 }
 

@@ -126,6 +126,11 @@ class RowModel(NumbersModel):
         description="Rows by rep only: the rep's name at the period's end (rep.profile_set), "
         "null when none is known.",
     )
+    account_name: str | None = Field(
+        default=None,
+        description="Rows by account only: the account's name on the latest lead.sourced of "
+        "its deals by the period's end; null for the key null (deals without an account).",
+    )
 
 
 class ScoreboardModel(BaseModel):
@@ -186,4 +191,70 @@ class FunnelModel(BaseModel):
     known_at: str
     rep_id: str | None
     stages: StagesModel
+    position: int
+
+
+class AccountModel(NumbersModel):
+    """One account (docs/accounts.md): its key-account mark at `as_of`, the period's numbers
+    credited to it (its row of the scoreboard by account) and its last contact by `as_of`."""
+
+    key: str = Field(description="`account.id` where its deals carry one, else its name.")
+    name: str
+    key_account: bool = Field(description="Marked a key account at `as_of` (account.key_set).")
+    note: str | None = Field(description="The note of the mark in force at `as_of`.")
+    deals: int = Field(description="Deals that belong to the account at `as_of`.")
+    last_contact_at: str | None = Field(
+        description="The latest counting visit or call of its deals by `as_of`."
+    )
+    days_since_contact: int | None = Field(
+        description="Whole days (24 hours) from `last_contact_at` to `as_of`."
+    )
+
+
+class AccountsModel(BaseModel):
+    """Every account at (`as_of`, `known_at`), key accounts first, then by name."""
+
+    model_config = {"populate_by_name": True}
+
+    from_: str = Field(alias="from")
+    to: str
+    as_of: str
+    known_at: str
+    accounts: list[AccountModel]
+    position: int
+
+
+class AccountDealModel(BaseModel):
+    """One of an account's deals at `as_of`."""
+
+    deal_id: str
+    stage: str | None
+    owner_rep_id: str | None
+    amount: str | None
+    currency: str | None
+    stage_entered_at: str | None
+    last_event_at: str | None
+
+
+class ContactModel(BaseModel):
+    """A visit or a call with one of an account's deals."""
+
+    occurred_at: str
+    deal_id: str
+    type: str = Field(description="The event type: a client visit or a logged call.")
+    kind: str = Field(description="A visit's kind (FSI, FUA) or a call's direction.")
+    rep_id: str
+
+
+class AccountDetailModel(AccountModel):
+    """One account with its deals at `as_of` and its latest contacts (at most 10)."""
+
+    model_config = {"populate_by_name": True}
+
+    from_: str = Field(alias="from")
+    to: str
+    as_of: str
+    known_at: str
+    deal_list: list[AccountDealModel]
+    contacts: list[ContactModel]
     position: int

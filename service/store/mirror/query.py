@@ -61,6 +61,8 @@ def _keys(
     """Each fact's key as a code into the returned names (the last name is the None key)."""
     if group_by == "all":
         return np.zeros(len(facts.rep), dtype=np.int32), [ALL_KEY, None]
+    if group_by == "account":
+        raise ValueError("the copy holds no deal's account: rows by account come from SQL")
     if group_by == "rep":
         names: list[str | None] = [*columns.reps.names, None]
         return np.where(facts.rep < 0, len(names) - 1, facts.rep).astype(np.int32), names

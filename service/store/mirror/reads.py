@@ -32,7 +32,9 @@ async def scoreboard(
     The in-memory work (grouping a span's facts, assembling the rows) runs in a worker thread:
     the event loop goes on serving other requests meanwhile.
     """
-    columns = await mirror.columns_at(conn, position) if mirror is not None else None
+    # Rows by account are answered from SQL: the copy holds no deal's account.
+    use_copy = mirror is not None and group_by != "account"
+    columns = await mirror.columns_at(conn, position) if use_copy and mirror else None
     if columns is None:
         parts = await scoreboard_query.board_parts(
             conn, start=start, end=end, known_at=known_at, group_by=group_by, history=history

@@ -201,7 +201,8 @@ def _flow_facts_sql(tables: Tables) -> str:
         f"CASE WHEN e.type IN ({split}) THEN e.data->>{field} END "
         f"FROM events e {_RETRACTED} "
         f"WHERE e.position <= :head AND e.type IN ({types}) AND {_folded_here()} "
-        f"AND e.subject NOT LIKE '{REP_SUBJECT_PREFIX}%' AND e.subject NOT LIKE 'team:%') AS f"
+        f"AND e.subject NOT LIKE '{REP_SUBJECT_PREFIX}%' AND e.subject NOT LIKE 'team:%' "
+        "AND e.subject NOT LIKE 'account:%') AS f"
     )
 
 

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.projections.accounts import account_names
 from service.projections.deal import STAGES
 from service.projections.rule_text import sql_list, sql_text
 from service.projections.rules import RULES, just_before
@@ -28,6 +29,7 @@ from service.projections.scoreboard import (
 )
 from service.projections.teams import TeamHistory, team_at
 from service.store.projection.read_model_writer import LIVE, Tables
+from service.store.queries.accounts import deal_accounts_known_at
 from service.store.queries.teams import team_history_known_at, team_intervals
 
 _TEAM_JOIN = (
@@ -36,11 +38,17 @@ _TEAM_JOIN = (
     "valid_from, valid_to) ON ti.rep_id = f.rep_id AND f.occurred_at >= ti.valid_from "
     "AND (ti.valid_to IS NULL OR f.occurred_at < ti.valid_to)"
 )
-_KEY = {"rep": "f.rep_id", "team": "ti.team_id", "all": "'all'"}
+_ACCOUNT_JOIN = (
+    "LEFT JOIN unnest(CAST(:a_deal AS text[]), CAST(:a_key AS text[])) AS da(deal_id, "
+    "account_key) ON da.deal_id = {alias}.deal_id"
+)
+"""Each deal's account key at the period's end (rows by account), passed as two arrays."""
+_KEY = {"rep": "f.rep_id", "team": "ti.team_id", "all": "'all'", "account": "da.account_key"}
+_JOINS = {"team": _TEAM_JOIN, "account": _ACCOUNT_JOIN.format(alias="f")}
 
 
 def _counting(tables: Tables, group_by: GroupBy) -> str:
-    join = _TEAM_JOIN if group_by == "team" else ""
+    join = _JOINS.get(group_by, "")
     return (
         f"SELECT f.*, {_KEY[group_by]} AS key FROM {tables.facts} f {join} "
         "WHERE f.occurred_at >= :start AND f.occurred_at < :end AND f.recorded_at <= :k "
@@ -130,7 +138,14 @@ def _value_sql(tables: Tables, group_by: GroupBy) -> str:
     )
 
 
-def _open_sql(tables: Tables) -> str:
+def _open_sql(tables: Tables, group_by: GroupBy) -> str:
+    if group_by == "account":
+        # Rows by account: the deal's account, not its owner, gets the open deal.
+        return (
+            f"SELECT da.account_key, {_OPEN_COUNTS} FROM {tables.segments} s "
+            f"{_ACCOUNT_JOIN.format(alias='s')} WHERE valid_from <= :t AND valid_to > :t "
+            "AND known_from <= :k AND known_to > :k GROUP BY da.account_key"
+        )
     return (
         f"SELECT owner_rep_id, {_OPEN_COUNTS} "
         f"FROM {tables.segments} WHERE valid_from <= :t AND valid_to > :t "
@@ -174,7 +189,10 @@ class BoardParts:
     values: Sequence[tuple[bool, str | None, str, Decimal]]
     """(is_total, key, currency, value): `_value_sql`'s rows."""
     opens: Sequence[tuple[Any, ...]]
-    """(owner_rep_id, then each open number in `RULES.open_groups` order): `_open_sql`'s rows."""
+    """(owner_rep_id, then each open number in `RULES.open_groups` order): `_open_sql`'s rows
+    (rows by account: the account key instead of the owner)."""
+    account_names: Mapping[str, str] = field(default_factory=dict)
+    """Rows by account: account key → its name at the period's end."""
 
 
 async def scoreboard(
@@ -216,9 +234,19 @@ async def board_parts(
 ) -> BoardParts:
     """The rows of the four scoreboard queries, from SQL."""
     params: dict[str, Any] = {"start": start, "end": end, "k": known_at}
+    account_params: dict[str, Any] = {}
+    names: dict[str, str] = {}
     if group_by == "team":
         reps, teams, starts, ends = team_intervals(history)
         params |= {"t_rep": reps, "t_team": teams, "t_from": starts, "t_to": ends}
+    if group_by == "account":
+        accounts = await deal_accounts_known_at(conn, just_before(end), known_at, tables)
+        account_params = {
+            "a_deal": list(accounts),
+            "a_key": [account.key for account in accounts.values()],
+        }
+        params |= account_params
+        names = account_names(accounts.values())
     flow = [
         (row.key, bool(row.is_total), row._asdict())
         for row in await conn.execute(text(_flow_sql(tables, group_by)), params)
@@ -231,9 +259,12 @@ async def board_parts(
         (row.is_total, row.key, row.currency, row.value)
         for row in await conn.execute(text(_value_sql(tables, group_by)), params)
     ]
-    opened = await conn.execute(text(_open_sql(tables)), {"t": just_before(end), "k": known_at})
+    opened = await conn.execute(
+        text(_open_sql(tables, group_by)),
+        {"t": just_before(end), "k": known_at} | account_params,
+    )
     opens = [tuple(row) for row in opened]
-    return BoardParts(flow, repeats, values, opens)
+    return BoardParts(flow, repeats, values, opens, names)
 
 
 def assemble(
@@ -263,7 +294,11 @@ def assemble(
         key = _open_key(group_by, history, owner, last_instant)
         for target in (keys.setdefault(key, _Numbers()), totals):
             target.open = [a + b for a, b in zip(target.open, opened, strict=True)]
-    rows = [ScoreRow(key, numbers.freeze()) for key, numbers in keys.items()]
+    names = parts.account_names
+    rows = [
+        ScoreRow(key, numbers.freeze(), account_name=names.get(key) if key is not None else None)
+        for key, numbers in keys.items()
+    ]
     rows = [row for row in rows if not row.numbers.is_zero()]
     rows.sort(key=lambda row: (row.key is None, row.key or ""))
     return Scoreboard(
@@ -283,7 +318,7 @@ def _open_key(
         return ALL_KEY
     if group_by == "team":
         return team_at(history, owner, instant)
-    return owner
+    return owner  # by rep: the owner; by account: `_open_sql` grouped by the account already
 
 
 async def funnel(

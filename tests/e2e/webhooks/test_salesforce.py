@@ -109,7 +109,7 @@ async def test_a_new_opportunity_is_acknowledged_and_becomes_its_events(client, 
     assert created["time"] == "2026-01-05T02:00:00+00:00"
     assert created["data"] == {
         "rep_id": "R-07",
-        "account": {"name": "Salesforce account 0015e00000ZkM3hAAF"},
+        "account": {"name": "Salesforce account 0015e00000ZkM3hAAF", "id": "0015e00000ZkM3hAAF"},
         "channel": "web",
     }
     stage = events["Notification/04l5e00000Gx7Q1AAJ/stage"]
