@@ -184,8 +184,10 @@ class RepProfileSet(EventData):
     active: Annotated[bool, Field(strict=True)] = True
 
 
-Metric = Literal["closed_deals", "committed_deals", "opportunities", "leads", "client_visits"]
-"""One of the five numbers (contract §5)."""
+Metric = Literal[
+    "closed_deals", "committed_deals", "opportunities", "leads", "client_visits", "calls"
+]
+"""One of the five numbers, or outbound calls (contract §5)."""
 
 
 class TargetSet(EventData):
@@ -199,7 +201,7 @@ class TargetSet(EventData):
 class TeamPrioritiesSet(EventData):
     """The numbers a team watches most, most important first, from the event's time on."""
 
-    metrics: Annotated[list[Metric], Field(min_length=1, max_length=5)]
+    metrics: Annotated[list[Metric], Field(min_length=1, max_length=6)]
 
     @field_validator("metrics")
     @classmethod

@@ -35,7 +35,7 @@ from service.sessions.signed_out import EndedSessions
 from service.web import i18n
 from service.web.board import Board, fallback_day, read_board
 from service.web.origin import same_origin
-from service.web.page import cards, charts, has_goals, money, picker
+from service.web.page import cards, charts, has_goals, money, picker, shows_calls, talk_time
 from service.web.sessions import (
     COOKIE,
     SessionSigner,
@@ -218,6 +218,7 @@ async def dashboard(request: Request, services: ServicesDep) -> Response:
         return _problem_page(request, error)
     view, board = shown.view, shown.board
     today = datetime.now(zone).date()
+    calls = shows_calls(board)
     return _page(
         request,
         "dashboard.html",
@@ -228,8 +229,10 @@ async def dashboard(request: Request, services: ServicesDep) -> Response:
         current_quarter=shortcut_of("quarter", today),
         board=board,
         totals=board.scoreboard["totals"],
-        cards=cards(board.scoreboard["totals"]),
-        rows=[(row, cards(row)) for row in board.scoreboard["rows"]],
+        cards=cards(board.scoreboard["totals"], calls=calls),
+        rows=[(row, cards(row, calls=calls)) for row in board.scoreboard["rows"]],
+        calls=calls,
+        talk_time=talk_time,
         goals=has_goals(board),
         money=money,
         charts=charts(board),
