@@ -45,12 +45,15 @@ SOURCES = ("crm", "phone")
 OFFSETS = (UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5)))
 AMOUNTS = ("0", "1.00", "2.5", "300", "0.125", "125000.00")
 CURRENCIES = ("TWD", "USD")
+CALL_SECONDS = (0, 1, 95, 1260)
+CALL_OUTCOMES = (None, "answered", "Connected", "REACHED", "Left voicemail", "no_available_agent")
+"""Connected outcomes in any case, and others (Aircall, HubSpot and Salesforce alike)."""
 # Weighted towards the events that set stages and count in the five numbers.
 DEAL_TYPES = (
     *["lead.sourced"] * 3,
     "lead.contacted",
     *["visit.completed"] * 2,
-    "call.logged",
+    *["call.logged"] * 2,
     *["deal.qualified"] * 2,
     "deal.disqualified",
     *["deal.eb_committed"] * 2,
@@ -102,7 +105,12 @@ def _data(draw: st.DrawFn, type_: str, deal: str) -> dict[str, Any]:
         case "visit.completed":
             return {"kind": draw(choose(["FSI", "FUA"]))}
         case "call.logged":
-            return {"direction": draw(choose(["outbound", "inbound"])), "duration_s": 90}
+            call = {
+                "direction": draw(choose(["outbound", "outbound", "inbound"])),
+                "duration_s": draw(choose(CALL_SECONDS)),
+            }
+            outcome = draw(choose(CALL_OUTCOMES))
+            return call if outcome is None else {**call, "outcome": outcome}
         case "deal.qualified" | "deal.amount_revised":
             return _money(draw)
         case "deal.contract_signed":

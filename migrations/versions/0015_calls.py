@@ -27,7 +27,6 @@ down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_SQL = Path(__file__).resolve().parents[1] / "sql" / "0015"
 _VIEWS = ("reporting.flow_facts", "reporting.scoreboard_daily")
 _PARENTS = ("rm_flow_facts", "rm_flow_facts_next")
 _PERIOD_INDEX = """
@@ -174,7 +173,8 @@ _FORMER_SEED = ("DELETE FROM rules.flow_kind WHERE event_type = 'call.logged'",)
 
 
 def _sql(name: str) -> str:
-    return (_SQL / f"{name}.sql").read_text(encoding="utf-8")
+    folder = Path(__file__).resolve().parents[1] / "sql" / "0015"
+    return (folder / f"{name}.sql").read_text(encoding="utf-8")
 
 
 def upgrade() -> None:
