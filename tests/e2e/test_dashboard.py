@@ -12,7 +12,6 @@ from service.application.demo_load import load
 from service.demo import generate
 from service.keys.api_keys import Scope
 from tests.conftest import bearer
-from tests.factories import ce
 from tests.e2e.dashboard_html import (
     api_row,
     api_totals,
@@ -21,6 +20,7 @@ from tests.e2e.dashboard_html import (
     shown_totals,
     shows_calls,
 )
+from tests.factories import ce
 
 pytestmark = pytest.mark.e2e
 
