@@ -38,12 +38,19 @@ def test_the_json_shape_of_a_row_and_of_the_totals() -> None:
     log.add("deal.committee_approved", "D-1", "2026-03-05T00:00:00+00:00")
     log.add("deal.contract_signed", "D-1", "2026-03-06T00:00:00+00:00", amount="125000.00")
     # and three calls: two outbound (one answered), one inbound
-    call = {"direction": "outbound", "duration_s": 300, "outcome": "answered"}
-    log.add("call.logged", "D-1", "2026-03-04T01:00:00+00:00", **call)
-    call |= {"duration_s": 20, "outcome": "Left voicemail"}
-    log.add("call.logged", "D-1", "2026-03-04T02:00:00+00:00", **call)
-    call |= {"direction": "inbound", "duration_s": 90, "outcome": "answered"}
-    log.add("call.logged", "D-1", "2026-03-04T03:00:00+00:00", **call)
+    for hour, direction, duration_s, outcome in (
+        ("01", "outbound", 300, "answered"),
+        ("02", "outbound", 20, "Left voicemail"),
+        ("03", "inbound", 90, "answered"),
+    ):
+        log.add(
+            "call.logged",
+            "D-1",
+            f"2026-03-04T{hour}:00:00+00:00",
+            direction=direction,
+            duration_s=duration_s,
+            outcome=outcome,
+        )
     # When the scoreboard of March is computed
     result = board(log).to_json()
     # Then every number is there, in the contract's shape
@@ -235,12 +242,10 @@ def test_a_row_appears_only_for_a_key_with_a_non_zero_number() -> None:
     log.add("lead.sourced", "D-1", "2026-02-01T00:00:00+00:00", rep_id="R-1")
     log.add("lead.sourced", "D-2", "2026-02-01T00:00:00+00:00", rep_id="R-1")
     log.add("deal.lost", "D-2", "2026-02-02T00:00:00+00:00", rep_id="R-1")
-    inbound = {"direction": "inbound", "duration_s": 60, "outcome": "answered"}
-    log.add("call.logged", "D-2", "2026-03-02T00:00:00+00:00", rep_id="R-2", **inbound)
+    log.add("call.logged", "D-2", "2026-03-02T00:00:00+00:00", rep_id="R-2", direction="inbound")
     log.add("lead.contacted", "D-2", "2026-03-02T00:00:00+00:00", rep_id="R-2", method="visit")
     log.add("deal.amount_revised", "D-2", "2026-03-02T00:00:00+00:00", rep_id="R-2")
-    outbound = {"direction": "outbound", "duration_s": 15, "outcome": "No answer"}
-    log.add("call.logged", "D-2", "2026-03-03T00:00:00+00:00", rep_id="R-3", **outbound)
+    log.add("call.logged", "D-2", "2026-03-03T00:00:00+00:00", rep_id="R-3", outcome="No answer")
     assert list(rows(board(log))) == ["R-1", "R-3"]
     assert rows(board(log))["R-3"]["calls"] == 1
     assert rows(board(log))["R-3"]["talk_time_s"] == 0
