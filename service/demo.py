@@ -41,7 +41,8 @@ _EB_TITLES: Final = ("CFO", "COO", "General Manager", "IT Director", "VP Operati
 _LOSS_REASONS: Final = ("price", "timing", "no budget", "chose a competitor", "went silent")
 _COMPETITORS: Final = ("Acme CRM", "Beacon Systems", "Orchid Software")
 _DISQUALIFY_REASONS: Final = ("no budget", "too small", "not the decision maker", "duplicate lead")
-_CALL_OUTCOMES: Final = ("connected", "voicemail", "meeting booked", "follow-up needed")
+_CALL_OUTCOMES: Final = ("Connected", "Left voicemail", "No answer", "Connected", "Busy")
+"""Outcomes as a phone system's call log writes them; `Connected` counts as connected."""
 
 
 def quarter_bounds(quarter: str, zone: tzinfo) -> tuple[datetime, datetime]:
@@ -408,10 +409,13 @@ _REP_TARGETS: Final = {
     "client_visits": 36,
 }
 _PRIORITIES: Final = {
-    # Narrow customer base watches committed deals and visits; broad: leads and opportunities.
+    # Narrow customer base watches committed deals and visits; broad: it sells by phone, and
+    # watches calls, leads and opportunities (its dashboard shows the calls).
     TEAMS[0]: ["committed_deals", "client_visits"],
-    TEAMS[1]: ["leads", "opportunities"],
+    TEAMS[1]: ["calls", "leads", "opportunities"],
 }
+_PHONE_CALLS: Final = 30
+"""The quarterly target of outbound calls of each rep of a team whose priorities name calls."""
 
 
 def _plan_events(
@@ -432,6 +436,16 @@ def _plan_events(
             events.append(
                 _envelope(
                     f"target-{tag}-{rep}-{metric}", f"rep:{rep}", _fact("target.set", when, data)
+                )
+            )
+    for i, rep in enumerate(reps):
+        team = TEAMS[i * 2 // len(reps)]
+        if "calls" in _PRIORITIES[team]:
+            team_totals[team]["calls"] = team_totals[team].get("calls", 0) + _PHONE_CALLS
+            data = {"metric": "calls", "period": "quarter", "value": str(_PHONE_CALLS)}
+            events.append(
+                _envelope(
+                    f"target-{tag}-{rep}-calls", f"rep:{rep}", _fact("target.set", when, data)
                 )
             )
     for team, targets in team_totals.items():

@@ -54,12 +54,15 @@ ACCOUNTS: tuple[dict[str, str], ...] = (
 )
 """Accounts with and without a CRM id: one id under two names, a name equal to another's id."""
 ACCOUNT_KEYS = ("Formosa Foods", "A-1", "A-2", "Nobody Ltd")
+CALL_SECONDS = (0, 1, 95, 1260)
+CALL_OUTCOMES = (None, "answered", "Connected", "REACHED", "Left voicemail", "no_available_agent")
+"""Connected outcomes in any case, and others (Aircall, HubSpot and Salesforce alike)."""
 # Weighted towards the events that set stages and count in the five numbers.
 DEAL_TYPES = (
     *["lead.sourced"] * 3,
     "lead.contacted",
     *["visit.completed"] * 2,
-    "call.logged",
+    *["call.logged"] * 2,
     *["deal.qualified"] * 2,
     "deal.disqualified",
     *["deal.eb_committed"] * 2,
@@ -111,7 +114,12 @@ def _data(draw: st.DrawFn, type_: str, deal: str) -> dict[str, Any]:
         case "visit.completed":
             return {"kind": draw(choose(["FSI", "FUA"]))}
         case "call.logged":
-            return {"direction": draw(choose(["outbound", "inbound"])), "duration_s": 90}
+            call = {
+                "direction": draw(choose(["outbound", "outbound", "inbound"])),
+                "duration_s": draw(choose(CALL_SECONDS)),
+            }
+            outcome = draw(choose(CALL_OUTCOMES))
+            return call if outcome is None else {**call, "outcome": outcome}
         case "deal.qualified" | "deal.amount_revised":
             return _money(draw)
         case "deal.contract_signed":

@@ -12,7 +12,7 @@ Reads the NDJSON export of `GET /v1/audit/export` and, trusting nothing but the 
    log, so events in between are not in it; `GET /v1/audit/verify` walks the whole chain);
 3. recomputes the digest (SHA-256 over the 32-byte hashes in file order) and the counts, and
    compares them with the trailer;
-4. recomputes the five numbers of the period by rep and in total, folding the events by the
+4. recomputes the five numbers (and calls) of the period by rep and in total, folding the events by the
    contract's rules, independently of the service's code.
 
 Prints one JSON document; exits 0 when every check passed, 1 otherwise, 2 if unreadable.
@@ -52,7 +52,10 @@ FLOW_TYPES = (
     "deal.qualified",
     "lead.sourced",
     "visit.completed",
+    "call.logged",
 )
+CONNECTED = ("answered", "connected", "reached")
+"""Call outcomes that count as connected, compared ignoring (ASCII) case (contract §5)."""
 STAGE_OF = {
     "lead.sourced": "lead",
     "deal.qualified": "opportunity",
@@ -208,6 +211,9 @@ class Tally:
     sourced: set[str] = field(default_factory=set)
     fsi: int = 0
     fua: int = 0
+    calls: int = 0
+    connected_calls: int = 0
+    talk_time_s: int = 0
     open_leads: int = 0
     open_opportunities: int = 0
     open_committed: int = 0
@@ -223,10 +229,22 @@ class Tally:
             self.qualified.add(deal)
         elif kind == "lead.sourced":
             self.sourced.add(deal)
+        elif kind == "call.logged":
+            self.call(data)
         elif data.get("kind") == "FSI":
             self.fsi += 1
         else:
             self.fua += 1
+
+    def call(self, data: dict[str, Any]) -> None:
+        """Count an outbound call; a connected one's duration is talk time."""
+        if data.get("direction") != "outbound":
+            return
+        self.calls += 1
+        outcome = data.get("outcome")
+        if isinstance(outcome, str) and outcome.isascii() and outcome.lower() in CONNECTED:
+            self.connected_calls += 1
+            self.talk_time_s += int(data.get("duration_s") or 0)
 
     def open(self, stage: str | None) -> None:
         """Count one deal open at the end of the period."""
@@ -252,6 +270,9 @@ class Tally:
             "client_visits": self.fsi + self.fua,
             "fsi_visits": self.fsi,
             "fua_visits": self.fua,
+            "calls": self.calls,
+            "connected_calls": self.connected_calls,
+            "talk_time_s": self.talk_time_s,
             "closed_value": {c: format(value[c], "f") for c in sorted(value)},
             "open": {
                 "leads": self.open_leads,
@@ -263,7 +284,14 @@ class Tally:
     def is_zero(self) -> bool:
         """Whether this key has nothing to show (it then gets no row)."""
         numbers = self.numbers()
-        counts = ("closed_deals", "committed_deals", "opportunities", "leads", "client_visits")
+        counts = (
+            "closed_deals",
+            "committed_deals",
+            "opportunities",
+            "leads",
+            "client_visits",
+            "calls",
+        )
         return not (
             any(numbers[name] for name in counts)
             or any(Decimal(value) for value in numbers["closed_value"].values())

@@ -8,7 +8,7 @@ may read the reporting views may read it too. Key-account marks are folded from 
 that read without scanning the log, as `events_rep_streams` does for reps' names.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-03
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -58,7 +58,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """The views and index as 0014 left them (the deal view loses its two account columns)."""
+    """The views and index as 0015 left them (the deal view loses its two account columns)."""
     op.execute("DROP VIEW reporting.key_accounts")
     op.execute(
         "CREATE TEMPORARY TABLE _readers ON COMMIT DROP AS "

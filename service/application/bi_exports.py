@@ -64,6 +64,8 @@ FACT_COLUMNS = (
     "amount",
     "currency",
     "visit_kind",
+    "subcount",
+    "measure",
 )
 _CHUNK = 500
 

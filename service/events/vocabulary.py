@@ -198,8 +198,10 @@ class AccountKeySet(EventData):
     note: Note | None = None
 
 
-Metric = Literal["closed_deals", "committed_deals", "opportunities", "leads", "client_visits"]
-"""One of the five numbers (contract §5)."""
+Metric = Literal[
+    "closed_deals", "committed_deals", "opportunities", "leads", "client_visits", "calls"
+]
+"""One of the five numbers, or outbound calls (contract §5)."""
 
 
 class TargetSet(EventData):
@@ -213,7 +215,7 @@ class TargetSet(EventData):
 class TeamPrioritiesSet(EventData):
     """The numbers a team watches most, most important first, from the event's time on."""
 
-    metrics: Annotated[list[Metric], Field(min_length=1, max_length=5)]
+    metrics: Annotated[list[Metric], Field(min_length=1, max_length=6)]
 
     @field_validator("metrics")
     @classmethod

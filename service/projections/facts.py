@@ -15,6 +15,7 @@ FLOW_KINDS: Final = RULES.flow_kinds
 _MONEY: Final = RULES.money_kind.name
 _SPLIT: Final = RULES.split_kind.name
 _SPLIT_FIELD: Final = RULES.split_field
+_BY_NAME: Final = {flow.name: flow for flow in RULES.flows}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,16 @@ class FlowFact:
     amount: str | None
     currency: str | None
     visit_kind: str | None
+    """A visit's kind (FSI, FUA)."""
+    subcount: str | None = None
+    """The sub-count the event also counts in (`connected_calls`), if any."""
+    measure: int | None = None
+    """What the event adds to its kind's measure (a connected call's `duration_s`)."""
+
+    @property
+    def stored_kind(self) -> str | None:
+        """The read models' `visit_kind` column: the visit's kind, or the sub-count."""
+        return self.visit_kind if self.visit_kind is not None else self.subcount
 
 
 def flow_fact(event: RecordedEvent) -> FlowFact | None:
@@ -38,6 +49,10 @@ def flow_fact(event: RecordedEvent) -> FlowFact | None:
     if kind is None or not is_deal(event.subject):
         return None
     data = event.data
+    flow = _BY_NAME[kind]
+    if not flow.admits(data):
+        return None
+    tally = flow.subcount.number if flow.subcount and flow.in_subcount(data) else None
     return FlowFact(
         position=event.position,
         deal_id=event.subject,
@@ -48,4 +63,6 @@ def flow_fact(event: RecordedEvent) -> FlowFact | None:
         amount=data.get("amount") if kind == _MONEY else None,
         currency=data.get("currency") if kind == _MONEY else None,
         visit_kind=data.get(_SPLIT_FIELD) if kind == _SPLIT else None,
+        subcount=tally,
+        measure=flow.measured(data),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from service.projections.rules import RULES, RuleTable
+from service.projections.rules import RULES, FlowKind, RuleTable
 
 
 def sql_text(value: object) -> str:
@@ -124,8 +124,24 @@ def markdown(table: RuleTable) -> str:
         if flow.split_field:
             parts = ", ".join(f"`{v}` → `{n}`" for v, n in table.split.items())
             counts += f"; split by `{flow.split_field}`: {parts}"
+        counts += _per_event_text(flow)
         lines.append(f"| `{flow.number}` | `{flow.name}` | {types} | {counts} |")
     return "\n".join(lines) + "\n"
+
+
+def _per_event_text(flow: FlowKind) -> str:
+    """What a per-event kind's filter, sub-count and measure say, as docs text."""
+    text = "".join(f" with `{field}` = `{value}`" for field, value in flow.only)
+    if flow.subcount is not None:
+        values = ", ".join(f"`{value}`" for value in flow.subcount.values)
+        text += (
+            f"; those whose `{flow.subcount.field}` is {values} (ignoring case) also count in "
+            f"`{flow.subcount.number}`"
+        )
+    if flow.measure is not None:
+        whose = "of those" if flow.measure.of_subcount else "of all"
+        text += f"; the `{flow.measure.field}` {whose}, summed, is `{flow.measure.number}`"
+    return text
 
 
 def main(argv: Sequence[str]) -> int:

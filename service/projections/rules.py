@@ -51,12 +51,39 @@ class StageEffect:
 
 
 @dataclass(frozen=True, slots=True)
+class SubCount:
+    """The events of a per-event kind that also count in `number`: those whose data field
+    `field` is one of `values` (lower-case ASCII), compared ignoring ASCII case."""
+
+    number: str
+    field: str
+    values: tuple[str, ...]
+
+    def matches(self, data: Mapping[str, object]) -> bool:
+        """Whether an event with this data counts in the sub-count."""
+        value = data.get(self.field)
+        return isinstance(value, str) and value.isascii() and value.lower() in self.values
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """An integer data field of a per-event kind's events, summed into `number`: over the events
+    of the kind's sub-count when `of_subcount`, else over all the events the kind counts."""
+
+    number: str
+    field: str
+    of_subcount: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class FlowKind:
     """A kind of flow: the events that count as it, and the number they count in.
 
     `name` is the kind stored in the read models and shown by `reporting.flow_facts`. A kind
     counts distinct deals unless `per_event`; `money` names the kind whose amounts make up
     `closed_value`; `split_field` names the data field whose values split the count (`SPLIT`).
+    A per-event kind may also count only the events whose data fields hold the values of `only`
+    (field, value), count some of them again (`subcount`) and sum a field of them (`measure`).
     """
 
     name: str
@@ -65,6 +92,24 @@ class FlowKind:
     per_event: bool = False
     money: bool = False
     split_field: str | None = None
+    only: tuple[tuple[str, str], ...] = ()
+    subcount: SubCount | None = None
+    measure: Measure | None = None
+
+    def admits(self, data: Mapping[str, object]) -> bool:
+        """Whether an event of the kind's types, with this data, counts (`only` holds)."""
+        return all(data.get(field) == value for field, value in self.only)
+
+    def in_subcount(self, data: Mapping[str, object]) -> bool:
+        """Whether a counted event with this data also counts in the sub-count."""
+        return self.subcount is not None and self.subcount.matches(data)
+
+    def measured(self, data: Mapping[str, object]) -> int | None:
+        """The value a counted event with this data adds to the measure (None: it adds none)."""
+        if self.measure is None or (self.measure.of_subcount and not self.in_subcount(data)):
+            return None
+        value = data.get(self.measure.field)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +148,22 @@ class RuleTable:
             raise ValueError("exactly one kind carries the money")
         if [flow.split_field is not None for flow in self.flows].count(True) != 1:
             raise ValueError("exactly one kind is split")
-        if any(flow.per_event != (flow.split_field is not None) for flow in self.flows):
-            raise ValueError("the split kind, and only it, counts events")
+        for flow in self.flows:
+            self._check_per_event(flow)
+
+    @staticmethod
+    def _check_per_event(flow: FlowKind) -> None:
+        extras = flow.split_field or flow.only or flow.subcount or flow.measure
+        if extras and not flow.per_event:
+            raise ValueError(f"{flow.name!r}: only a kind that counts events is split or filtered")
+        if flow.split_field and (flow.only or flow.subcount or flow.measure):
+            raise ValueError(f"{flow.name!r}: the split kind has no filter, sub-count or measure")
+        if flow.measure and flow.measure.of_subcount and flow.subcount is None:
+            raise ValueError(f"{flow.name!r}: its measure is of a sub-count it does not have")
+        if flow.subcount and any(
+            not value.isascii() or value != value.lower() for value in flow.subcount.values
+        ):
+            raise ValueError(f"{flow.name!r}: sub-count values are lower-case ASCII")
 
     @property
     def stage_names(self) -> tuple[str, ...]:
@@ -145,6 +204,23 @@ class RuleTable:
     def split_field(self) -> str:
         """The data field that splits the split kind."""
         return str(self.split_kind.split_field)
+
+    @property
+    def event_kinds(self) -> tuple[FlowKind, ...]:
+        """The kinds that count events and are not the split kind (calls)."""
+        return tuple(flow for flow in self.flows if flow.per_event and flow.split_field is None)
+
+    @property
+    def event_numbers(self) -> tuple[str, ...]:
+        """The numbers of `event_kinds`: each kind's count, sub-count and measure, in order."""
+        numbers: list[str] = []
+        for flow in self.event_kinds:
+            numbers.append(flow.number)
+            if flow.subcount is not None:
+                numbers.append(flow.subcount.number)
+            if flow.measure is not None:
+                numbers.append(flow.measure.number)
+        return tuple(numbers)
 
     def kind_of(self, number: str) -> FlowKind:
         """The kind that counts in `number`."""
@@ -189,6 +265,20 @@ class RuleTable:
             "rules.open_group": sorted(
                 (group.number, stage) for group in self.open_groups for stage in group.stages
             ),
+            "rules.flow_filter": sorted(
+                (flow.name, field, value) for flow in self.flows for field, value in flow.only
+            ),
+            "rules.flow_subcount": sorted(
+                (flow.name, flow.subcount.field, value, flow.subcount.number)
+                for flow in self.flows
+                if flow.subcount is not None
+                for value in flow.subcount.values
+            ),
+            "rules.flow_measure": sorted(
+                (flow.name, flow.measure.field, flow.measure.number, flow.measure.of_subcount)
+                for flow in self.flows
+                if flow.measure is not None
+            ),
         }
 
 
@@ -203,6 +293,13 @@ class Stage:
     LOST: Final = "lost"
     DISQUALIFIED: Final = "disqualified"
 
+
+CONNECTED_OUTCOMES: Final = ("answered", "connected", "reached")
+"""Call outcomes that say the call connected, compared ignoring case: Aircall's mapping writes
+`answered` (the call has an `answered_at`); HubSpot's default outcome is `Connected`;
+Salesforce's CallDisposition is the org's own picklist, where `Reached` is the usual value.
+Voicemails, live messages left with someone else, no answer, busy and wrong numbers do not count.
+"""
 
 RULES: RuleTable = RuleTable(
     stages=(
@@ -233,6 +330,15 @@ RULES: RuleTable = RuleTable(
         FlowKind("sourced", "leads", ("lead.sourced",)),
         FlowKind(
             "visit", "client_visits", ("visit.completed",), per_event=True, split_field="kind"
+        ),
+        FlowKind(
+            "call",
+            "calls",
+            ("call.logged",),
+            per_event=True,
+            only=(("direction", "outbound"),),
+            subcount=SubCount("connected_calls", "outcome", CONNECTED_OUTCOMES),
+            measure=Measure("talk_time_s", "duration_s", of_subcount=True),
         ),
     ),
     split=MappingProxyType({"FSI": "fsi_visits", "FUA": "fua_visits"}),

@@ -13,7 +13,7 @@ from service.events.recorded import RecordedEvent
 from service.projections.accounts import account_key, account_names, deal_accounts
 from service.projections.deal import STAGES, DealState, deal_states, is_deal
 from service.projections.knowledge import visible
-from service.projections.rules import RULES, just_before
+from service.projections.rules import RULES, FlowKind, just_before
 from service.projections.teams import TeamHistory, team_at, team_history
 
 if TYPE_CHECKING:  # profiles builds on this module
@@ -29,6 +29,9 @@ _DEALS_OF: Final = {
 }
 """The kinds counted as sets of deals (the money kind is counted by its signings)."""
 _OPEN_BY_STAGE: Final = RULES.open_by_stage
+_EVENT_KINDS: Final = {flow.name: flow for flow in RULES.event_kinds}
+"""The kinds counted per event besides the split kind (calls), by name."""
+_EVENT_NUMBERS: Final = RULES.event_numbers
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -81,6 +84,12 @@ class ScoreNumbers:
     closed_value: Mapping[str, Decimal]
     open: OpenNumbers
     goals: Goals = NO_GOALS
+    calls: int = 0
+    """Outbound calls (`call.logged`), credited to the event's rep."""
+    connected_calls: int = 0
+    """The calls among them whose outcome is a connected one (`rules.CONNECTED_OUTCOMES`)."""
+    talk_time_s: int = 0
+    """The `duration_s` of the connected calls, summed."""
 
     def is_zero(self) -> bool:
         """Whether every number is zero (such a key gets no row)."""
@@ -90,6 +99,7 @@ class ScoreNumbers:
             or self.opportunities
             or self.leads
             or self.client_visits
+            or self.calls
             or any(self.closed_value.values())
             or self.open.leads
             or self.open.opportunities
@@ -114,6 +124,9 @@ class ScoreNumbers:
             "client_visits": self.client_visits,
             "fsi_visits": self.fsi_visits,
             "fua_visits": self.fua_visits,
+            "calls": self.calls,
+            "connected_calls": self.connected_calls,
+            "talk_time_s": self.talk_time_s,
             "closed_value": {
                 currency: format(self.closed_value[currency], "f")
                 for currency in sorted(self.closed_value)
@@ -199,6 +212,8 @@ class _Tally:
     """Split value (FSI, FUA) → counting events."""
     open: list[int] = field(default_factory=_no_open)
     """Open deals per open number, in `RULES.open_groups` order."""
+    events: dict[str, int] = field(default_factory=dict)
+    """Number → counted events, sub-counted events or the measure, for `RULES.event_kinds`."""
 
     def count_open(self, stage: str | None) -> None:
         for index in _OPEN_BY_STAGE.get(stage, ()):
@@ -212,6 +227,7 @@ class _Tally:
         counts[_MONEY.number] = len(self.signings)
         counts |= {number: self.split.get(value, 0) for value, number in RULES.split.items()}
         counts[_SPLIT.number] = sum(self.split.values())
+        counts |= {number: self.events.get(number, 0) for number in _EVENT_NUMBERS}
         return ScoreNumbers(
             **counts,
             closed_value=_closed_value(self.signings.values()),
@@ -244,6 +260,23 @@ def _split(tally: _Tally, event: RecordedEvent) -> None:
     tally.split[value] = tally.split.get(value, 0) + 1
 
 
+def _per_event(flow: FlowKind) -> Callable[[_Tally, RecordedEvent], None]:
+    def count(tally: _Tally, event: RecordedEvent) -> None:
+        data = event.data
+        if not flow.admits(data):
+            return
+        tally.events[flow.number] = tally.events.get(flow.number, 0) + 1
+        if flow.subcount is not None and flow.in_subcount(data):
+            number = flow.subcount.number
+            tally.events[number] = tally.events.get(number, 0) + 1
+        measured = flow.measured(data)
+        if flow.measure is not None and measured is not None:
+            number = flow.measure.number
+            tally.events[number] = tally.events.get(number, 0) + measured
+
+    return count
+
+
 def _deal_of(kind: str) -> Callable[[_Tally, RecordedEvent], None]:
     def count(tally: _Tally, event: RecordedEvent) -> None:
         tally.deals[kind].add(event.subject)
@@ -256,6 +289,8 @@ def _counter(kind: str) -> Callable[[_Tally, RecordedEvent], None]:
         return _signed
     if kind == _SPLIT.name:
         return _split
+    if kind in _EVENT_KINDS:
+        return _per_event(_EVENT_KINDS[kind])
     return _deal_of(kind)
 
 

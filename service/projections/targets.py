@@ -13,8 +13,8 @@ from service.events.recorded import RecordedEvent
 from service.events.vocabulary import PRIORITIES_SET, TARGET_SET, TEAM_SUBJECT_PREFIX
 from service.projections.knowledge import sort_in_order
 
-METRICS = ("closed_deals", "committed_deals", "opportunities", "leads", "client_visits")
-"""The five numbers a target can be set for, in contract order."""
+METRICS = ("closed_deals", "committed_deals", "opportunities", "leads", "client_visits", "calls")
+"""The numbers a target can be set for, in contract order: the five, then calls."""
 
 
 @dataclass(frozen=True, slots=True)

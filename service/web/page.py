@@ -12,6 +12,8 @@ from service.web.charts import Bar, Share, funnel_bars
 from service.web.view import View, neighbour, period_url, shortcut_of, slider
 
 METRICS = ("closed_deals", "committed_deals", "opportunities", "leads", "client_visits")
+CALLS = "calls"
+"""Shown after the five numbers when the priorities of a team on screen name it."""
 _OPEN = {
     "committed_deals": "open_committed_deals",
     "opportunities": "open_opportunities",
@@ -48,8 +50,8 @@ def _target(value: object) -> str | None:
     return f"{number:,.0f}" if number == number.to_integral_value() else f"{number:,.1f}"
 
 
-def cards(numbers: dict[str, Any]) -> list[Card]:
-    """The five numbers of a scoreboard row or of the totals."""
+def cards(numbers: dict[str, Any], *, calls: bool = False) -> list[Card]:
+    """The five numbers of a scoreboard row or of the totals; with `calls`, calls after them."""
     targets = numbers.get("targets") or {}
     attainment = numbers.get("attainment") or {}
     priorities = numbers.get("priorities") or []
@@ -64,8 +66,22 @@ def cards(numbers: dict[str, Any]) -> list[Card]:
             attainment=_percent(attainment.get(metric)),
             priority=metric in priorities,
         )
-        for metric in METRICS
+        for metric in ((*METRICS, CALLS) if calls else METRICS)
     ]
+
+
+def shows_calls(board: Board) -> bool:
+    """Whether the dashboard shows calls: a row on screen is of a team (or a rep of a team)
+    whose priorities name `calls` (a phone-sales team); the totals have no priorities."""
+    rows = [board.scoreboard["totals"], *board.scoreboard["rows"]]
+    return any(CALLS in (row.get("priorities") or ()) for row in rows)
+
+
+def talk_time(seconds: int) -> str:
+    """A duration in seconds as hours, minutes and seconds: `3:05:09`."""
+    minutes, second = divmod(int(seconds), 60)
+    hours, minute = divmod(minutes, 60)
+    return f"{hours}:{minute:02d}:{second:02d}"
 
 
 def has_goals(board: Board) -> bool:

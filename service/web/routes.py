@@ -48,7 +48,7 @@ from service.web.meeting import (
     weekly_window,
 )
 from service.web.origin import same_origin
-from service.web.page import cards, charts, has_goals, money, picker
+from service.web.page import cards, charts, has_goals, money, picker, shows_calls, talk_time
 from service.web.sessions import (
     COOKIE,
     SessionSigner,
@@ -263,6 +263,7 @@ async def dashboard(request: Request, services: ServicesDep) -> Response:
         quarter_start=quarter_start(view, zone),
         group_by=view.rows,
     )
+    calls = shows_calls(board)
     return _page(
         request,
         "dashboard.html",
@@ -273,8 +274,10 @@ async def dashboard(request: Request, services: ServicesDep) -> Response:
         current_quarter=shortcut_of("quarter", today),
         board=board,
         totals=board.scoreboard["totals"],
-        cards=cards(board.scoreboard["totals"]),
-        rows=[(row, cards(row)) for row in board.scoreboard["rows"]],
+        cards=cards(board.scoreboard["totals"], calls=calls),
+        rows=[(row, cards(row, calls=calls)) for row in board.scoreboard["rows"]],
+        calls=calls,
+        talk_time=talk_time,
         goals=has_goals(board),
         money=money,
         amount=amount,

@@ -47,6 +47,9 @@ NUMBER_FIELDS = (
     "client_visits",
     "fsi_visits",
     "fua_visits",
+    "calls",
+    "connected_calls",
+    "talk_time_s",
     "closed_value",
     "open",
 )

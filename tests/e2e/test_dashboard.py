@@ -20,7 +20,9 @@ from tests.e2e.dashboard_html import (
     shown_rows,
     shown_stages,
     shown_totals,
+    shows_calls,
 )
+from tests.factories import ce
 
 pytestmark = pytest.mark.e2e
 
@@ -134,8 +136,11 @@ async def test_the_numbers_on_the_page_equal_the_api(signed_in, tokens, demo):
 
     assert page.status_code == 200
     board = api.json()
-    assert shown_totals(page.text) == api_totals(board["totals"])
-    assert shown_rows(page.text) == {row["key"]: api_row(row) for row in board["rows"]}
+    # The demo's T-SOUTH sells by phone: its reps' rows, and so the page, show calls
+    calls = shows_calls(board)
+    assert calls and board["totals"]["calls"] > 0
+    assert shown_totals(page.text) == api_totals(board["totals"], calls=calls)
+    assert shown_rows(page.text) == {row["key"]: api_row(row, calls=calls) for row in board["rows"]}
     assert shown_stages(page.text) == funnel.json()["stages"]
     assert board["totals"]["closed_deals"] > 0
 
@@ -174,7 +179,33 @@ async def test_team_rows_equal_the_api(signed_in, tokens, demo):
     api = await signed_in.get(
         "/v1/scoreboard?period=2026-Q1&group_by=team", headers=bearer(tokens["read"])
     )
-    assert shown_rows(page.text) == {row["key"]: api_row(row) for row in api.json()["rows"]}
+    board = api.json()
+    calls = shows_calls(board)
+    assert calls
+    assert shown_rows(page.text) == {row["key"]: api_row(row, calls=calls) for row in board["rows"]}
+
+
+async def test_calls_are_shown_only_while_a_team_watches_them(signed_in, tokens, demo):
+    phoning = await signed_in.get("/?period=2026-Q1&rows=team")
+    assert 'id="card-calls"' in phoning.text
+    assert 'data-metric="talk_time_s" data-seconds="' in phoning.text
+    # When T-SOUTH stops watching calls from the start of the quarter (a later priorities event)
+    later = ce(
+        "team.priorities_set",
+        "team:T-SOUTH",
+        "2025-12-31T12:00:00+00:00",
+        {"metrics": ["leads", "opportunities"]},
+        id="priorities-no-calls",
+    )
+    stored = await signed_in.post("/v1/events", json=later, headers=bearer(tokens["events:write"]))
+    assert stored.status_code == 201, stored.text
+    # Then the quarter's dashboard shows no calls, while the API still counts them
+    quiet = await signed_in.get("/?period=2026-Q1&rows=team")
+    assert 'id="card-calls"' not in quiet.text and "data-seconds" not in quiet.text
+    api = await signed_in.get(
+        "/v1/scoreboard?period=2026-Q1&group_by=team", headers=bearer(tokens["read"])
+    )
+    assert api.json()["totals"]["calls"] > 0 and not shows_calls(api.json())
 
 
 async def test_as_known_then_sets_known_at_to_the_as_of_instant(signed_in, tokens, demo):
@@ -190,8 +221,9 @@ async def test_as_known_then_sets_known_at_to_the_as_of_instant(signed_in, token
         headers=bearer(tokens["read"]),
     )
     # The demo was recorded today: in February nothing of it was known yet.
-    assert shown_totals(page.text) == api_totals(api.json()["totals"])
-    assert api.json()["totals"]["leads"] == 0
+    board = api.json()
+    assert shown_totals(page.text) == api_totals(board["totals"], calls=shows_calls(board))
+    assert board["totals"]["leads"] == 0
 
 
 async def test_zh_tw_labels_and_the_language_cookie(signed_in, demo):

@@ -21,7 +21,7 @@ import pytest
 from playwright.async_api import Page, async_playwright
 from pypdf import PdfReader
 
-from tests.e2e.dashboard_html import FIVE, api_row, api_totals
+from tests.e2e.dashboard_html import FIVE, api_row, api_totals, shows_calls
 from tests.e2e.served import ROOT, serve
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -94,8 +94,16 @@ async def _api(server: Server, path: str, **params: str) -> dict[str, Any]:
     return body
 
 
+def _int(text: str) -> int:
+    """A number as shown: `1,234`, or a talk time `h:mm:ss` (in seconds)."""
+    if ":" in text:
+        hours, minutes, seconds = (int(part) for part in text.split(":"))
+        return hours * 3600 + minutes * 60 + seconds
+    return int(text.replace(",", ""))
+
+
 def _ints(pairs: list[list[str]]) -> dict[str, int]:
-    return {name: int(text.replace(",", "")) for name, text in pairs}
+    return {name: _int(text) for name, text in pairs}
 
 
 async def _shown(page: Page) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
@@ -117,8 +125,9 @@ async def _expect(page: Page, server: Server, **params: str) -> dict[str, int]:
     """Assert the screen shows exactly `GET /v1/scoreboard` for `params`; the totals shown."""
     board = await _api(server, "/v1/scoreboard", group_by="rep", **params)
     totals, rows = await _shown(page)
-    assert totals == api_totals(board["totals"])
-    assert rows == {row["key"]: api_row(row) for row in board["rows"]}
+    calls = shows_calls(board)
+    assert totals == api_totals(board["totals"], calls=calls)
+    assert rows == {row["key"]: api_row(row, calls=calls) for row in board["rows"]}
     return totals
 
 

@@ -329,6 +329,9 @@ async def test_scoreboard_as_csv_matches_the_json(client, tokens):
         "open_leads",
         "open_opportunities",
         "open_committed_deals",
+        "calls",
+        "connected_calls",
+        "talk_time_s",
         "closed_value_TWD",
         "closed_value_USD",
     ]
@@ -355,6 +358,7 @@ async def test_scoreboard_as_csv_matches_the_json(client, tokens):
             "open_leads": str(numbers["open"]["leads"]),
             "open_opportunities": str(numbers["open"]["opportunities"]),
             "open_committed_deals": str(numbers["open"]["committed_deals"]),
+            **{name: str(numbers[name]) for name in ("calls", "connected_calls", "talk_time_s")},
             "closed_value_TWD": numbers["closed_value"].get("TWD", "0"),
             "closed_value_USD": numbers["closed_value"].get("USD", "0"),
         }

@@ -159,7 +159,7 @@ async def test_a_monthly_target_over_a_quarter(client, tokens):
     ("subject", "data", "pointer"),
     [
         ("D-1", {"metric": "leads", "period": "month", "value": 1}, "/subject"),
-        ("rep:R-1", {"metric": "calls", "period": "month", "value": 1}, "/data/metric"),
+        ("rep:R-1", {"metric": "meetings", "period": "month", "value": 1}, "/data/metric"),
         ("team:N", {"metric": "leads", "period": "year", "value": 1}, "/data/period"),
         ("rep:R-1", {"metric": "leads", "period": "day", "value": -1}, "/data/value"),
     ],

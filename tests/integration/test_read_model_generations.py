@@ -26,6 +26,7 @@ from service.store.projection.generations import live_partitions
 from service.store.projection.projector import catch_up
 from service.store.projection.rebuild import rebuild
 from tests import databases
+from tests.factories import ce, retraction
 from tests.integration.test_rebuild import table_rows
 
 pytestmark = pytest.mark.integration
@@ -33,8 +34,11 @@ pytestmark = pytest.mark.integration
 PASSWORD = "generations-Pw1"
 Schema = dict[str, list[tuple[object, ...]]]
 
+# Columns in their order: a column dropped and added again (a downgrade, then an upgrade) leaves a
+# gap in `ordinal_position`, which is no difference of shape.
 _COLUMNS = (
-    "SELECT table_name, ordinal_position, column_name, data_type, is_nullable, column_default "
+    "SELECT table_name, row_number() OVER (PARTITION BY table_name ORDER BY ordinal_position), "
+    "column_name, data_type, is_nullable, column_default "
     "FROM information_schema.columns WHERE table_schema = 'public' AND table_name LIKE 'rm\\_%'"
 )
 # Not-null constraints are left out: PostgreSQL 18 catalogues them under a name taken from the
@@ -147,23 +151,51 @@ async def _migrate(engine: AsyncEngine, verb: str, revision: str) -> None:
 
     async with engine.begin() as conn:
         await conn.run_sync(run)
+    # Statements prepared before a column changed are invalid after: fresh connections.
+    await engine.dispose()
 
 
-async def test_the_migration_keeps_projected_rows_and_gives_the_fresh_shape(
+async def _calls(engine: AsyncEngine) -> None:
+    """Calls of every sort on one deal (connected, not, inbound, retracted), then projected."""
+    calls = [
+        ce("call.logged", "D-CALLS", "2026-02-01T09:00:00+00:00", data, id=f"call-{n}")
+        for n, data in enumerate(
+            [
+                {"rep_id": "R-1", "direction": "outbound", "duration_s": 300, "outcome": "Reached"},
+                {"rep_id": "R-1", "direction": "outbound", "duration_s": 20, "outcome": "Busy"},
+                {"rep_id": "R-1", "direction": "outbound", "duration_s": 5},
+                {"rep_id": "R-2", "direction": "inbound", "duration_s": 80, "outcome": "answered"},
+                {"rep_id": "R-2", "direction": "outbound", "duration_s": 61, "outcome": "answered"},
+            ]
+        )
+    ]
+    undo = retraction("D-CALLS", "R-2", "2026-02-02T09:00:00+00:00", calls[-1], id="call-undo")
+    await EventAppender(engine).append([parse_event(raw) for raw in (*calls, undo)])
+    await catch_up(engine, batch_size=500)
+
+
+async def test_the_migrations_keep_projected_rows_and_give_the_fresh_shape(
     test_server: databases.TestServer, engine: AsyncEngine
 ) -> None:
     fresh = await schema(engine)
-    # Given a database of the previous revision with projected read models
+    # Given a database of revision 0011 with read models projected (by the current projector,
+    # then taken back to 0011: its call facts and their column go)
     url = await test_server.create_database(migrated=False)
     old = create_engine(url, pool_size=4)
     try:
-        await _migrate(old, "upgrade", "0011")
-        before = await schema(old)
-        await _project(old)
-        projected = await table_rows(old)
-        # When it is migrated to the generations
         await _migrate(old, "upgrade", "head")
-        # Then the rows are where they were, the shape is a fresh database's, and no definer
+        await _project(old)
+        await _calls(old)
+        projected = await table_rows(old)
+        assert any(row[2] == "call" for row in projected["rm_flow_facts"])
+        await _migrate(old, "downgrade", "0011")
+        before = await schema(old)
+        at_0011 = await table_rows(old)
+        assert not any(row[2] == "call" for row in at_0011["rm_flow_facts"])
+        # When it is migrated to the generations and to calls
+        await _migrate(old, "upgrade", "head")
+        # Then the rows are what the projector wrote (0015 writes the call facts of the stored
+        # events as the projector does), the shape is a fresh database's, and no definer
         # function is left
         assert await table_rows(old) == projected
         assert await schema(old) == fresh
@@ -174,7 +206,7 @@ async def test_the_migration_keeps_projected_rows_and_gives_the_fresh_shape(
         assert await table_rows(old) == projected
         await _migrate(old, "downgrade", "0011")
         assert await schema(old) == before
-        assert await table_rows(old) == projected
+        assert await table_rows(old) == at_0011
     finally:
         await old.dispose()
         await test_server.drop_database(url)

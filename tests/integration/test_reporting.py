@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.bi.roles import RoleNameError, create_bi_role
 from service.events.envelope import parse_event
 from service.events.recorded import RecordedEvent
-from service.projections import deal_state_at, is_deal, visible
+from service.projections import compute_scoreboard, deal_state_at, is_deal, visible
 from service.projections.accounts import account_key, key_history, key_mark_at
 from service.projections.facts import flow_fact
 from service.projections.teams import team_at, team_history
@@ -201,6 +201,10 @@ async def test_a_bad_role_name_is_refused(engine: AsyncEngine) -> None:
         await create_bi_role(engine, 'x"; DROP TABLE events; --', PASSWORD, "UTC")
 
 
+EVER = (datetime(2020, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC))
+"""A period holding every instant of the generated histories."""
+
+
 def _expected_deal(state: Any, teams: Any, now: datetime) -> dict[str, Any]:
     return {
         "stage": state.stage,
@@ -259,14 +263,39 @@ async def test_deal_state_and_facts_views_equal_the_fold_on_generated_histories(
                 r["account_key"]: (r["key_account"], r["note"]) for r in shown
             } == expected_marks
             facts = await bi.fetch(
-                "SELECT position, kind, rep_id, team_id FROM reporting.flow_facts"
+                "SELECT position, kind, rep_id, team_id, visit_kind, subcount, measure "
+                "FROM reporting.flow_facts"
             )
             folded = [flow_fact(e) for e in known if is_deal(e.subject)]
             assert sorted(tuple(f) for f in facts) == sorted(
-                (f.position, f.kind, f.rep_id, team_at(teams, f.rep_id, f.occurred_at))
+                (
+                    f.position,
+                    f.kind,
+                    f.rep_id,
+                    team_at(teams, f.rep_id, f.occurred_at),
+                    f.visit_kind,
+                    f.subcount,
+                    f.measure,
+                )
                 for f in folded
                 if f is not None
             )
+            # Calls count per event: the days of a rep add up to the fold's numbers
+            daily = await bi.fetch(
+                "SELECT rep_id, sum(calls) AS calls, sum(connected_calls) AS connected_calls, "
+                "sum(talk_time_s) AS talk_time_s FROM reporting.scoreboard_daily "
+                "GROUP BY rep_id HAVING sum(calls) > 0"
+            )
+            board = compute_scoreboard(
+                log, start=EVER[0], end=EVER[1], known_at=None, group_by="rep"
+            )
+            assert {
+                r["rep_id"]: (r["calls"], r["connected_calls"], r["talk_time_s"]) for r in daily
+            } == {
+                row.key: (row.numbers.calls, row.numbers.connected_calls, row.numbers.talk_time_s)
+                for row in board.rows
+                if row.numbers.calls
+            }
     finally:
         await engine.dispose()
         await test_server.drop_database(url)

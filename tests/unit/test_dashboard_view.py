@@ -18,7 +18,7 @@ from service.web import i18n
 from service.web.board import Board
 from service.web.charts import WIDTH, Share, funnel_bars
 from service.web.meeting import amount, weekly_page
-from service.web.page import cards, charts, has_goals, money, picker
+from service.web.page import cards, charts, has_goals, money, picker, shows_calls, talk_time
 from service.web.routes import _local, _templates
 from service.web.sessions import SessionSigner, may_read
 from service.web.view import View, neighbour, parse_view, shortcut_of, slider
@@ -175,8 +175,10 @@ def _render(language: str, numbers: dict[str, Any]) -> str:
         current_quarter="2026-Q1",
         board=board,
         totals=numbers,
-        cards=cards(numbers),
-        rows=[(row, cards(row)) for row in board.scoreboard["rows"]],
+        cards=cards(numbers, calls=shows_calls(board)),
+        rows=[(row, cards(row, calls=shows_calls(board))) for row in board.scoreboard["rows"]],
+        calls=shows_calls(board),
+        talk_time=talk_time,
         goals=has_goals(board),
         money=money,
         amount=amount,
@@ -220,6 +222,30 @@ def test_the_page_renders_attainment_in_both_languages():
     assert "目標達成" in chinese
     assert "45%" in chinese
     assert "本週異動" in chinese
+
+
+def test_calls_show_only_for_a_team_whose_priorities_name_them():
+    calls = {"calls": 40, "connected_calls": 12, "talk_time_s": 3725}
+    # A team that watches visits: no calls on its dashboard
+    quiet = _render("en", {**NUMBERS, **calls, "priorities": ["client_visits"]})
+    assert 'id="card-calls"' not in quiet and 'data-metric="talk_time_s"' not in quiet
+    # A phone-sales team: the calls card, its connected calls and talk time, and a table column
+    phoning = _render("en", {**NUMBERS, **calls, "priorities": ["calls", "leads"]})
+    assert 'id="card-calls"' in phoning
+    assert '<span data-metric="calls">40</span>' in phoning
+    assert 'connected <span data-metric="connected_calls">12</span>' in phoning
+    assert 'data-seconds="3725">1:02:05</span>' in phoning
+    assert '<th scope="col">Outbound calls</th>' in phoning
+    assert "外撥電話" in _render("zh-TW", {**NUMBERS, **calls, "priorities": ["calls"]})
+
+
+def test_talk_time_reads_as_hours_minutes_and_seconds():
+    assert [talk_time(s) for s in (0, 59, 3600, 90061)] == [
+        "0:00:00",
+        "0:00:59",
+        "1:00:00",
+        "25:01:01",
+    ]
 
 
 def test_both_catalogs_translate_every_message_the_templates_use():

@@ -114,6 +114,22 @@ def test_the_quarter_folds_into_every_stage(quarter):
     assert {row.key for row in board.rows} == set(TEAMS)
     assert board.totals.closed_deals == stages["won"] - _won_before(events, start)
     assert board.totals.closed_value["TWD"] > 0
+    # Calls: some outbound, fewer connected, talk time only from those
+    totals = board.totals
+    assert totals.calls > totals.connected_calls > 0 and totals.talk_time_s > 0
+
+
+def test_the_phone_sales_team_watches_calls_with_a_target(quarter):
+    priorities = {
+        e["subject"]: e["data"]["metrics"] for e in quarter if e["type"] == "team.priorities_set"
+    }
+    assert priorities == {
+        f"team:{TEAMS[0]}": ["committed_deals", "client_visits"],
+        f"team:{TEAMS[1]}": ["calls", "leads", "opportunities"],
+    }
+    targets = [e for e in quarter if e["type"] == "target.set" and e["data"]["metric"] == "calls"]
+    assert f"team:{TEAMS[1]}" in {e["subject"] for e in targets}
+    assert f"team:{TEAMS[0]}" not in {e["subject"] for e in targets}
 
 
 def _won_before(events: list[RecordedEvent], start: datetime) -> int:

@@ -19,15 +19,19 @@ from service.events.vocabulary import Metric, VisitCompleted
 from service.projections import compute_funnel
 from service.projections.rule_text import markdown, migration, seed_statements, sql_list, sql_text
 from service.projections.rules import (
+    CONNECTED_OUTCOMES,
     RULES,
     FlowKind,
+    Measure,
     OpenGroup,
     RuleTable,
     StageEffect,
     StageRule,
+    SubCount,
     just_before,
 )
 from service.projections.scoreboard import OpenNumbers, ScoreNumbers
+from service.projections.targets import METRICS
 from service.web import i18n
 from service.web.charts import CLOSED_STAGES, FUNNEL_STAGES, funnel_bars
 
@@ -59,7 +63,13 @@ def test_the_contract_rules_are_in_the_table() -> None:
         "opportunities": ("deal.qualified",),
         "leads": ("lead.sourced",),
         "client_visits": ("visit.completed",),
+        "calls": ("call.logged",),
     }
+    calls = RULES.kind_of("calls")
+    assert calls.per_event and calls.only == (("direction", "outbound"),)
+    assert calls.subcount == SubCount("connected_calls", "outcome", CONNECTED_OUTCOMES)
+    assert calls.measure == Measure("talk_time_s", "duration_s", of_subcount=True)
+    assert RULES.event_numbers == ("calls", "connected_calls", "talk_time_s")
     assert {group.number: group.stages for group in RULES.open_groups} == {
         "leads": ("lead",),
         "opportunities": ("opportunity", "eb_committed", "committed"),
@@ -82,10 +92,29 @@ def _table(**changes: object) -> RuleTable:
         {"flows": (*RULES.flows, FlowKind("again", "leads", ("lead.sourced",)))},
         {"flows": tuple(f for f in RULES.flows if not f.money)},
         {"flows": (*RULES.flows, FlowKind("calls", "calls", ("call.logged",), per_event=True))},
+        {"flows": (*RULES.flows, FlowKind("x", "x", ("x.y",), only=(("a", "b"),)))},
+        {
+            "flows": (
+                *RULES.flows,
+                FlowKind("x", "x", ("x.y",), True, measure=Measure("m", "f", True)),
+            )
+        },
+        {
+            "flows": (
+                *RULES.flows,
+                FlowKind("x", "x", ("x.y",), True, subcount=SubCount("s", "f", ("A",))),
+            )
+        },
+        {
+            "flows": (
+                *RULES.flows,
+                FlowKind("x", "x", ("x.y",), True, split_field="f", only=(("a", "b"),)),
+            )
+        },
     ],
 )
 def test_an_inconsistent_table_is_refused(changes: dict[str, object]) -> None:
-    with pytest.raises(ValueError, match=r"stage|kind|event type"):
+    with pytest.raises(ValueError, match=r"stage|kind|event type|sub-count|filtered|split"):
         _table(**changes)
 
 
@@ -100,6 +129,7 @@ def test_the_api_types_equal_the_table() -> None:
     assert tuple(StagesModel.model_fields) == RULES.stage_names
     assert tuple(compute_funnel([], as_of=None, known_at=None, rep_id=None)) == RULES.stage_names
     assert set(get_args(Metric)) == {flow.number for flow in RULES.flows}
+    assert get_args(Metric) == METRICS
     split_values = get_args(VisitCompleted.model_fields[RULES.split_field].annotation)
     assert set(split_values) == set(RULES.split)
 
@@ -107,6 +137,7 @@ def test_the_api_types_equal_the_table() -> None:
 def test_the_numbers_of_the_table_are_the_scoreboard_fields() -> None:
     fields = {field.name for field in dataclasses.fields(ScoreNumbers)}
     assert {flow.number for flow in RULES.flows} | set(RULES.split.values()) <= fields
+    assert set(RULES.event_numbers) <= fields
     assert tuple(field.name for field in dataclasses.fields(OpenNumbers)) == RULES.open_numbers
 
 
@@ -232,3 +263,35 @@ def test_the_scan_finds_a_rule_written_out() -> None:
     assert _named("count(*) FILTER (WHERE stage = 'lead')", words) == {"lead"}
     assert _named("deal.contract_signed", words) == {"deal.contract_signed"}
     assert _named("a lead", words) == set()
+
+
+@pytest.mark.parametrize(
+    ("data", "counts", "connected", "talk"),
+    [
+        ({"direction": "outbound", "duration_s": 60, "outcome": "Answered"}, True, True, 60),
+        ({"direction": "outbound", "duration_s": 60, "outcome": "REACHED"}, True, True, 60),
+        (
+            {"direction": "outbound", "duration_s": 60, "outcome": "Left voicemail"},
+            True,
+            False,
+            None,
+        ),
+        ({"direction": "outbound", "duration_s": 60}, True, False, None),
+        ({"direction": "outbound", "duration_s": 60, "outcome": "conneCted"}, True, True, 60),
+        # Not ASCII: never "connected", whatever lower() would make of it.
+        (
+            {"direction": "outbound", "duration_s": 9, "outcome": "ANSWERED\u0130"},
+            True,
+            False,
+            None,
+        ),
+        ({"direction": "inbound", "duration_s": 60, "outcome": "answered"}, False, True, 60),
+    ],
+)
+def test_a_call_counts_by_direction_outcome_and_duration(
+    data: dict[str, object], counts: bool, connected: bool, talk: int | None
+) -> None:
+    calls = RULES.kind_of("calls")
+    assert calls.admits(data) is counts
+    assert calls.in_subcount(data) is connected
+    assert calls.measured(data) == talk

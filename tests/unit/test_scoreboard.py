@@ -37,6 +37,20 @@ def test_the_json_shape_of_a_row_and_of_the_totals() -> None:
     log.add("deal.qualified", "D-1", "2026-03-04T00:00:00+00:00")
     log.add("deal.committee_approved", "D-1", "2026-03-05T00:00:00+00:00")
     log.add("deal.contract_signed", "D-1", "2026-03-06T00:00:00+00:00", amount="125000.00")
+    # and three calls: two outbound (one answered), one inbound
+    for hour, direction, duration_s, outcome in (
+        ("01", "outbound", 300, "answered"),
+        ("02", "outbound", 20, "Left voicemail"),
+        ("03", "inbound", 90, "answered"),
+    ):
+        log.add(
+            "call.logged",
+            "D-1",
+            f"2026-03-04T{hour}:00:00+00:00",
+            direction=direction,
+            duration_s=duration_s,
+            outcome=outcome,
+        )
     # When the scoreboard of March is computed
     result = board(log).to_json()
     # Then every number is there, in the contract's shape
@@ -48,6 +62,10 @@ def test_the_json_shape_of_a_row_and_of_the_totals() -> None:
         "client_visits": 2,
         "fsi_visits": 1,
         "fua_visits": 1,
+        # Additive: outbound calls, the connected ones and their talk time
+        "calls": 2,
+        "connected_calls": 1,
+        "talk_time_s": 300,
         "closed_value": {"TWD": "125000.00"},
         "open": {"leads": 0, "opportunities": 0, "committed_deals": 0},
         "conversion": {
@@ -218,15 +236,19 @@ def test_open_goes_to_the_owner_as_of_the_end_of_the_period() -> None:
 
 
 def test_a_row_appears_only_for_a_key_with_a_non_zero_number() -> None:
-    # Given R-1 with an open deal only, R-2 with calls and contacts only
+    # Given R-1 with an open deal only, R-2 with inbound calls and contacts only, R-3 with an
+    # outbound call that did not connect
     log = EventLog()
     log.add("lead.sourced", "D-1", "2026-02-01T00:00:00+00:00", rep_id="R-1")
     log.add("lead.sourced", "D-2", "2026-02-01T00:00:00+00:00", rep_id="R-1")
     log.add("deal.lost", "D-2", "2026-02-02T00:00:00+00:00", rep_id="R-1")
-    log.add("call.logged", "D-2", "2026-03-02T00:00:00+00:00", rep_id="R-2")
+    log.add("call.logged", "D-2", "2026-03-02T00:00:00+00:00", rep_id="R-2", direction="inbound")
     log.add("lead.contacted", "D-2", "2026-03-02T00:00:00+00:00", rep_id="R-2", method="visit")
     log.add("deal.amount_revised", "D-2", "2026-03-02T00:00:00+00:00", rep_id="R-2")
-    assert list(rows(board(log))) == ["R-1"]
+    log.add("call.logged", "D-2", "2026-03-03T00:00:00+00:00", rep_id="R-3", outcome="No answer")
+    assert list(rows(board(log))) == ["R-1", "R-3"]
+    assert rows(board(log))["R-3"]["calls"] == 1
+    assert rows(board(log))["R-3"]["talk_time_s"] == 0
 
 
 def test_lead_contacted_by_visit_is_not_a_client_visit() -> None:

@@ -14,16 +14,21 @@ from typing import Any
 
 from service.api.http.tabular import BOM, csv_cell
 
-METRICS = ("closed_deals", "committed_deals", "opportunities", "leads", "client_visits")
+FIVE = ("closed_deals", "committed_deals", "opportunities", "leads", "client_visits")
+METRICS = (*FIVE, "calls")
+"""The metrics a target can be set for, in the order of their target columns."""
 COLUMNS = (
     "row",
     "key",
-    *METRICS,
+    *FIVE,
     "fsi_visits",
     "fua_visits",
     "open_leads",
     "open_opportunities",
     "open_committed_deals",
+    "calls",
+    "connected_calls",
+    "talk_time_s",
 )
 
 
@@ -80,12 +85,15 @@ def line_cells(
     return [
         kind,
         key,
-        *(numbers[metric] for metric in METRICS),
+        *(numbers[metric] for metric in FIVE),
         numbers["fsi_visits"],
         numbers["fua_visits"],
         opened["leads"],
         opened["opportunities"],
         opened["committed_deals"],
+        numbers["calls"],
+        numbers["connected_calls"],
+        numbers["talk_time_s"],
         *(numbers["closed_value"].get(c, "0") for c in currencies),
         *_goal_cells(numbers, metrics),
     ]

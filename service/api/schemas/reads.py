@@ -103,6 +103,12 @@ class NumbersModel(BaseModel):
     client_visits: int
     fsi_visits: int
     fua_visits: int
+    calls: int = Field(description="Outbound calls (`call.logged`), credited to the event's rep.")
+    connected_calls: int = Field(
+        description="The calls whose outcome is a connected one (answered, connected, reached; "
+        "ignoring case)."
+    )
+    talk_time_s: int = Field(description="The connected calls' `duration_s`, summed (seconds).")
     closed_value: dict[str, str]
     open: OpenModel
     conversion: ConversionModel

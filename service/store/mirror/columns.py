@@ -34,7 +34,12 @@ NEVER = np.iinfo(np.int64).max
 _SINCE_EVER = np.iinfo(np.int64).min
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FLOW_KIND_CODES = tuple(flow.name for flow in RULES.flows)
-VISIT_CODES = (None, *RULES.split)
+VISIT_CODES = (
+    None,
+    *RULES.split,
+    *(flow.subcount.number for flow in RULES.event_kinds if flow.subcount is not None),
+)
+"""The codes of `visit_kind`: a visit's kind, or the sub-count a fact counts in (calls)."""
 STAGE_CODES = tuple(str(stage) for stage in STAGES)
 # Codes are int8: the rule table stays far below 127 stages or kinds.
 _MONEY = frozenset({"amount", "currency", "units", "exponent", "currency_number"})
@@ -57,7 +62,8 @@ _FACTS = (
     "SELECT array_agg(position), array_agg(deal_id), array_agg(kind), array_agg(rep_id), "
     f"array_agg({_us('occurred_at')}), array_agg({_us('recorded_at')}), "
     f"array_agg({_us('retracted_at')}), array_agg(visit_kind), array_agg(repeats_for_rep), "
-    "array_agg(repeats_for_deal), array_agg(amount), array_agg(currency) FROM {table}"
+    "array_agg(repeats_for_deal), array_agg(amount), array_agg(currency), "
+    "array_agg(coalesce(measure, 0)) FROM {table}"
 )
 _SEGMENTS = (
     f"SELECT array_agg(deal_id), array_agg({_us('valid_from')}), array_agg({_us('valid_to')}), "
@@ -105,6 +111,8 @@ class Facts:
     recorded: I64
     retracted: I64
     visit: I8
+    measure: I64
+    """What each fact adds to its kind's measure (0 for none)."""
     repeats_for_rep: Flags
     repeats_for_deal: Flags
     amount: Objects
@@ -219,6 +227,7 @@ async def load_facts(
         recorded=_ints(row[5], np.int64),
         retracted=_ints(row[6], np.int64),
         visit=_coded(row[7], VISIT_CODES),
+        measure=_ints(row[12], np.int64),
         repeats_for_rep=np.array(row[8] or [], dtype=np.bool_),
         repeats_for_deal=np.array(row[9] or [], dtype=np.bool_),
         amount=_objects(row[10]),

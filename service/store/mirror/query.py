@@ -36,7 +36,7 @@ from service.store.queries.teams import team_intervals
 
 _KIND = {name: code for code, name in enumerate(FLOW_KIND_CODES)}
 _MONEY = _KIND[RULES.money_kind.name]
-_SPLIT_KIND = _KIND[RULES.split_kind.name]
+_PER_EVENT = [_KIND[flow.name] for flow in RULES.flows if flow.per_event]
 _SPLIT = [(number, VISIT_CODES.index(value)) for value, number in SPLIT.items()]
 _OPEN_COLUMNS = [
     [STAGE_CODES.index(stage) + 1 for stage in group.stages] for group in RULES.open_groups
@@ -154,6 +154,7 @@ def board_parts(
         visits = facts.visit == code
         per_key[name] = np.bincount(keys[visits], minlength=size).tolist()
         totals[name] = int(np.count_nonzero(visits))
+    _count_events(facts, keys, size, per_key, totals)
     present = np.bincount(keys, minlength=size).tolist()
     flow: list[tuple[str | None, bool, dict[str, int]]] = [
         (names[code], False, {name: counts[code] for name, counts in per_key.items()})
@@ -169,11 +170,32 @@ def board_parts(
     )
 
 
+def _count_events(
+    facts: Facts, keys: I32, size: int, per_key: dict[str, list[int]], totals: dict[str, int]
+) -> None:
+    """`_event_counts`: each event kind's count, sub-count and measure, per key and overall."""
+    for flow in RULES.event_kinds:
+        of_kind = facts.kind == _KIND[flow.name]
+        per_key[flow.number] = np.bincount(keys[of_kind], minlength=size).tolist()
+        totals[flow.number] = int(np.count_nonzero(of_kind))
+        if flow.subcount is not None:
+            number = flow.subcount.number
+            counted = of_kind & (facts.visit == VISIT_CODES.index(number))
+            per_key[number] = np.bincount(keys[counted], minlength=size).tolist()
+            totals[number] = int(np.count_nonzero(counted))
+        if flow.measure is not None:
+            weights = np.where(of_kind, facts.measure, 0)
+            sums = np.zeros(size, dtype=np.int64)
+            np.add.at(sums, keys, weights)  # integer sums, exact (bincount's weights are floats)
+            per_key[flow.measure.number] = sums.tolist()
+            totals[flow.measure.number] = int(weights.sum())
+
+
 def _repeats(
     columns: Columns, facts: Facts, keys: I32, names: list[str | None]
 ) -> list[tuple[str | None, str, str, bool]]:
     """`_repeats_sql`: distinct (key, kind, deal, repeats_for_rep) of repeated deal facts."""
-    rows = np.flatnonzero(facts.repeats_for_deal & (facts.kind != _SPLIT_KIND))
+    rows = np.flatnonzero(facts.repeats_for_deal & ~np.isin(facts.kind, _PER_EVENT))
     found = {
         (
             names[int(keys[row])],

@@ -19,7 +19,7 @@ from service.events.vocabulary import REP_SUBJECT_PREFIX, RETRACTION, TEAM_ASSIG
 from service.projections.bitemporal import KnownSegment, deal_history
 from service.projections.deal import is_deal
 from service.projections.facts import flow_fact
-from service.projections.rule_text import sql_text
+from service.projections.rule_text import sql_list
 from service.projections.rules import RULES
 from service.store.log.event_rows import FOLD_COLUMNS, driver, fetch_events, streams_of
 from service.store.projection.plan_writer import insert_plan_events
@@ -28,8 +28,8 @@ from service.store.projection.segment_rows import SEGMENT_COLUMNS, segment_recor
 READ_MODELS = "read_models"
 DEAL_GROUP = 2000
 """How many deals `refold_deals` reads and folds at a time."""
-_SPLIT_KIND = RULES.split_kind.name
-"""The kind counted per event: its facts are never flagged as repeats."""
+_PER_EVENT = tuple(flow.name for flow in RULES.flows if flow.per_event)
+"""The kinds counted per event: their facts are never flagged as repeats."""
 _STREAMS = (
     f"SELECT {FOLD_COLUMNS} FROM events WHERE subject = ANY($1::text[]) AND position <= $2 "
     "ORDER BY subject, position"
@@ -107,10 +107,11 @@ async def _insert_facts(
     await conn.execute(
         text(
             f"INSERT INTO {tables.facts} (position, deal_id, kind, rep_id, occurred_at, "
-            "recorded_at, amount, currency, visit_kind) "
+            "recorded_at, amount, currency, visit_kind, measure) "
             "SELECT * FROM unnest(CAST(:p AS bigint[]), CAST(:d AS text[]), CAST(:k AS text[]), "
             "CAST(:r AS text[]), CAST(:o AS timestamptz[]), CAST(:rec AS timestamptz[]), "
-            "CAST(:a AS numeric[]), CAST(:c AS text[]), CAST(:v AS text[])) "
+            "CAST(:a AS numeric[]), CAST(:c AS text[]), CAST(:v AS text[]), "
+            "CAST(:m AS bigint[])) "
             "ON CONFLICT (position) DO NOTHING"
         ),
         {
@@ -122,10 +123,13 @@ async def _insert_facts(
             "rec": [f.recorded_at for f in facts],
             "a": [f.amount for f in facts],
             "c": [f.currency for f in facts],
-            "v": [f.visit_kind for f in facts],
+            "v": [f.stored_kind for f in facts],
+            "m": [f.measure for f in facts],
         },
     )
-    await flag_repeats(conn, tables, [(f.deal_id, f.kind) for f in facts if f.kind != _SPLIT_KIND])
+    await flag_repeats(
+        conn, tables, [(f.deal_id, f.kind) for f in facts if f.kind not in _PER_EVENT]
+    )
 
 
 async def flag_repeats(
@@ -141,7 +145,7 @@ async def flag_repeats(
     scope = (
         "WHERE (deal_id, kind) IN (SELECT * FROM unnest(CAST(:d AS text[]), CAST(:k AS text[])))"
         if groups is not None
-        else f"WHERE kind <> {sql_text(_SPLIT_KIND)}"
+        else f"WHERE kind NOT IN ({sql_list(_PER_EVENT)})"
     )
     await conn.execute(
         text(

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.events.vocabulary import REP_SUBJECT_PREFIX, RETRACTION, TEAM_ASSIGNMENT
 from service.projections.facts import FLOW_KINDS
 from service.projections.rule_text import sql_list, sql_text
-from service.projections.rules import RULES
+from service.projections.rules import RULES, FlowKind
 from service.store.log.event_rows import FOLD_COLUMNS, fetch_batch, occurred_in_range
 from service.store.projection import checkpoints
 from service.store.projection.generations import NEXT, analyze_live, attach_spare, strip, swap
@@ -183,13 +183,11 @@ def _flow_facts_sql(tables: Tables) -> str:
     money = sql_list(RULES.money_kind.event_types)
     split = sql_list(RULES.split_kind.event_types)
     field = sql_text(RULES.split_field)
-    repeated = (
-        f"f.kind <> {sql_text(RULES.split_kind.name)} "
-        "AND count(*) OVER (PARTITION BY f.deal_id, f.kind) > 1"
-    )
+    per_event = sql_list([flow.name for flow in RULES.flows if flow.per_event])
+    repeated = f"f.kind NOT IN ({per_event}) AND count(*) OVER (PARTITION BY f.deal_id, f.kind) > 1"
     return (
         f"INSERT INTO {tables.facts} (position, deal_id, kind, rep_id, occurred_at, recorded_at, "
-        "retracted_at, amount, currency, visit_kind, repeats_for_rep, repeats_for_deal) "
+        "retracted_at, amount, currency, visit_kind, measure, repeats_for_rep, repeats_for_deal) "
         "SELECT f.*, "
         f"{repeated} AND count(*) OVER (PARTITION BY f.deal_id, f.kind, f.rep_id) > 1, "
         f"{repeated} "
@@ -198,12 +196,66 @@ def _flow_facts_sql(tables: Tables) -> str:
         "r.recorded_at AS retracted_at, "
         f"CASE WHEN e.type IN ({money}) THEN (e.data->>'amount')::numeric END, "
         f"CASE WHEN e.type IN ({money}) THEN e.data->>'currency' END, "
-        f"CASE WHEN e.type IN ({split}) THEN e.data->>{field} END "
+        f"CASE WHEN e.type IN ({split}) THEN e.data->>{field} {_subcount_cases()} END, "
+        f"CASE {_measure_cases()} END "
         f"FROM events e {_RETRACTED} "
         f"WHERE e.position <= :head AND e.type IN ({types}) AND {_folded_here()} "
+        f"AND {_admitted()} "
         f"AND e.subject NOT LIKE '{REP_SUBJECT_PREFIX}%' AND e.subject NOT LIKE 'team:%' "
         "AND e.subject NOT LIKE 'account:%') AS f"
     )
+
+
+def _subcount_sql(flow: FlowKind) -> str:
+    """`FlowKind.in_subcount` of `e` in SQL (a kind with a sub-count)."""
+    assert flow.subcount is not None
+    value = f"(e.data->>{sql_text(flow.subcount.field)})"
+    # `SubCount.matches`: an ASCII text equal to one of the values, ignoring ASCII case.
+    return (
+        f"e.type IN ({sql_list(flow.event_types)}) "
+        f"AND octet_length({value}) = char_length({value}) "
+        f"AND lower({value}) IN ({sql_list(flow.subcount.values)})"
+    )
+
+
+def _subcount_cases() -> str:
+    """`WHEN`s giving a fact's `visit_kind` for the kinds with a sub-count."""
+    return " ".join(
+        f"WHEN {_subcount_sql(flow)} THEN {sql_text(flow.subcount.number)}"
+        for flow in RULES.event_kinds
+        if flow.subcount is not None
+    )
+
+
+def _measure_cases() -> str:
+    """`WHEN`s giving a fact's `measure` (`FlowKind.measured`), or NULL."""
+    cases = []
+    for flow in RULES.event_kinds:
+        if flow.measure is None:
+            continue
+        condition = f"e.type IN ({sql_list(flow.event_types)})"
+        if flow.measure.of_subcount:
+            condition = _subcount_sql(flow)
+        value = f"e.data->{sql_text(flow.measure.field)}"
+        cases.append(
+            f"WHEN {condition} THEN CASE WHEN jsonb_typeof({value}) = 'number' "
+            f"THEN ({value})::bigint ELSE 0 END"
+        )
+    return " ".join(cases) or "WHEN false THEN NULL"
+
+
+def _admitted() -> str:
+    """`FlowKind.admits` in SQL: an event of a kind with `only` counts if its data says so."""
+    terms = [
+        f"(e.type NOT IN ({sql_list(flow.event_types)}) OR ("
+        + " AND ".join(
+            f"e.data->>{sql_text(field)} = {sql_text(value)}" for field, value in flow.only
+        )
+        + "))"
+        for flow in RULES.flows
+        if flow.only
+    ]
+    return " AND ".join(terms) or "true"
 
 
 def _team_rows_sql(tables: Tables) -> str:

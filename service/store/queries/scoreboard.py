@@ -60,12 +60,37 @@ DEAL_KINDS: Mapping[str, str] = RULES.deal_kinds
 """Kind → number, for the kinds counted as distinct deals (from the rule table)."""
 SPLIT: Mapping[str, str] = RULES.split
 """The split kind's values (FSI, FUA) → the number each counts in."""
-_SPLIT_KIND = sql_text(RULES.split_kind.name)
+_PER_EVENT_KINDS = sql_list([flow.name for flow in RULES.flows if flow.per_event])
 _MONEY_KIND = sql_text(RULES.money_kind.name)
 _SPLIT_COUNTS = ", ".join(
     f"count(*) FILTER (WHERE visit_kind = {sql_text(value)}) AS {number}"
     for value, number in SPLIT.items()
 )
+EVENT_NUMBERS: Sequence[str] = RULES.event_numbers
+"""The numbers of the kinds counted per event besides visits (calls): counts and sums."""
+
+
+def _event_counts() -> str:
+    """Each event kind's count, sub-count and measure (`RULES.event_kinds`), as SQL columns."""
+    columns: list[str] = []
+    for flow in RULES.event_kinds:
+        kind = sql_text(flow.name)
+        columns.append(f"count(*) FILTER (WHERE kind = {kind}) AS {flow.number}")
+        if flow.subcount is not None:
+            number = flow.subcount.number
+            columns.append(
+                f"count(*) FILTER (WHERE kind = {kind} AND visit_kind = {sql_text(number)}) "
+                f"AS {number}"
+            )
+        if flow.measure is not None:
+            columns.append(
+                f"coalesce(sum(measure) FILTER (WHERE kind = {kind}), 0)::int8 "
+                f"AS {flow.measure.number}"
+            )
+    return "".join(f", {column}" for column in columns)
+
+
+_EVENT_COUNTS = _event_counts()
 _OPEN_COUNTS = ", ".join(
     f"count(*) FILTER (WHERE stage IN ({sql_list(group.stages)})) AS {group.number}"
     for group in RULES.open_groups
@@ -87,7 +112,7 @@ def _flow_sql(tables: Tables, group_by: GroupBy) -> str:
     )
     return (
         f"WITH counting AS ({_counting(tables, group_by)}) "
-        f"SELECT key, GROUPING(key) AS is_total, {counts}, {_SPLIT_COUNTS} "
+        f"SELECT key, GROUPING(key) AS is_total, {counts}, {_SPLIT_COUNTS}{_EVENT_COUNTS} "
         "FROM counting GROUP BY GROUPING SETS ((key), ())"
     )
 
@@ -96,7 +121,7 @@ def _repeats_sql(tables: Tables, group_by: GroupBy) -> str:
     """The (key, kind, deal) of counting facts whose (deal, kind) has several facts."""
     return (
         f"WITH counting AS ({_counting(tables, group_by)} AND f.repeats_for_deal "
-        f"AND f.kind <> {_SPLIT_KIND}) "
+        f"AND f.kind NOT IN ({_PER_EVENT_KINDS})) "
         "SELECT DISTINCT key, kind, deal_id, repeats_for_rep FROM counting"
     )
 
@@ -167,6 +192,7 @@ class _Numbers:
         counts |= {name: flow.get(name, 0) for name in SPLIT.values()}
         # Every counting event of the split kind has one of its values.
         counts[RULES.split_kind.number] = sum(counts[name] for name in SPLIT.values())
+        counts |= {name: int(flow.get(name, 0)) for name in EVENT_NUMBERS}
         return ScoreNumbers(
             **counts,
             closed_value=dict(self.value),
@@ -282,7 +308,7 @@ def assemble(
     for key, is_total, counted in parts.flow:
         if is_total:
             totals.flow = {name: counted[f"total_{name}"] for name in DEAL_KINDS.values()}
-            totals.flow |= {name: counted[name] for name in SPLIT.values()}
+            totals.flow |= {name: counted[name] for name in (*SPLIT.values(), *EVENT_NUMBERS)}
         else:
             keys.setdefault(key, _Numbers()).flow = counted
     _add_repeats(parts.repeats, group_by, keys, totals)

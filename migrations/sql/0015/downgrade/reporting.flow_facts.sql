@@ -1,0 +1,28 @@
+-- The view as migration 0011 made it.
+CREATE OR REPLACE VIEW reporting.flow_facts AS
+SELECT e.position, e.subject AS deal_id, k.kind,
+       e.data->>'rep_id' AS rep_id, t.team_id, e.occurred_at,
+       (e.occurred_at AT TIME ZONE reporting.company_timezone())::date AS day,
+       e.recorded_at,
+       CASE WHEN k.money THEN (e.data->>'amount')::numeric END AS amount,
+       CASE WHEN k.money THEN e.data->>'currency' END AS currency,
+       e.data->>s.field AS visit_kind
+FROM public.events e
+JOIN rules.flow_kind k ON k.event_type = e.type
+LEFT JOIN (SELECT DISTINCT kind, field FROM rules.visit_split) s ON s.kind = k.kind
+LEFT JOIN LATERAL (
+SELECT a.data->>'team_id' AS team_id FROM public.events a
+WHERE a.type = 'rep.team_assigned' AND a.subject = 'rep:' || (e.data->>'rep_id')
+  AND a.occurred_at <= e.occurred_at
+  AND a.occurred_at >= '1900-01-01T00:00:00+00:00'
+  AND a.occurred_at < '2200-01-01T00:00:00+00:00' AND NOT EXISTS (
+    SELECT 1 FROM public.events r
+    WHERE r.type = 'event.retracted'
+      AND r.data->>'event_source' = a.source AND r.data->>'event_id' = a.event_id)
+ORDER BY a.occurred_at DESC, a.position DESC LIMIT 1) t ON true
+WHERE e.subject NOT LIKE 'rep:%' AND e.subject NOT LIKE 'team:%'
+  AND e.occurred_at >= '1900-01-01T00:00:00+00:00' AND e.occurred_at < '2200-01-01T00:00:00+00:00'
+  AND NOT EXISTS (
+SELECT 1 FROM public.events r
+WHERE r.type = 'event.retracted'
+  AND r.data->>'event_source' = e.source AND r.data->>'event_id' = e.event_id)
