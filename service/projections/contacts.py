@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import Final
 
 from service.events.recorded import RecordedEvent
+from service.events.vocabulary import CALL_LOGGED
 from service.projections.knowledge import visible
+from service.projections.rules import RULES
 
-CONTACT_TYPES: Final = frozenset({"lead.contacted", "visit.completed", "call.logged"})
+CONTACT_TYPES: Final = frozenset({"lead.contacted", *RULES.split_kind.event_types, CALL_LOGGED})
 """The events that are a contact with the client: a first contact, a visit, a call."""
 
 

@@ -166,7 +166,10 @@ def test_the_one_on_one_renders_further_numbers_and_flags_in_both_languages():
     }
     deal = DealInStage(_deal("D-9", "eb_committed", now - 20 * DAY), 20 * 86400.0, 86400.0)
     meeting = OneOnOne("R-01", "林怡君 <b>", row, [((now - 7 * DAY, now), row)], [deal], {}, 7)
-    for language, label, flag in (("en", "Calls", "At risk"), ("zh-TW", "通話", "有風險")):
+    for language, label, flag in (
+        ("en", "Outbound calls", "At risk"),
+        ("zh-TW", "外撥電話", "有風險"),
+    ):
         html = _templates.get_template("rep.html").render(
             t=i18n.translator(language),
             lang=language,
