@@ -30,6 +30,7 @@ _SUBJECTS: dict[SubjectKind, tuple[str, str]] = {
         r"^(rep|team):[A-Za-z0-9._:-]{1,123}$",
         "`rep:<rep_id>` or `team:<team_id>`.",
     ),
+    SubjectKind.CALENDAR: (r"^calendar:company$", "`calendar:company`, the company calendar."),
     SubjectKind.ANY: (f"^{_SUBJECT}$", "The stream of the retracted event."),
 }
 
