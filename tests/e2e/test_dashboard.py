@@ -144,6 +144,11 @@ async def test_team_rows_equal_the_api(signed_in, tokens, demo):
         "/v1/scoreboard?period=2026-Q1&group_by=team", headers=bearer(tokens["read"])
     )
     assert shown_rows(page.text) == {row["key"]: api_row(row) for row in api.json()["rows"]}
+    # Near the targets, the period's working days: Q1 2026 has 64 weekdays; the demo's holiday
+    # (Friday 13 February) is off and its make-up Saturday (21 February) worked
+    shown = re.search(r'id="working-days" data-working-days="([0-9.]+)">', page.text)
+    assert shown is not None
+    assert float(shown.group(1)) == api.json()["working_days"] == 64.0
 
 
 async def test_as_known_then_sets_known_at_to_the_as_of_instant(signed_in, tokens, demo):
