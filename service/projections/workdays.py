@@ -13,7 +13,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from service.projections.targets import Plan
+from service.projections.targets import DayDeclared, Plan
 
 MONDAY_TO_FRIDAY = frozenset(range(5))
 EVERY_DAY = frozenset(range(7))
@@ -53,6 +53,16 @@ class WorkCalendar:
     def between(self, first: date, after: date) -> tuple[date, ...]:
         """The exception dates in [first, after), in order."""
         return self._dates[bisect_left(self._dates, first) : bisect_left(self._dates, after)]
+
+
+def declarations_at(known: Plan, instant: datetime) -> dict[date, DayDeclared]:
+    """Per declared date, the declaration in force at `instant`: the latest by then."""
+    declared: dict[date, DayDeclared] = {}
+    for entry in known.calendar:
+        if entry.valid_from > instant:
+            break
+        declared[entry.day] = entry
+    return declared
 
 
 def calendar_at(known: Plan, instant: datetime, workweek: frozenset[int]) -> WorkCalendar:

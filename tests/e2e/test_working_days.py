@@ -149,3 +149,40 @@ async def test_deal_events_may_not_use_the_calendar_subject(client, tokens):
     )
     response = await client.post("/v1/events", json=event, headers=bearer(tokens["events:write"]))
     assert response.status_code == 422
+
+
+async def test_the_calendar_of_a_period_lists_its_declared_days_and_working_days(client, tokens):
+    # Given a holiday and a make-up Saturday in February, and a holiday in March
+    await _post(
+        client,
+        tokens,
+        [
+            _day("2026-02-27", False, "cal-1", name="Peace Memorial Day"),
+            _day("2026-02-14", True, "cal-2"),
+            _day("2026-03-02", False, "cal-3"),
+        ],
+    )
+    read = bearer(tokens["read"])
+    # When February's calendar is asked, and its scoreboard
+    response = await client.get("/v1/calendar", params={"period": "2026-02"}, headers=read)
+    board = await _board(client, tokens)
+    # Then it lists February's two declared dates, in order, and the scoreboard's working days
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["workweek"] == ["mon", "tue", "wed", "thu", "fri"]
+    assert body["working_days"] == board["working_days"] == 20.0
+    assert [(day["date"], day["working"], day["name"]) for day in body["days"]] == [
+        ("2026-02-14", True, None),
+        ("2026-02-27", False, "Peace Memorial Day"),
+    ]
+    # And as known before anything was declared, nothing is listed
+    before = await client.get(
+        "/v1/calendar",
+        params={"period": "2026-02", "known_at": "2020-01-01T00:00:00Z"},
+        headers=read,
+    )
+    assert before.json()["days"] == [] and before.json()["working_days"] == 20.0
+    # And a bad period is a problem naming it
+    bad = await client.get("/v1/calendar", params={"period": "2026-13"}, headers=read)
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
