@@ -39,6 +39,8 @@ PERIODS = (
     (Q1_START, Q3_START),
 )
 DEALS = ("D-1", "D-2", "D-3", "D-4")
+CALENDAR_DATES = ("2026-01-01", "2026-01-03", "2026-03-31", "2026-04-04", "2026-06-30")
+"""Declared dates: weekdays and Saturdays at the periods' edges."""
 REPS = ("R-1", "R-2", "R-3")
 TEAMS = ("North", "South")
 SOURCES = ("crm", "phone")
@@ -130,6 +132,18 @@ def _event(draw: st.DrawFn, index: int) -> Raw:
         return ce(
             "rep.team_assigned", f"rep:{rep}", _time(draw), data, id=f"e-{index}", source=source
         )
+    if draw(st.integers(0, 11)) == 0:
+        # The company calendar's stream: never a deal, whatever reads the log.
+        day = draw(st.sampled_from(CALENDAR_DATES))
+        data = {"date": day, "working": draw(st.booleans())}
+        return ce(
+            "calendar.day_set",
+            "calendar:company",
+            _time(draw),
+            data,
+            id=f"e-{index}",
+            source=source,
+        )
     type_ = draw(st.sampled_from(DEAL_TYPES))
     deal = draw(st.sampled_from(DEALS))
     data = {"rep_id": draw(st.sampled_from(REPS)), **_data(draw, type_, deal)}
@@ -144,7 +158,7 @@ def _with_retractions(draw: st.DrawFn, sequence: list[Raw]) -> list[Raw]:
             continue
         after = next(i for i, raw in enumerate(result) if raw is target) + 1
         where = draw(st.integers(after, len(result)))
-        rep = target["data"]["rep_id"]
+        rep = target["data"].get("rep_id", "R-1")
         undo = retraction(
             target["subject"], rep, _time(draw), target, id=f"x-{index}", source="crm"
         )
