@@ -135,12 +135,12 @@ def _event(draw: st.DrawFn, index: int) -> Raw:
     if draw(st.integers(0, 11)) == 0:
         # The company calendar's stream: never a deal, whatever reads the log.
         day = draw(st.sampled_from(CALENDAR_DATES))
-        data = {"date": day, "working": draw(st.booleans())}
+        declared: dict[str, Any] = {"date": day, "working": draw(st.booleans())}
         return ce(
             "calendar.day_set",
             "calendar:company",
             _time(draw),
-            data,
+            declared,
             id=f"e-{index}",
             source=source,
         )
