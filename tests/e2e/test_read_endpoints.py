@@ -331,6 +331,7 @@ async def test_scoreboard_as_csv_matches_the_json(client, tokens):
         "open_committed_deals",
         "closed_value_TWD",
         "closed_value_USD",
+        "working_days",
     ]
     expected = [("row", row["key"], row) for row in board["rows"]] + [
         ("totals", "", board["totals"])
@@ -357,7 +358,10 @@ async def test_scoreboard_as_csv_matches_the_json(client, tokens):
             "open_committed_deals": str(numbers["open"]["committed_deals"]),
             "closed_value_TWD": numbers["closed_value"].get("TWD", "0"),
             "closed_value_USD": numbers["closed_value"].get("USD", "0"),
+            # Q1 2026: 64 weekdays, the same on every line
+            "working_days": "64",
         }
+    assert board["working_days"] == 64.0
     assert board["totals"]["closed_value"] == {"TWD": "1250.50", "USD": "99.99"}
     assert lines[-1]["leads"] == "3"
 
