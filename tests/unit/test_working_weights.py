@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,7 @@ from service.projections.workdays import (
     WorkCalendar,
     calendar_at,
 )
+from service.settings import Settings, parse_workweek
 from tests.unit.test_period_weights import ZONES, CountingZone
 
 _DAY = timedelta(days=1)
@@ -214,3 +216,25 @@ def test_the_latest_declaration_in_force_wins() -> None:
         date(2026, 2, 27)
     )
     assert calendar_at(known, at + timedelta(days=31), MONDAY_TO_FRIDAY).exceptions == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("mon-fri", {0, 1, 2, 3, 4}),
+        ("sun-thu", {6, 0, 1, 2, 3}),
+        ("mon,tue,wed,thu,fri,sat", {0, 1, 2, 3, 4, 5}),
+        ("Mon-Thu, Sat", {0, 1, 2, 3, 5}),
+        ("mon-sun", set(range(7))),
+        ("wed", {2}),
+    ],
+)
+def test_a_workweek_is_read_from_ranges_and_lists(text: str, days: set[int]) -> None:
+    assert parse_workweek(text) == days
+    assert Settings(FUNNEL_WORKWEEK=text).workweek_days == days
+
+
+@pytest.mark.parametrize("text", ["", "monday-friday", "mon-fri-sat", "mon,,fri", "xyz"])
+def test_a_bad_workweek_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="workweek"):
+        Settings(FUNNEL_WORKWEEK=text)
