@@ -467,6 +467,39 @@ def _plan_events(
     return events
 
 
+def calendar_days(bounds: tuple[datetime, datetime], zone: tzinfo) -> tuple[date, date]:
+    """The demo quarter's holiday and make-up working day: the first Friday from the 8th of its
+    second month off, and the Saturday after the next worked in its place (as 補班 in Taiwan)."""
+    first = bounds[0].astimezone(zone).date()
+    month = first.month + 1
+    eighth = date(first.year, month, 8)
+    holiday = eighth + timedelta(days=(4 - eighth.weekday()) % 7)
+    return holiday, holiday + timedelta(days=8)
+
+
+def _calendar_events(
+    tag: str, bounds: tuple[datetime, datetime], zone: tzinfo
+) -> list[dict[str, Any]]:
+    """A holiday and a make-up working Saturday of the company calendar, set before the quarter."""
+    when = datetime.combine(
+        (bounds[0] - timedelta(days=14)).astimezone(zone).date(), time(9), tzinfo=zone
+    )
+    holiday, make_up = calendar_days(bounds, zone)
+    days = ((holiday, False, "Company holiday"), (make_up, True, "Make-up working day"))
+    return [
+        _envelope(
+            f"calendar-{tag}-{day.isoformat()}",
+            "calendar:company",
+            _fact(
+                "calendar.day_set",
+                when,
+                {"date": day.isoformat(), "working": working, "name": name},
+            ),
+        )
+        for day, working, name in days
+    ]
+
+
 def _fact(event_type: str, when: datetime, data: dict[str, Any]) -> dict[str, Any]:
     return {"type": event_type, "time": when, "data": data}
 
@@ -496,7 +529,8 @@ def _retraction(rng: random.Random, stories: list[_Story]) -> list[dict[str, Any
 def generate(
     *, seed: int = 7, reps: int = 8, quarter: str = "2026-Q1", zone: tzinfo = UTC, deals: int = 300
 ) -> list[dict[str, Any]]:
-    """The demo quarter as CloudEvents JSON, in load order: teams, targets, deals, late events."""
+    """The demo quarter as CloudEvents JSON, in load order: teams, targets, the calendar's
+    holiday and make-up day, deals, late events."""
     if not 2 <= reps <= 99:
         raise ValueError("a demo team has 2 to 99 reps")
     if not 1 <= deals <= 999:
@@ -524,6 +558,7 @@ def generate(
         *_profile_events(names, tag, team, (start, end), zone),
         *_plan_events(rng, tag, team, (start, end), zone),
         *_key_account_events(stories, tag, (start, end), zone),
+        *_calendar_events(tag, (start, end), zone),
         *on_time,
         *arrived_late,
         *_retraction(rng, stories),

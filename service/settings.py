@@ -14,6 +14,22 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.embedded import Listen
 
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Weekday names, Monday (0) first, as `FUNNEL_WORKWEEK` spells them."""
+
+
+def parse_workweek(text: str) -> frozenset[int]:
+    """Weekdays (Monday 0) from `mon-fri`, `sun-thu` (a range may wrap past Sunday) or
+    `mon,tue,sat`, or a mix of both. ValueError when a name is unknown or nothing is named."""
+    days: set[int] = set()
+    for part in text.lower().replace(" ", "").split(","):
+        ends = part.split("-")
+        if len(ends) > 2 or not all(end in WEEKDAY_NAMES for end in ends):
+            raise ValueError(f"{text!r} is not a workweek such as 'mon-fri' or 'mon,tue,sat'")
+        first, last = WEEKDAY_NAMES.index(ends[0]), WEEKDAY_NAMES.index(ends[-1])
+        days.update((first + offset) % 7 for offset in range((last - first) % 7 + 1))
+    return frozenset(days)
+
 
 class Settings(BaseSettings):
     """Service settings; every field can be set by the environment variable named in its alias."""
@@ -25,6 +41,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".funnel-ledger"), alias="FUNNEL_DATA_DIR")
     embedded_listen: str | None = Field(default=None, alias="FUNNEL_EMBEDDED_LISTEN")
     timezone: str = Field(default="UTC", alias="FUNNEL_TIMEZONE")
+    workweek: str = Field(default="mon-fri", alias="FUNNEL_WORKWEEK")
     max_batch_events: int = Field(default=1000, alias="FUNNEL_MAX_BATCH_EVENTS", ge=1)
     max_body_bytes: int = Field(default=1024 * 1024, alias="FUNNEL_MAX_BODY_BYTES", ge=1024)
     read_wait_seconds: float = Field(default=10.0, alias="FUNNEL_READ_WAIT_SECONDS", ge=0)
@@ -66,6 +83,17 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("workweek")
+    @classmethod
+    def _known_weekdays(cls, value: str) -> str:
+        parse_workweek(value)
+        return value
+
+    @cached_property
+    def workweek_days(self) -> frozenset[int]:
+        """The usual working weekdays (Monday 0 to Sunday 6) of the company calendar."""
+        return parse_workweek(self.workweek)
 
     @field_validator("embedded_listen")
     @classmethod

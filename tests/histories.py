@@ -39,6 +39,8 @@ PERIODS = (
     (Q1_START, Q3_START),
 )
 DEALS = ("D-1", "D-2", "D-3", "D-4")
+CALENDAR_DATES = ("2026-01-01", "2026-01-03", "2026-03-31", "2026-04-04", "2026-06-30")
+"""Declared dates: weekdays and Saturdays at the periods' edges."""
 REPS = ("R-1", "R-2", "R-3")
 TEAMS = ("North", "South")
 SOURCES = ("crm", "phone")
@@ -152,6 +154,18 @@ def _event(draw: st.DrawFn, index: int) -> Raw:
         mark: dict[str, Any] = {"account": key, "key": draw(st.booleans())}
         subject = f"account:{key.replace(' ', '-')}"
         return ce("account.key_set", subject, _time(draw), mark, id=f"e-{index}", source=source)
+    if draw(st.integers(0, 11)) == 0:
+        # The company calendar's stream: never a deal, whatever reads the log.
+        day = draw(st.sampled_from(CALENDAR_DATES))
+        declared: dict[str, Any] = {"date": day, "working": draw(st.booleans())}
+        return ce(
+            "calendar.day_set",
+            "calendar:company",
+            _time(draw),
+            declared,
+            id=f"e-{index}",
+            source=source,
+        )
     type_ = draw(st.sampled_from(DEAL_TYPES))
     deal = draw(st.sampled_from(DEALS))
     data = {"rep_id": draw(st.sampled_from(REPS)), **_data(draw, type_, deal)}

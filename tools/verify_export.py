@@ -183,7 +183,7 @@ def check_selection(
         position = event["position"]
         if event["_recorded_at"] > known_at:
             findings.add(f"position {position}: recorded after known_at")
-        if event["subject"].startswith(("rep:", "team:")):
+        if event["subject"].startswith(("rep:", "team:", "calendar:")):
             findings.add(f"position {position}: not an event of a deal")
         if event["type"] == RETRACTION:
             target = (event["data"].get("event_source"), event["data"].get("event_id"))
@@ -349,7 +349,7 @@ def scoreboard(header: dict[str, Any], events: list[dict[str, Any]]) -> dict[str
         for e in known
         if e["type"] != RETRACTION
         and (e["source"], e["id"]) not in gone
-        and not e["subject"].startswith(("rep:", "team:"))
+        and not e["subject"].startswith(("rep:", "team:", "calendar:"))
     ]
     kept.sort(key=lambda e: (e["_time"], e["position"]))
     reps: dict[str | None, Tally] = {}

@@ -18,6 +18,7 @@ from service.application.services import Services
 from service.projections.attainment import with_targets
 from service.projections.profiles import with_profiles
 from service.projections.scoreboard import GroupBy, Scoreboard
+from service.projections.workdays import MONDAY_TO_FRIDAY
 from service.store.mirror import reads as mirrored_reads
 from service.store.mirror.read_mirror import ReadMirror
 from service.store.queries.imported_history import imported_after
@@ -43,6 +44,7 @@ async def scoreboard_with_targets(
     group_by: GroupBy,
     zone: ZoneInfo,
     position: int,
+    workweek: frozenset[int] = MONDAY_TO_FRIDAY,
     complete: bool = False,
     cache: BoardCache | None = None,
     mirror: ReadMirror | None = None,
@@ -69,7 +71,7 @@ async def scoreboard_with_targets(
     )
     known_plan = await plan_known_at(conn, known_at)
     # Off the event loop: a board of many rows with targets is pure CPU.
-    board = await asyncio.to_thread(with_targets, board, known_plan, teams, zone)
+    board = await asyncio.to_thread(with_targets, board, known_plan, teams, zone, workweek)
     if group_by == "rep":
         board = with_profiles(board, await profile_history_known_at(conn, known_at))
     if cache is not None:
@@ -93,6 +95,7 @@ async def _board(
         known_at=known_at,
         group_by=group_by,
         zone=services.settings.zone,
+        workweek=services.settings.workweek_days,
         position=snap.position,
         complete=snap.complete,
         cache=services.boards,

@@ -24,8 +24,10 @@ def replay_json(report: ReplayReport, period: str | None = None) -> dict[str, An
     """The body of `GET /v1/audit/replay`."""
     board = report.board
     assert board.known_at is not None
+    # The replay recomputes the five numbers only: no targets, so no working days either.
+    numbers = {name: value for name, value in board.to_json().items() if name != "working_days"}
     return {
-        **board.to_json(),
+        **numbers,
         "from": iso(board.start),
         "to": iso(board.end),
         "known_at": iso(board.known_at),

@@ -21,6 +21,7 @@ from service.events.instants import check_range, parse_date_time, utc_iso_json
 from service.events.text import identifier_problem
 from service.events.vocabulary import (
     ACCOUNT_SUBJECT_PREFIX,
+    COMPANY_CALENDAR,
     EVENT_TYPES,
     NON_DEAL_PREFIXES,
     REP_SUBJECT_PREFIX,
@@ -235,7 +236,14 @@ def _names(subject: str, prefix: str) -> bool:
 def _subject_problem(subject: str, kind: SubjectKind | None) -> str | None:
     if kind is SubjectKind.DEAL:  # most events: one test
         if subject.startswith(NON_DEAL_PREFIXES):
-            return "deal events are written to a deal id, not to 'rep:…', 'team:…' or 'account:…'"
+            return (
+                "deal events are written to a deal id, "
+                "not to 'rep:…', 'team:…', 'account:…' or 'calendar:…'"
+            )
+        return None
+    if kind is SubjectKind.CALENDAR:
+        if subject != COMPANY_CALENDAR:
+            return f"calendar events are written to the subject '{COMPANY_CALENDAR}'"
         return None
     is_rep, is_team = _names(subject, REP_SUBJECT_PREFIX), _names(subject, TEAM_SUBJECT_PREFIX)
     if kind is SubjectKind.REP and not is_rep:

@@ -33,6 +33,7 @@ class SubjectKind(StrEnum):
     TEAM = "team"
     REP_OR_TEAM = "rep_or_team"
     ACCOUNT = "account"
+    CALENDAR = "calendar"
     ANY = "any"
 
 
@@ -225,6 +226,18 @@ class TeamPrioritiesSet(EventData):
         return metrics
 
 
+class CalendarDaySet(EventData):
+    """A date of the company calendar is declared a working day or not (subject `calendar:company`).
+
+    A holiday is a usual working day declared not working; a make-up working day is a usual day
+    off declared working. The latest declaration of a date wins (docs/targets.md).
+    """
+
+    date: date
+    working: Annotated[bool, Field(strict=True)]
+    name: Text | None = None
+
+
 class EventType(BaseModel):
     """One entry of the registry: the data model and the kind of subject it is written to."""
 
@@ -260,6 +273,7 @@ EVENT_TYPES: dict[str, EventType] = dict(
         _entry("target.set", TargetSet, SubjectKind.REP_OR_TEAM),
         _entry("team.priorities_set", TeamPrioritiesSet, SubjectKind.TEAM),
         _entry("account.key_set", AccountKeySet, SubjectKind.ACCOUNT),
+        _entry("calendar.day_set", CalendarDaySet, SubjectKind.CALENDAR),
     ]
 )
 """The contract's event types, by their CloudEvents `type`."""
@@ -270,13 +284,22 @@ PROFILE_SET = "rep.profile_set"
 TARGET_SET = "target.set"
 PRIORITIES_SET = "team.priorities_set"
 ACCOUNT_KEY_SET = "account.key_set"
+CALENDAR_DAY_SET = "calendar.day_set"
 LEAD_SOURCED = "lead.sourced"
 CALL_LOGGED = "call.logged"
 REP_SUBJECT_PREFIX = "rep:"
 TEAM_SUBJECT_PREFIX = "team:"
 ACCOUNT_SUBJECT_PREFIX = "account:"
-NON_DEAL_PREFIXES = (REP_SUBJECT_PREFIX, TEAM_SUBJECT_PREFIX, ACCOUNT_SUBJECT_PREFIX)
-"""Subjects with these prefixes are rep, team or account streams, never deals."""
+CALENDAR_SUBJECT_PREFIX = "calendar:"
+COMPANY_CALENDAR = "calendar:company"
+"""The one calendar stream: the company's working days."""
+NON_DEAL_PREFIXES = (
+    REP_SUBJECT_PREFIX,
+    TEAM_SUBJECT_PREFIX,
+    ACCOUNT_SUBJECT_PREFIX,
+    CALENDAR_SUBJECT_PREFIX,
+)
+"""Subjects with these prefixes are rep, team, account or calendar streams, never deals."""
 
 
 def data_model_for(event_type: str) -> type[EventData] | None:

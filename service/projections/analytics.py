@@ -15,9 +15,10 @@ from itertools import groupby, pairwise
 from typing import Any, Final
 
 from service.events.recorded import RecordedEvent
-from service.projections.deal import STAGES, is_deal
+from service.projections.deal import STAGES, deal_states, is_deal
 from service.projections.knowledge import visible
 from service.projections.rules import RULES, Stage, just_before
+from service.projections.teams import TeamHistory, team_at
 from service.projections.timeline import Segment, timeline
 
 _MICROSECOND: Final = timedelta(microseconds=1)
@@ -70,6 +71,48 @@ def stage_paths(
 
 def _subject(event: RecordedEvent) -> str:
     return event.subject
+
+
+@dataclass(frozen=True, slots=True)
+class DealScope:
+    """Whose deals an analytic looks at: a rep's, a team's, both (a rep of that team), or all.
+
+    A deal belongs to a rep by its owner at `as_of` (as known at `known_at`), and to a team by
+    that owner's team at `as_of`, as the funnel's `rep_id` does.
+    """
+
+    rep_id: str | None = None
+    team_id: str | None = None
+
+    @property
+    def everyone(self) -> bool:
+        """Whether no filter is set: every deal counts."""
+        return self.rep_id is None and self.team_id is None
+
+    def holds(self, owner: str | None, teams: TeamHistory, as_of: datetime) -> bool:
+        """Whether a deal owned by `owner` at `as_of` is in scope."""
+        if self.rep_id is not None and owner != self.rep_id:
+            return False
+        return self.team_id is None or team_at(teams, owner, as_of) == self.team_id
+
+
+EVERY_DEAL: Final = DealScope()
+"""No filter: every deal counts."""
+
+
+def deal_owners(
+    events: Iterable[RecordedEvent], *, as_of: datetime, known_at: datetime | None
+) -> dict[str, str | None]:
+    """Every deal's owner at (`as_of`, `known_at`), folded from raw events (None: no owner yet)."""
+    states = deal_states(visible(events, as_of=as_of, known_at=known_at))
+    return {deal: state.owner_rep_id for deal, state in states.items()}
+
+
+def deals_in_scope(
+    owners: Mapping[str, str | None], teams: TeamHistory, scope: DealScope, as_of: datetime
+) -> set[str]:
+    """The deals of `owners` that `scope` holds, by their owner at `as_of`."""
+    return {deal for deal, owner in owners.items() if scope.holds(owner, teams, as_of)}
 
 
 def sourced_cohort(

@@ -6,56 +6,83 @@ same targets and attainment for the same known plan.
 
 from __future__ import annotations
 
-import calendar
 import dataclasses
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from fractions import Fraction
 
 from service.events.vocabulary import REP_SUBJECT_PREFIX, TEAM_SUBJECT_PREFIX
 from service.projections.periods import start_of
+from service.projections.rules import just_before
 from service.projections.scoreboard import ALL_KEY, Goals, Scoreboard, ScoreNumbers, ScoreRow
 from service.projections.targets import METRICS, Plan, priorities_at, target_at
 from service.projections.teams import TeamHistory, team_at
+from service.projections.workdays import EVERY_DAY, MONDAY_TO_FRIDAY, WorkCalendar, calendar_at
 
 Weights = dict[str, Fraction]
 """Target period → how many of it the scoreboard period holds."""
 _DAY = timedelta(days=1)
 _MICROSECOND = timedelta(microseconds=1)
 _UNITS = ("day", "week", "month", "quarter")
-_MONTHS_IN = {"month": 1, "quarter": 3}
 
 
-def _unit_index(day: date, months: int) -> int:
-    """Which month (`months` 1) or quarter (3) since year 0 holds `day`."""
-    return (day.year * 12 + day.month - 1) // months
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """Weeks (Monday first), months or quarters, numbered in order from year 1."""
+
+    months: int
+    """1 for months, 3 for quarters, 0 for weeks."""
+
+    def index(self, day: date) -> int:
+        if not self.months:
+            return (day.toordinal() - 1) // 7  # 0001-01-01 was a Monday
+        return (day.year * 12 + day.month - 1) // self.months
+
+    def first(self, index: int) -> date:
+        if not self.months:
+            return date.fromordinal(index * 7 + 1)
+        first_month = index * self.months
+        return date(first_month // 12, first_month % 12 + 1, 1)
+
+    def working_days(self, index: int, calendar: WorkCalendar) -> int:
+        return calendar.count(self.first(index), self.first(index + 1))
 
 
-def _unit_first(index: int, months: int) -> date:
-    first_month = index * months
-    return date(first_month // 12, first_month % 12 + 1, 1)
+_UNIT_OF = {"week": _Unit(0), "month": _Unit(1), "quarter": _Unit(3)}
 
 
-def _unit_days(day: date, months: int) -> int:
-    """How many days the month or quarter holding `day` has."""
-    first_month = (day.month - 1) // months * months + 1
-    return sum(
-        calendar.monthrange(day.year, month)[1]
-        for month in range(first_month, first_month + months)
-    )
+def _ratio(part: int, whole: int) -> Fraction:
+    # A unit's working days include the part's: when it has none, the part has none either.
+    return Fraction(part, whole) if part else Fraction(0)
 
 
-def _whole_days_in_units(first: date, after: date, months: int) -> Fraction:
-    """Σ 1/len(unit of d) over the whole days d of [first, after): in closed form."""
+def _whole_units(head: int, tail: int, unit: _Unit, calendar: WorkCalendar) -> int:
+    """How many units strictly between `head` and `tail` have a working day (each weighs 1)."""
+    if tail - head <= 1:
+        return 0
+    declared = calendar.between(unit.first(head + 1), unit.first(tail))
+    candidates = {unit.index(day) for day in declared}
+    if not calendar.workweek:  # only declared working days work: count the units holding one
+        return sum(1 for index in candidates if unit.working_days(index, calendar))
+    # Every unit holds each weekday, so only a unit with a declared holiday can have none.
+    empty = sum(1 for index in candidates if not unit.working_days(index, calendar))
+    return tail - head - 1 - empty
+
+
+def _working_share_of_units(
+    first: date, after: date, unit: _Unit, calendar: WorkCalendar
+) -> Fraction:
+    """Σ 1/(working days of d's unit) over the working days d of [first, after): closed form."""
     if after <= first:
         return Fraction(0)
-    head, tail = _unit_index(first, months), _unit_index(after, months)
+    head, tail = unit.index(first), unit.index(after)
     if head == tail:
-        return Fraction((after - first).days, _unit_days(first, months))
+        return _ratio(calendar.count(first, after), unit.working_days(head, calendar))
     # The rest of the first unit, every unit in between whole, and the start of the last one.
-    rest = Fraction((_unit_first(head + 1, months) - first).days, _unit_days(first, months))
-    begun = _unit_first(tail, months)
-    start = Fraction((after - begun).days, _unit_days(begun, months))
-    return rest + (tail - head - 1) + start
+    rest = _ratio(calendar.count(first, unit.first(head + 1)), unit.working_days(head, calendar))
+    begun = unit.first(tail)
+    start = _ratio(calendar.count(begun, after), unit.working_days(tail, calendar))
+    return rest + _whole_units(head, tail, unit, calendar) + start
 
 
 def _share(day: date, start: datetime, end: datetime, tz: tzinfo) -> Fraction:
@@ -75,26 +102,39 @@ def _last_day(start_day: date, end: datetime, tz: tzinfo) -> date:
     return day
 
 
-def period_weights(start: datetime, end: datetime, tz: tzinfo) -> Weights:
-    """How many days, weeks, months and quarters [start, end) holds, calendar-exactly.
+def working_weights(start: datetime, end: datetime, tz: tzinfo, calendar: WorkCalendar) -> Weights:
+    """How many working days, weeks, months and quarters [start, end) holds, exactly.
 
-    Each day of the period (in the company time zone) counts as 1/7 of its week, 1/n of its
-    n-day month and 1/m of its m-day quarter; a day the period only partly covers, pro rata.
-    Computed in closed form from the first and last days: the cost does not grow with the span.
+    Each working day of the period (in the company time zone) counts as 1 day, and as 1/n of
+    its week, month or quarter when that unit has n working days; a day the period only partly
+    covers counts pro rata; a day that is not a working day counts 0. Computed in closed form
+    from the first and last days and the declared dates: the cost does not grow with the span.
     (A calendar day a zone skips altogether, such as 2011-12-30 in Samoa, counts as a whole day
     when it lies inside the period.)
     """
     first = start.astimezone(tz).date()
     last = _last_day(first, end, tz)
-    edges = {first: _share(first, start, end, tz), last: _share(last, start, end, tz)}
-    days = sum(edges.values(), Fraction(max((last - first).days - 1, 0)))
-    weights = {"day": days, "week": days / 7}
-    for unit, months in _MONTHS_IN.items():
-        whole = _whole_days_in_units(first + _DAY, last, months)
-        weights[unit] = whole + sum(
-            (share / _unit_days(day, months) for day, share in edges.items()), Fraction(0)
+    edges = {
+        day: share
+        for day in {first, last}
+        if (share := _share(day, start, end, tz)) and calendar.is_working(day)
+    }
+    inner_first = first + _DAY
+    weights = {"day": sum(edges.values(), Fraction(calendar.count(inner_first, last)))}
+    for name, unit in _UNIT_OF.items():
+        whole = _working_share_of_units(inner_first, last, unit, calendar)
+        weights[name] = whole + sum(
+            (share / unit.working_days(unit.index(day), calendar) for day, share in edges.items()),
+            Fraction(0),
         )
-    return {unit: weights[unit] for unit in _UNITS}
+    return {name: weights[name] for name in _UNITS}
+
+
+def period_weights(start: datetime, end: datetime, tz: tzinfo) -> Weights:
+    """How many calendar days, weeks, months and quarters [start, end) holds: the working
+    weights of a calendar where every day works (each day 1/7 of its week, 1/n of its n-day
+    month, 1/m of its m-day quarter)."""
+    return working_weights(start, end, tz, WorkCalendar(EVERY_DAY))
 
 
 def _scaled(
@@ -149,13 +189,22 @@ def _row_goals(
     return ScoreRow(row.key, _with(row.numbers, targets, priorities_at(known, team, start)))
 
 
-def with_targets(board: Scoreboard, known: Plan, teams: TeamHistory, tz: tzinfo) -> Scoreboard:
-    """The scoreboard with each row's and the totals' targets and attainment (docs/targets.md).
+def with_targets(
+    board: Scoreboard,
+    known: Plan,
+    teams: TeamHistory,
+    tz: tzinfo,
+    workweek: frozenset[int] = MONDAY_TO_FRIDAY,
+) -> Scoreboard:
+    """The scoreboard with its working days and each row's and the totals' targets and
+    attainment (docs/targets.md).
 
     A row's target is its rep's or team's target in force at the period's start, scaled to the
-    period; the totals add up every rep's (group_by=rep) or team's (team, all) target.
+    period's working days (the company calendar in force at the period's end); the totals add
+    up every rep's (group_by=rep) or team's (team, all) target.
     """
-    weights = period_weights(board.start, board.end, tz)
+    calendar = calendar_at(known, just_before(board.end), workweek)
+    weights = working_weights(board.start, board.end, tz, calendar)
     if board.group_by == "account":  # accounts have no targets; the totals keep the overall ones
         rows = board.rows
     else:
@@ -166,4 +215,9 @@ def with_targets(board: Scoreboard, known: Plan, teams: TeamHistory, tz: tzinfo)
         totals = _sum_targets(known, TEAM_SUBJECT_PREFIX, board.start, weights)
     else:
         totals = _overall(known, board.start, weights)
-    return dataclasses.replace(board, rows=rows, totals=_with(board.totals, totals, None))
+    return dataclasses.replace(
+        board,
+        rows=rows,
+        totals=_with(board.totals, totals, None),
+        working_days=weights["day"],
+    )

@@ -177,6 +177,8 @@ class Scoreboard:
     group_by: GroupBy
     rows: tuple[ScoreRow, ...]
     totals: ScoreNumbers
+    working_days: Fraction | None = None
+    """The period's working days in the company calendar (set with the targets)."""
 
     def to_json(self) -> dict[str, Any]:
         """The scoreboard in the shape of `GET /v1/scoreboard`."""
@@ -185,12 +187,17 @@ class Scoreboard:
             "to": self.end.isoformat(),
             "known_at": None if self.known_at is None else self.known_at.isoformat(),
             "group_by": self.group_by,
+            "working_days": self.working_days_json(),
             "rows": [
                 row.to_json(named=self.group_by == "rep", account=self.group_by == "account")
                 for row in self.rows
             ],
             "totals": self.totals.to_json(),
         }
+
+    def working_days_json(self) -> float | None:
+        """The working days as a JSON number rounded to 4 decimals (None when not known)."""
+        return None if self.working_days is None else _round(self.working_days)
 
 
 def _new_deal_sets() -> dict[str, set[str]]:

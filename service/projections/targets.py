@@ -5,12 +5,17 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TypeVar
 
 from service.events.recorded import RecordedEvent
-from service.events.vocabulary import PRIORITIES_SET, TARGET_SET, TEAM_SUBJECT_PREFIX
+from service.events.vocabulary import (
+    CALENDAR_DAY_SET,
+    PRIORITIES_SET,
+    TARGET_SET,
+    TEAM_SUBJECT_PREFIX,
+)
 from service.projections.knowledge import sort_in_order
 
 METRICS = ("closed_deals", "committed_deals", "opportunities", "leads", "client_visits", "calls")
@@ -38,11 +43,22 @@ class Priorities:
 
 
 @dataclass(frozen=True, slots=True)
+class DayDeclared:
+    """A date of the company calendar declared working or not, from `valid_from` on."""
+
+    day: date
+    working: bool
+    name: str | None
+    valid_from: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
-    """Every known target and priority list, each sequence in contract order."""
+    """Every known target, priority list and calendar declaration, each in contract order."""
 
     targets: dict[tuple[str, str], list[Target]] = field(default_factory=dict)
     priorities: dict[str, list[Priorities]] = field(default_factory=dict)
+    calendar: list[DayDeclared] = field(default_factory=list)
 
     def subjects(self, prefix: str) -> list[str]:
         """The rep or team subjects (by `prefix`) that ever had a target."""
@@ -50,8 +66,11 @@ class Plan:
 
 
 def plan(events: Iterable[RecordedEvent]) -> Plan:
-    """The targets and priorities among visible events (see `visible`); others are ignored."""
-    chosen = [event for event in events if event.type in (TARGET_SET, PRIORITIES_SET)]
+    """The targets, priorities and calendar declarations among visible events (see `visible`);
+    others are ignored."""
+    chosen = [
+        event for event in events if event.type in (TARGET_SET, PRIORITIES_SET, CALENDAR_DAY_SET)
+    ]
     sort_in_order(chosen)
     result = Plan()
     for event in chosen:
@@ -64,6 +83,12 @@ def plan(events: Iterable[RecordedEvent]) -> Plan:
                 valid_from=event.occurred_at,
             )
             result.targets.setdefault((target.subject, target.metric), []).append(target)
+        elif event.type == CALENDAR_DAY_SET:
+            day = date.fromisoformat(event.data["date"])
+            name = event.data.get("name")
+            result.calendar.append(
+                DayDeclared(day, bool(event.data["working"]), name, event.occurred_at)
+            )
         elif event.subject.startswith(TEAM_SUBJECT_PREFIX):
             team_id = event.subject[len(TEAM_SUBJECT_PREFIX) :]
             metrics = tuple(event.data["metrics"])

@@ -126,7 +126,7 @@ def selected(log: list[dict[str, Any]], end: datetime, known_at: datetime) -> li
     deal_events = {
         (e["source"], e["id"])
         for e in known
-        if not e["subject"].startswith(("rep:", "team:", "account:"))
+        if not e["subject"].startswith(("rep:", "team:", "account:", "calendar:"))
         and e["type"] != "event.retracted"
         and datetime.fromisoformat(e["time"]) < end
     }
@@ -345,7 +345,7 @@ async def test_the_export_format(client, tokens):
     assert header["timezone"] == "UTC"
     assert {e["kind"] for e in events} == {"event"}
     assert [e["position"] for e in events] == sorted(e["position"] for e in events)
-    assert all(not e["subject"].startswith(("rep:", "team:")) for e in events)
+    assert all(not e["subject"].startswith(("rep:", "team:", "calendar:")) for e in events)
     first = events[0]
     assert set(first) == {"kind", *header["record_fields"], "hash"}
     log = await feed(client, tokens["read"])

@@ -35,7 +35,9 @@ from service.projections import (
     visible,
 )
 from service.projections.account_book import compute_account, compute_accounts
+from service.projections.attainment import with_targets
 from service.projections.rules import just_before
+from service.projections.targets import plan
 from service.store.chain.hashing import iso
 from tests import databases
 from tests.conftest import bearer, make_settings
@@ -144,9 +146,9 @@ async def check_scoreboard(
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    expected = compute_scoreboard(
-        log, start=start, end=end, known_at=known[1], group_by=group_by
-    ).to_json()
+    folded = compute_scoreboard(log, start=start, end=end, known_at=known[1], group_by=group_by)
+    seen = visible(log, as_of=None, known_at=known[1])
+    expected = with_targets(folded, plan(seen), team_history(seen), UTC).to_json()
     assert response.headers["X-Funnel-Position"] == str(log[-1].position)
     assert body["position"] == log[-1].position
     if known[0] is None:

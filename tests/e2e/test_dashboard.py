@@ -183,6 +183,11 @@ async def test_team_rows_equal_the_api(signed_in, tokens, demo):
     calls = shows_calls(board)
     assert calls
     assert shown_rows(page.text) == {row["key"]: api_row(row, calls=calls) for row in board["rows"]}
+    # Near the targets, the period's working days: Q1 2026 has 64 weekdays; the demo's holiday
+    # (Friday 13 February) is off and its make-up Saturday (21 February) worked
+    shown = re.search(r'id="working-days" data-working-days="([0-9.]+)">', page.text)
+    assert shown is not None
+    assert float(shown.group(1)) == board["working_days"] == 64.0
 
 
 async def test_calls_are_shown_only_while_a_team_watches_them(signed_in, tokens, demo):

@@ -334,6 +334,7 @@ async def test_scoreboard_as_csv_matches_the_json(client, tokens):
         "talk_time_s",
         "closed_value_TWD",
         "closed_value_USD",
+        "working_days",
     ]
     expected = [("row", row["key"], row) for row in board["rows"]] + [
         ("totals", "", board["totals"])
@@ -361,7 +362,10 @@ async def test_scoreboard_as_csv_matches_the_json(client, tokens):
             **{name: str(numbers[name]) for name in ("calls", "connected_calls", "talk_time_s")},
             "closed_value_TWD": numbers["closed_value"].get("TWD", "0"),
             "closed_value_USD": numbers["closed_value"].get("USD", "0"),
+            # Q1 2026: 64 weekdays, the same on every line
+            "working_days": "64",
         }
+    assert board["working_days"] == 64.0
     assert board["totals"]["closed_value"] == {"TWD": "1250.50", "USD": "99.99"}
     assert lines[-1]["leads"] == "3"
 

@@ -57,6 +57,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/v1/accounts"): "read",
     ("GET", "/v1/accounts/{key:path}"): "read",
     ("GET", "/v1/targets"): "read",
+    ("GET", "/v1/calendar"): "read",
     ("GET", "/v1/analytics/stage-times"): "read",
     ("GET", "/v1/analytics/conversion"): "read",
     ("GET", "/v1/analytics/win-rate"): "read",

@@ -210,8 +210,9 @@ async def test_targets_are_those_of_each_sub_period_and_csv_says_the_same(
                 "/v1/scoreboard", **{"from": period["from"], "to": period["to"]}
             )
             assert _numbers(period) == _numbers(single.json())
-        # A partial week of 5 days of 7 gets 5/7 of the weekly target
-        assert body["periods"][0]["rows"][0]["targets"] == {"client_visits": 1.4286}
+        # A partial week from Wednesday holds 3 of the week's 5 working days: 3/5 of the target
+        assert body["periods"][0]["rows"][0]["targets"] == {"client_visits": 1.2}
+        assert body["periods"][0]["working_days"] == 3.0
         response = await service.get("/v1/scoreboard/series", **query, format="csv")
         assert response.headers["content-type"].startswith("text/csv")
         lines = list(csv.reader(io.StringIO(response.text)))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -32,12 +33,33 @@ PROPERTY = settings(
 SUBJECTS = (*(f"rep:{rep}" for rep in REPS), *(f"team:{team}" for team in TEAMS))
 
 
+CALENDAR_DAYS = (
+    date(2026, 1, 1),  # a Thursday: a holiday
+    date(2026, 1, 3),  # a Saturday: a make-up working day
+    date(2026, 3, 31),
+    date(2026, 4, 1),
+    date(2026, 4, 4),
+    date(2026, 4, 11),
+    date(2026, 6, 30),
+)
+"""Dates around the periods' edges, weekdays and Saturdays, for holidays and make-up days."""
+
+
+def _calendar_day(draw: st.DrawFn, time: str, index: int) -> dict[str, Any]:
+    day = draw(st.sampled_from(CALENDAR_DAYS)) + timedelta(days=draw(st.integers(0, 1)) * 7)
+    data = {"date": day.isoformat(), "working": draw(st.booleans()), "name": "declared"}
+    return ce("calendar.day_set", "calendar:company", time, data, id=f"c-{index}")
+
+
 @st.composite
 def plan_batches(draw: st.DrawFn) -> list[list[dict[str, Any]]]:
-    """Target and priority events, some retracted, in a few batches."""
+    """Target, priority and calendar events, some retracted, in a few batches."""
     events: list[dict[str, Any]] = []
     for index in range(draw(st.integers(1, 10))):
         time = draw(st.sampled_from(INSTANTS)).isoformat()
+        if draw(st.integers(0, 3)) == 0:
+            events.append(_calendar_day(draw, time, index))
+            continue
         if draw(st.integers(0, 4)) == 0:
             team = draw(st.sampled_from(TEAMS))
             metrics = draw(st.permutations(METRICS))[: draw(st.integers(1, 5))]
@@ -83,6 +105,7 @@ async def _assert_scoreboards(
         body = await service.get("/v1/scoreboard", group_by=group_by, **params)
         folded = expected(log, start, end, known_at, group_by)
         assert (body["rows"], body["totals"]) == (folded["rows"], folded["totals"]), group_by
+        assert body["working_days"] == folded["working_days"]
 
 
 @PROPERTY
@@ -140,10 +163,13 @@ async def test_a_monthly_target_over_a_quarter(client, tokens):
         )
     ).json()
 
-    # Then the monthly target counts three times, the weekly one 90/7 times
+    # Then the monthly target counts three times; the weekly one 12 whole weeks and two partial
+    # ones of 2 working days of 5 each (1-2 January, 30-31 March): 12.8 times
     row = board["rows"][0]
-    assert row["targets"] == {"leads": 12.0, "client_visits": round(2 * 90 / 7, 4)}
-    assert row["attainment"] == {"leads": 0.5, "client_visits": round(1 / (2 * 90 / 7), 4)}
+    weekly = 2 * Fraction(64, 5)
+    assert row["targets"] == {"leads": 12.0, "client_visits": float(round(weekly, 4))}
+    assert row["attainment"] == {"leads": 0.5, "client_visits": float(round(1 / weekly, 4))}
+    assert board["working_days"] == 64.0
     assert row["priorities"] == ["client_visits", "committed_deals"]
     assert board["totals"]["targets"] == row["targets"]
     listed = (

@@ -24,7 +24,9 @@ from service.events.recorded import RecordedEvent
 from service.projections import compute_scoreboard, deal_state_at, is_deal, visible
 from service.projections.accounts import account_key, key_history, key_mark_at
 from service.projections.facts import flow_fact
+from service.projections.targets import plan
 from service.projections.teams import team_at, team_history
+from service.projections.workdays import MONDAY_TO_FRIDAY, calendar_at
 from service.store.database.engines import create_engine
 from service.store.log.appender import EventAppender
 from service.store.log.reader import EventReader
@@ -44,6 +46,7 @@ VIEWS = (
     "deal_stage_history",
     "deal_state_current",
     "key_accounts",
+    "calendar_days",
 )
 PROPERTY = settings(
     max_examples=8,
@@ -132,6 +135,42 @@ async def test_the_views_answer_as_the_fold(engine: AsyncEngine, bi: asyncpg.Con
     ]
     assert ("2026-02-06", "R-2", 1) in {(str(r["day"]), r["rep_id"], r["leads"]) for r in daily}
     assert len(events) == len(log) and sum(row["retracted"] for row in events) == 1
+
+
+async def test_the_calendar_view_answers_as_the_fold(
+    engine: AsyncEngine, bi: asyncpg.Connection
+) -> None:
+    # Given a holiday, a make-up Saturday, a date declared twice and a retracted declaration
+    def day_set(day: str, working: bool, time: str, **kw: Any) -> dict[str, Any]:
+        data = {"date": day, "working": working, "name": f"on {day}"}
+        return ce("calendar.day_set", "calendar:company", time, data, **kw)
+
+    wrong = day_set("2026-03-02", False, "2026-01-02T00:00:00Z", id="c-wrong")
+    log = await _store(
+        engine,
+        [
+            day_set("2026-02-27", False, "2026-01-01T00:00:00Z", id="c-1"),
+            day_set("2026-02-14", True, "2026-01-01T00:00:00Z", id="c-2"),
+            day_set("2026-04-03", False, "2026-01-01T00:00:00Z", id="c-3"),
+            day_set("2026-04-03", True, "2026-02-01T00:00:00Z", id="c-4"),
+            wrong,
+            retraction("calendar:company", "R-1", "2026-01-03T00:00:00Z", wrong, id="c-5"),
+        ],
+    )
+    # When the BI role reads the calendar
+    rows = await bi.fetch("SELECT * FROM reporting.calendar_days ORDER BY day")
+    # Then each date has its latest declaration, as the fold has it; the retracted one is gone
+    known = plan(visible(log, as_of=None, known_at=None))
+    calendar = calendar_at(known, datetime.now(UTC), MONDAY_TO_FRIDAY)
+    assert [(str(row["day"]), row["working"]) for row in rows] == [
+        ("2026-02-14", True),
+        ("2026-02-27", False),
+        ("2026-04-03", True),
+    ]
+    assert all(calendar.is_working(row["day"]) == row["working"] for row in rows)
+    assert not calendar.is_working(datetime(2026, 3, 1).date())  # a Sunday, never declared
+    assert [row["iso_weekday"] for row in rows] == [6, 5, 5]
+    assert rows[2]["declared_at"] == datetime(2026, 2, 1, tzinfo=UTC)
 
 
 async def test_the_bi_role_cannot_touch_anything_else(

@@ -161,3 +161,21 @@ def test_the_default_quarter_is_the_last_that_ended(today, quarter):
 def test_invalid_demo_requests_are_refused(kwargs):
     with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
         generate(**kwargs)
+
+
+@pytest.mark.parametrize("name", ["2026-Q1", "2025-Q4", "2026-Q3"])
+def test_the_quarter_has_a_holiday_and_a_make_up_saturday(name):
+    # Given a demo quarter and its company calendar
+    start, end = quarter_bounds(name, TAIPEI)
+    declared = {
+        date.fromisoformat(e["data"]["date"]): e["data"]["working"]
+        for e in generate(seed=3, quarter=name, zone=TAIPEI)
+        if e["type"] == "calendar.day_set"
+    }
+    # Then one weekday of the quarter is off and one Saturday of it is worked
+    first, after = start.astimezone(TAIPEI).date(), end.astimezone(TAIPEI).date()
+    assert all(first <= day < after for day in declared)
+    assert sorted((day.weekday(), working) for day, working in declared.items()) == [
+        (4, False),
+        (5, True),
+    ]

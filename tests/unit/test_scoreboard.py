@@ -84,6 +84,8 @@ def test_the_json_shape_of_a_row_and_of_the_totals() -> None:
         "to": "2026-04-01T00:00:00+00:00",
         "known_at": None,
         "group_by": "rep",
+        # Additive: the period's working days, stated once targets are attached (docs/targets.md)
+        "working_days": None,
         # Additive: rows by rep name the rep (null: no rep.profile_set)
         "rows": [{"key": "R-1", "rep_name": None, **numbers}],
         "totals": numbers,

@@ -195,3 +195,51 @@ def test_a_valid_target_keeps_its_value_exact():
         )
     )
     assert event.data_json() == {"metric": "leads", "period": "week", "value": "12.5"}
+
+
+def test_a_daily_target_counts_the_working_days_of_the_company_calendar():
+    # Given a daily visit target, a Friday holiday and a make-up Saturday in February 2026
+    log = EventLog()
+    log.add(
+        "target.set",
+        "rep:R-1",
+        "2026-01-01T00:00:00Z",
+        metric="client_visits",
+        period="day",
+        value="8",
+    )
+    log.add(
+        "calendar.day_set",
+        "calendar:company",
+        "2026-01-05T00:00:00Z",
+        date="2026-02-27",
+        working=False,
+        name="Peace Memorial Day",
+    )
+    log.add(
+        "calendar.day_set",
+        "calendar:company",
+        "2026-01-05T00:00:00Z",
+        date="2026-02-14",
+        working=True,
+    )
+    # and a holiday declared only after February ended (not in force for it)
+    log.add(
+        "calendar.day_set",
+        "calendar:company",
+        "2026-03-02T00:00:00Z",
+        date="2026-02-26",
+        working=False,
+    )
+    log.add("visit.completed", "D-1", "2026-02-02T00:00:00Z", rep_id="R-1")
+    start, end = at("2026-02-01T00:00:00Z"), at("2026-03-01T00:00:00Z")
+    known = visible(log.events, as_of=None, known_at=None)
+    raw = compute_scoreboard(log.events, start=start, end=end, known_at=None, group_by="rep")
+    board = with_targets(raw, plan(known), team_history(known), UTC).to_json()
+    # Then February has 20 weekdays, less the holiday, plus the Saturday: 20 working days
+    assert board["working_days"] == 20.0
+    assert board["rows"][0]["targets"] == {"client_visits": 160.0}
+    assert board["rows"][0]["attainment"] == {"client_visits": 0.0062}
+    # and with every day of the week working, the same declarations give 28 - 1 = 27
+    everyday = with_targets(raw, plan(known), team_history(known), UTC, frozenset(range(7)))
+    assert everyday.to_json()["working_days"] == 27.0

@@ -1,7 +1,8 @@
 """The scoreboard as CSV, written from its JSON shape so that both always say the same.
 
 One line per row, then a `totals` line; money per currency; a target and an attainment column
-per metric that any row or the totals has a target for. Every cell goes through `csv_cell`, as
+per metric that any row or the totals has a target for; last, the period's `working_days` on
+every line (docs/targets.md). Every cell goes through `csv_cell`, as
 in the exports: a row key a spreadsheet would run as a formula is written with a leading `'`.
 """
 
@@ -69,6 +70,7 @@ def csv_layout(
         *COLUMNS,
         *(f"closed_value_{c}" for c in currencies),
         *(f"{kind}_{m}" for m in metrics for kind in ("target", "attainment")),
+        "working_days",
     ]
     return header, currencies, metrics
 
@@ -79,6 +81,7 @@ def line_cells(
     numbers: Mapping[str, Any],
     currencies: Sequence[str],
     metrics: Sequence[str],
+    working_days: float | None = None,
 ) -> list[Any]:
     """One line's cells, in the order of `csv_layout`'s header (not yet through `csv_cell`)."""
     opened = numbers["open"]
@@ -96,6 +99,7 @@ def line_cells(
         numbers["talk_time_s"],
         *(numbers["closed_value"].get(c, "0") for c in currencies),
         *_goal_cells(numbers, metrics),
+        _number(working_days),
     ]
 
 
@@ -114,7 +118,7 @@ def scoreboard_csv(board: Mapping[str, Any], *, bom: bool = False) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([csv_cell(name) for name in header])
     for kind, key, numbers in lines:
-        cells = line_cells(kind, key, numbers, currencies, metrics)
+        cells = line_cells(kind, key, numbers, currencies, metrics, board.get("working_days"))
         if named:
             cells.insert(2, numbers.get("account_name"))
         writer.writerow([csv_cell(cell) for cell in cells])

@@ -16,13 +16,15 @@ from service.api.http.tabular import BOM, csv_cell
 
 
 def series_csv(periods: Sequence[Mapping[str, Any]], *, bom: bool = False) -> str:
-    """`periods` (each `{"from", "to", "rows", "totals"}`) as CSV text, CRLF lines."""
+    """`periods` (each `{"from", "to", "working_days", "rows", "totals"}`) as CSV text, CRLF
+    lines."""
     lines = [(period, line) for period in periods for line in board_lines(period)]
     header, currencies, metrics = csv_layout([line for _, line in lines])
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([csv_cell(name) for name in ("period_from", "period_to", *header)])
     for period, (kind, key, numbers) in lines:
-        cells = [period["from"], period["to"], *line_cells(kind, key, numbers, currencies, metrics)]
+        line = line_cells(kind, key, numbers, currencies, metrics, period.get("working_days"))
+        cells = [period["from"], period["to"], *line]
         writer.writerow([csv_cell(cell) for cell in cells])
     return (BOM if bom else "") + buffer.getvalue()

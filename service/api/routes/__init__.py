@@ -11,6 +11,7 @@ from service.api.routes import (
     admin_webhooks,
     analytics,
     audit,
+    calendar,
     deals,
     events,
     exports,
@@ -42,5 +43,6 @@ def install_routes(app: FastAPI) -> None:
     app.include_router(webhooks.router)
     app.include_router(stream.router)
     app.include_router(targets.router)
+    app.include_router(calendar.router)
     app.include_router(analytics.router)
     app.include_router(exports.router)

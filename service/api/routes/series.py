@@ -88,7 +88,15 @@ async def get_scoreboard_series(
     for (first, after), board in zip(periods, read.answer, strict=True):
         numbers = board.to_json()
         rows, totals = numbers["rows"], numbers["totals"]
-        boards.append({"from": iso(first), "to": iso(after), "rows": rows, "totals": totals})
+        boards.append(
+            {
+                "from": iso(first),
+                "to": iso(after),
+                "working_days": numbers["working_days"],
+                "rows": rows,
+                "totals": totals,
+            }
+        )
     headers = {"X-Funnel-Position": str(read.position)}
     if _wants_csv(request, format_):
         return Response(

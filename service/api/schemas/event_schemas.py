@@ -34,6 +34,7 @@ _SUBJECTS: dict[SubjectKind, tuple[str, str]] = {
         r"^account:[A-Za-z0-9._:-]{1,120}$",
         "`account:<…>`: by convention the account's key where it fits.",
     ),
+    SubjectKind.CALENDAR: (r"^calendar:company$", "`calendar:company`, the company calendar."),
     SubjectKind.ANY: (f"^{_SUBJECT}$", "The stream of the retracted event."),
 }
 

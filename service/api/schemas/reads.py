@@ -148,6 +148,11 @@ class ScoreboardModel(BaseModel):
     to: str
     known_at: str
     group_by: str
+    working_days: float | None = Field(
+        default=None,
+        description="The period's working days in the company calendar (FUNNEL_WORKWEEK and "
+        "calendar.day_set; a partly covered day pro rata), rounded to 4 decimals.",
+    )
     rows: list[RowModel]
     totals: NumbersModel
     position: int
@@ -160,6 +165,11 @@ class SeriesPeriodModel(BaseModel):
 
     from_: str = Field(alias="from")
     to: str
+    working_days: float | None = Field(
+        default=None,
+        description="The period's working days in the company calendar (FUNNEL_WORKWEEK and "
+        "calendar.day_set; a partly covered day pro rata), rounded to 4 decimals.",
+    )
     rows: list[RowModel]
     totals: NumbersModel
 

@@ -42,7 +42,8 @@ _EXPORT_COLUMNS = (
 _SELECT = (
     "SELECT {columns} FROM events e "
     "WHERE e.recorded_at <= $2 AND e.subject NOT LIKE 'rep:%' "
-    "AND e.subject NOT LIKE 'team:%' AND e.subject NOT LIKE 'account:%' AND ("
+    "AND e.subject NOT LIKE 'team:%' AND e.subject NOT LIKE 'account:%' "
+    "AND e.subject NOT LIKE 'calendar:%' AND ("
     f"(e.type <> 'event.retracted' AND e.occurred_at < $1 AND {occurred_in_range('e')}) "
     "OR (e.type = 'event.retracted' AND EXISTS (SELECT 1 FROM events t "
     "WHERE t.source = e.data->>'event_source' AND t.event_id = e.data->>'event_id' "

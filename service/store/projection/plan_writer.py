@@ -1,4 +1,5 @@
-"""The plan read model: `target.set` and `team.priorities_set` events, one row each."""
+"""The plan read model: `target.set`, `team.priorities_set` and `calendar.day_set` events, one
+row each."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.events.recorded import RecordedEvent
-from service.events.vocabulary import PRIORITIES_SET, TARGET_SET
+from service.events.vocabulary import CALENDAR_DAY_SET, PRIORITIES_SET, TARGET_SET
 
-PLAN_TYPES = (TARGET_SET, PRIORITIES_SET)
+PLAN_TYPES = (TARGET_SET, PRIORITIES_SET, CALENDAR_DAY_SET)
 
 
 async def insert_plan_events(

@@ -26,6 +26,7 @@ from service.store.projection.segment_rows import SEGMENT_COLUMNS, SegmentRecord
 _DEAL_EVENTS = (
     f"SELECT {FOLD_COLUMNS} FROM events WHERE position <= $1 "
     "AND subject NOT LIKE 'rep:%' AND subject NOT LIKE 'team:%' AND subject NOT LIKE 'account:%' "
+    "AND subject NOT LIKE 'calendar:%' "
     "ORDER BY subject, stream_version"
 )
 _PART_EVENTS = _DEAL_EVENTS.replace(

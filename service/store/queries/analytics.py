@@ -31,6 +31,22 @@ async def stage_paths(
     deals: Sequence[str] | None = None,
 ) -> dict[str, StagePath]:
     """Every deal's stage path up to `as_of` as believed at `known_at` (only `deals`' if given)."""
+    paths, _ = await paths_and_owners(
+        conn, as_of=as_of, known_at=known_at, tables=tables, deals=deals
+    )
+    return paths
+
+
+async def paths_and_owners(
+    conn: AsyncConnection,
+    *,
+    as_of: datetime,
+    known_at: datetime,
+    tables: Tables = LIVE,
+    deals: Sequence[str] | None = None,
+) -> tuple[dict[str, StagePath], dict[str, str | None]]:
+    """Every deal's stage path up to `as_of` and its owner at `as_of`, as believed at
+    `known_at` (the owner of its last segment by then); only `deals`' if given."""
     only = "AND deal_id = ANY(CAST(:deals AS text[])) " if deals is not None else ""
     result = await conn.execute(
         text(
@@ -43,10 +59,12 @@ async def stage_paths(
     segments = [
         (row.deal_id, Segment(row.valid_from, None, row.stage, row.owner_rep_id)) for row in result
     ]
-    return {
-        deal: stage_path(segment for _, segment in rows)
-        for deal, rows in groupby(segments, key=lambda pair: pair[0])
-    }
+    paths: dict[str, StagePath] = {}
+    owners: dict[str, str | None] = {}
+    for deal, rows in groupby(segments, key=lambda pair: pair[0]):
+        own = [segment for _, segment in rows]
+        paths[deal], owners[deal] = stage_path(own), own[-1].owner_rep_id
+    return paths, owners
 
 
 async def sourced_cohort(
