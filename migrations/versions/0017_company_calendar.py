@@ -6,7 +6,7 @@ reads them from the plan read model (`rm_plan_events`), which needs no new colum
 made before this view gets `SELECT` on it here, as `bi-role create` would have granted.
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-03
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0014"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
