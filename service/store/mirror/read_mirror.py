@@ -183,7 +183,10 @@ class ReadMirror:
             ):
                 columns = await _refreshed(conn, columns, stamp[0], position)
             elif self._engine is not None:
-                self.start_load()
+                # A following copy gets there by refreshing (SQL answers this request); a full
+                # load is for a copy with other tables, or none.
+                if not (same_tables and self._following is not None):
+                    self.start_load()
                 return None
             else:
                 columns = await _loaded(conn, LIVE)
