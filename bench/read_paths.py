@@ -154,3 +154,16 @@ if __name__ == "__main__":
         run_fresh(arguments.deals, arguments.count)
     else:
         asyncio.run(main(arguments))
+
+
+async def in_suite(url: str, deals: int, quick: bool) -> dict[str, Any]:
+    """What `bench/run.py` calls on its loaded database: this comparison, then the windows of
+    `bench/warm.py` (smaller with `quick`)."""
+    from bench import warm
+
+    count = 10 if quick else 30
+    figures = await main(argparse.Namespace(database=url, deals=deals, count=count))
+    options = {"count": count, "bulk": 20_000 if quick else 200_000, "seconds": 3 if quick else 10}
+    windows = argparse.Namespace(database=url, deals=deals, only=None, **options)
+    figures["windows"] = await warm.main(windows)
+    return figures
