@@ -115,7 +115,7 @@ async def test_a_following_copy_takes_a_bulk_append_without_a_full_reload(
 ) -> None:
     # Given a following copy, loaded, that would reload everything past one event if asked
     await _append(engine, _deals(0, 3))
-    mirror = ReadMirror(engine, reload_beyond=1, follow_seconds=0.02)
+    mirror = ReadMirror(engine, reload_beyond=1, follow_seconds=0.02, follow_beyond=0)
     mirror.follow()
     await mirror.loaded_once()
     assert mirror.warm

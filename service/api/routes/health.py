@@ -77,7 +77,7 @@ async def healthz() -> dict[str, str]:
         503: {
             "model": Readiness | ReadinessStatus,
             "description": "Not ready: the database does not answer (`unavailable`), or the "
-            "in-memory copy of the read models has not finished its first load (`warming`)"
+            "in-memory copy of the read models has not finished its first load (`warming`)",
         }
     },
     # No key: the status alone. A key with the `metrics` scope: the detail.

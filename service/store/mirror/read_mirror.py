@@ -13,8 +13,9 @@ it answers with columns equal to that snapshot's tables, loading them in that ve
 - a snapshot older than the mirror: None, and the caller reads SQL.
 
 Given an engine (as the service does), `follow` keeps the copy at the read models' checkpoint in
-the background: a full load first, then every `follow_seconds` the deals touched since are
-refreshed, however many there are (no full reload after a bulk load). Requests thus find the
+the background: a full load first, then every `follow_seconds`, once the checkpoint is more than
+`follow_beyond` events ahead, the deals touched since are refreshed, however many there are (no
+full reload after a bulk load). Requests thus find the
 copy at or near their snapshot, and a full reload (which SQL answers meanwhile) only happens
 when the tables changed under it without a preload.
 """
@@ -38,6 +39,10 @@ Stamp = tuple[int, int, int]
 _log = logging.getLogger(__name__)
 FOLLOW_SECONDS = 0.5
 """How often a following mirror looks at the read models' checkpoint."""
+FOLLOW_BEYOND = 2_000
+"""Events behind the checkpoint from which the follower refreshes the copy; smaller gaps are
+left to the requests, which refresh it to their own snapshot (a copy moved past a request's
+snapshot could not answer it)."""
 
 
 class ReadMirror:
@@ -49,6 +54,7 @@ class ReadMirror:
         *,
         reload_beyond: int = 20_000,
         follow_seconds: float = FOLLOW_SECONDS,
+        follow_beyond: int = FOLLOW_BEYOND,
     ) -> None:
         self._engine = engine
         self._columns: Columns | None = None
@@ -56,6 +62,7 @@ class ReadMirror:
         self._preloaded: tuple[Stamp, Columns] | None = None
         self._reload_beyond = reload_beyond
         self._follow_seconds = follow_seconds
+        self._follow_beyond = follow_beyond
         self._lock = asyncio.Lock()
         self._loading: asyncio.Task[None] | None = None
         self._following: asyncio.Task[None] | None = None
@@ -208,7 +215,7 @@ class ReadMirror:
         if stamp is None or columns is None or stamp[1:] != wanted[1:]:
             self.start_load()
             return
-        if position < stamp[0]:
+        if position - stamp[0] <= self._follow_beyond:
             return
         refreshed = await _refreshed(conn, columns, stamp[0], position)
         async with self._lock:
