@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import sys
 import time
@@ -23,6 +24,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import psutil
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,6 +37,7 @@ from service.projections.scoreboard import GroupBy
 from service.store.database.engines import create_engine
 from service.store.database.snapshots import repeatable_read
 from service.store.mirror import reads as mirrored_reads
+from service.store.mirror.columns import Columns
 from service.store.mirror.read_mirror import ReadMirror
 from service.store.projection import checkpoints
 from service.store.projection.read_model_writer import READ_MODELS
@@ -74,6 +78,19 @@ def _funnel(engine: AsyncEngine) -> Read:
     return read
 
 
+def _array_bytes(columns: Columns | None) -> int:
+    """Bytes of the copy's numpy columns (an object column counts its pointers only)."""
+    if columns is None:
+        return 0
+    parts = (columns.facts, columns.segments)
+    return sum(
+        getattr(part, name).nbytes
+        for part in parts
+        for name in part.__slots__
+        if isinstance(getattr(part, name), np.ndarray)
+    )
+
+
 def _summary(samples: list[float]) -> dict[str, float]:
     return {
         "p50_ms": round(statistics.median(samples), 1),
@@ -85,12 +102,20 @@ def _summary(samples: list[float]) -> dict[str, float]:
 async def compare(engine: AsyncEngine, past: datetime, count: int) -> dict[str, Any]:
     """p50/p95 of each read through SQL and through the copy, alternating call by call."""
     mirror = ReadMirror()
+    gc.collect()
+    rss_before = psutil.Process().memory_info().rss
     began = time.perf_counter()
     async with repeatable_read(engine) as conn:
         position = (await checkpoints.load(conn, READ_MODELS)).position
-        await mirror.columns_at(conn, position)
+        columns = await mirror.columns_at(conn, position)
     figures: dict[str, Any] = {"copy_full_load_s": round(time.perf_counter() - began, 2)}
+    gc.collect()
+    grown = psutil.Process().memory_info().rss - rss_before
+    figures["copy_rss_growth_mb"] = round(grown / 2**20, 1)
+    figures["copy_array_mb"] = round(_array_bytes(columns) / 2**20, 1)
     say("copy: full load, s", figures["copy_full_load_s"])
+    say("copy: resident memory grown by, MB", figures["copy_rss_growth_mb"])
+    say("copy: numpy arrays (object arrays as pointers), MB", figures["copy_array_mb"])
     reads: dict[str, Read] = {
         "scoreboard_q1_by_rep_cold": _board(engine, "rep"),
         "scoreboard_q1_by_team_cold": _board(engine, "team"),
