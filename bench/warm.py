@@ -228,6 +228,20 @@ def _memory_mb(pid: int) -> dict[str, float]:
     return values
 
 
+async def _settled(pids: list[int], quiet_s: float = 10) -> float:
+    """Seconds until no process of `pids` has grown by more than 1 MB for `quiet_s` seconds."""
+    began = time.perf_counter()
+    last = [psutil.Process(pid).memory_info().rss for pid in pids]
+    quiet_since = time.perf_counter()
+    while time.perf_counter() - quiet_since < quiet_s:
+        await asyncio.sleep(1)
+        now = [psutil.Process(pid).memory_info().rss for pid in pids]
+        if any(after - before > 2**20 for before, after in zip(last, now, strict=True)):
+            quiet_since = time.perf_counter()
+        last = now
+    return time.perf_counter() - began
+
+
 async def workers_figures(url: str, token: str, seconds: float) -> dict[str, Any]:
     """Memory of each warm worker, and single-event throughput, at 1, 2 and 4 workers."""
     figures: dict[str, Any] = {}
@@ -236,6 +250,8 @@ async def workers_figures(url: str, token: str, seconds: float) -> dict[str, Any
         try:
             main = psutil.Process(server.pid)
             pids = [child.pid for child in main.children()] if workers > 1 else [server.pid]
+            # /healthz answers once one worker is up; the others may still be loading.
+            settled_s = await _settled(pids)
             memory = [_memory_mb(pid) for pid in pids]
             load = await asyncio.to_thread(
                 single_load, server.base, "/v1/events", token, seconds, "ours"
@@ -244,6 +260,7 @@ async def workers_figures(url: str, token: str, seconds: float) -> dict[str, Any
             server.stop()
         figures[f"workers_{workers}"] = {
             "start_s": start_s,
+            "all_loaded_s": round(start_s + settled_s, 1),
             "rss_mb_each": [m["rss_mb"] for m in memory],
             "pss_mb_total": round(sum(m["pss_mb"] for m in memory), 1),
             "single_events_per_s": load["requests_per_s"],
