@@ -235,7 +235,9 @@ async def _settled(pids: list[int], floor: int, quiet_s: float = 10) -> float:
     began = time.perf_counter()
     last = [psutil.Process(pid).memory_info().rss for pid in pids]
     quiet_since = time.perf_counter()
-    while time.perf_counter() - quiet_since < quiet_s or min(last) < floor:
+    while (time.perf_counter() - quiet_since < quiet_s or min(last) < floor) and (
+        time.perf_counter() - began < 900
+    ):
         await asyncio.sleep(1)
         now = [psutil.Process(pid).memory_info().rss for pid in pids]
         if any(after - before > 2**20 for before, after in zip(last, now, strict=True)):
@@ -252,7 +254,12 @@ async def workers_figures(url: str, token: str, seconds: float) -> dict[str, Any
         server, start_s = start(url, workers=workers, FUNNEL_SESSION_SECRET="b" * 32)
         try:
             main = psutil.Process(server.pid)
-            pids = [child.pid for child in main.children()] if workers > 1 else [server.pid]
+            # With several workers uvicorn's process supervises them (with multiprocessing's
+            # resource tracker beside them): the workers are the children that serve.
+            children = [
+                c for c in main.children() if "resource_tracker" not in " ".join(c.cmdline())
+            ]
+            pids = [child.pid for child in children] if workers > 1 else [server.pid]
             # /healthz answers once one worker is up; the others may still be loading.
             settled_s = await _settled(pids, floor)
             memory = [_memory_mb(pid) for pid in pids]
