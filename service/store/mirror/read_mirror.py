@@ -15,9 +15,9 @@ it answers with columns equal to that snapshot's tables, loading them in that ve
 Given an engine (as the service does), `follow` keeps the copy at the read models' checkpoint in
 the background: a full load first, then every `follow_seconds`, once the checkpoint is more than
 `follow_beyond` events ahead, the deals touched since are refreshed, however many there are (no
-full reload after a bulk load). Requests thus find the
-copy at or near their snapshot, and a full reload (which SQL answers meanwhile) only happens
-when the tables changed under it without a preload.
+full reload after a bulk load). Requests thus find the copy at or near their snapshot, and a
+full reload (which SQL answers meanwhile) only happens when the tables changed under it without
+a preload.
 """
 
 from __future__ import annotations
