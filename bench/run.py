@@ -18,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import ingest, peer, reads, single
+from bench import ingest, peer, read_paths, reads, single
 from bench.datagen import Shape, history
 from bench.infra import calibrate, embedded_server, start_service
 from service.keys.api_keys import KeyStore, Scope
@@ -124,6 +124,7 @@ async def main(quick: bool) -> dict[str, Any]:
                 say(f"single-event c=16 {name}", value)
         finally:
             server.stop()
+        figures["read_paths"] = await read_paths.in_suite(url, shape.deals, quick)
         figures["peer_ratios"] = peer_ratios(figures)
         for name, value in figures["peer_ratios"].items():
             say(f"ours vs peer {name}", value)

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     projector_poll_seconds: float = Field(default=1.0, alias="FUNNEL_PROJECTOR_POLL_SECONDS", gt=0)
     projector_batch_size: int = Field(default=2000, alias="FUNNEL_PROJECTOR_BATCH_SIZE", ge=1)
     run_projector: bool = Field(default=True, alias="FUNNEL_RUN_PROJECTOR")
+    warm_wait_seconds: float = Field(default=600.0, alias="FUNNEL_WARM_WAIT_SECONDS", ge=0)
+    """How long start-up waits for the in-memory copy's first load before serving (0: not)."""
     pool_size: int = Field(default=10, alias="FUNNEL_DB_POOL_SIZE", ge=1)
     webhooks_config: Path | None = Field(default=None, alias="FUNNEL_WEBHOOKS_CONFIG")
     rate_limit_per_second: float = Field(default=200.0, alias="FUNNEL_RATE_LIMIT_PER_SECOND", gt=0)

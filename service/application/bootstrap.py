@@ -20,6 +20,7 @@ from service.settings import Settings
 from service.store.log.reader import EventReader
 from service.store.mirror.read_mirror import ReadMirror
 from service.store.projection.projector import Projector
+from service.waiting import within
 from service.webhooks.config import WebhookConfig, load_webhook_config
 from service.webhooks.inbox import WebhookInbox
 
@@ -31,10 +32,12 @@ async def bootstrap(
     """The service's collaborators on its migrated database, released on exit.
 
     `serving` (the web app) also loads the webhook receivers' configuration, starts the
-    projector unless `FUNNEL_RUN_PROJECTOR` is false, and starts loading the in-memory copy of
-    the read models; a command gets neither receivers nor background work (it starts what it
-    needs). `metrics` counts what is appended (a new registry when not given). On exit any
-    background work started here or later (projector, in-memory load, rebuild) is stopped.
+    projector unless `FUNNEL_RUN_PROJECTOR` is false, and loads the in-memory copy of the read
+    models, which then follows them (start-up waits for that first load up to
+    `FUNNEL_WARM_WAIT_SECONDS`, so the first request is answered from memory); a command gets
+    neither receivers nor background work (it starts what it needs). `metrics` counts what is
+    appended (a new registry when not given). On exit any background work started here or
+    later (projector, in-memory load, rebuild) is stopped.
     """
     webhooks = (
         load_webhook_config(settings.webhooks_config, os.environ, public_url=settings.public_url)
@@ -72,8 +75,10 @@ async def bootstrap(
         if serving:
             if settings.run_projector:
                 projector.start()
-            services.mirror.warm()
+            services.mirror.follow()
         try:
+            if serving and settings.warm_wait_seconds > 0:
+                await within(settings.warm_wait_seconds, services.mirror.loaded_once())
             yield services
         finally:
             await services.mirror.close()

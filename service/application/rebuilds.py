@@ -12,8 +12,9 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.store.log.reader import EventReader
+from service.store.mirror.read_mirror import ReadMirror
 from service.store.projection import checkpoints
-from service.store.projection.read_model_writer import READ_MODELS
+from service.store.projection.read_model_writer import READ_MODELS, Tables
 from service.store.projection.rebuild import Progress, RebuildReport, rebuild
 
 RebuildStatus = Literal["idle", "running", "done", "failed"]
@@ -49,8 +50,12 @@ class Rebuilds:
     def __init__(self) -> None:
         self.state = RebuildState()
 
-    def start(self, engine: AsyncEngine) -> bool:
-        """Start rebuilding every read model from position 0; False if one is running."""
+    def start(self, engine: AsyncEngine, mirror: ReadMirror | None = None) -> bool:
+        """Start rebuilding every read model from position 0; False if one is running.
+
+        `mirror` (the service's in-memory copy) loads the new generation before it is swapped
+        in, so that reads go on being answered from memory across the swap.
+        """
         state = self.state
         if state.status == "running":
             return False
@@ -58,9 +63,13 @@ class Rebuilds:
         def progress(done: int, total: int) -> None:
             state.done, state.total = done, total
 
+        async def preload(spare: Tables, position: int) -> None:
+            if mirror is not None:
+                await mirror.preload(engine, spare, position)
+
         async def run() -> None:
             try:
-                await rebuild(engine, progress=progress)
+                await rebuild(engine, progress=progress, before_swap=preload)
                 state.status = "done"
             except Exception as exc:
                 state.status, state.error = "failed", repr(exc)

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import logging.config
+import os
 import threading
 import time
 from datetime import datetime
@@ -48,8 +49,20 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (needs DATABASE_URL).")] = 1,
+    warm_wait: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Seconds each worker waits, before it accepts connections, for the in-memory "
+            "copy of the read models to load (0: serve at once, SQL answering meanwhile). "
+            "Default: FUNNEL_WARM_WAIT_SECONDS, else 600.",
+        ),
+    ] = None,
 ) -> None:
-    """Migrate the database, then serve the HTTP API."""
+    """Migrate the database, then serve the HTTP API (once the in-memory copy is loaded)."""
+    if warm_wait is not None:
+        # The workers read their settings from the environment.
+        os.environ["FUNNEL_WARM_WAIT_SECONDS"] = str(warm_wait)
     settings = Settings()
     log_config = logging_config(settings.log_level, settings.log_format)
     logging.config.dictConfig(log_config)

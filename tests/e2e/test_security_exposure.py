@@ -41,9 +41,9 @@ async def test_readiness_without_a_key_is_a_status_without_the_projector_error(a
     await checkpoints.record_error(app.state.services.engine, READ_MODELS, SECRET_ERROR)
     # When an anonymous probe asks
     anonymous = await client.get("/readyz")
-    # Then it reads only that the service is ready
+    # Then it reads only that the service is ready (and answers from memory)
     assert anonymous.status_code == 200
-    assert anonymous.json() == {"status": "ok"}
+    assert anonymous.json() == {"status": "ok", "warm": True}
     assert "rm_secret_table" not in anonymous.text
     # And an operator's key reads the detail
     detailed = await client.get("/readyz", headers=bearer(tokens["metrics"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -15,7 +16,8 @@ from service.store.mirror import reads as mirrored_reads
 from service.store.mirror.read_mirror import ReadMirror
 from service.store.projection import checkpoints
 from service.store.projection.projector import catch_up
-from service.store.projection.read_model_writer import READ_MODELS
+from service.store.projection.read_model_writer import READ_MODELS, Tables
+from service.store.projection.rebuild import rebuild
 from service.store.queries import scoreboard as scoreboard_query
 from service.store.queries.teams import team_history_known_at
 from tests.factories import qualified, signed, sourced, visit
@@ -95,4 +97,76 @@ async def test_a_full_load_runs_in_the_background_while_sql_answers(engine: Asyn
         assert not mirror.loading
         ours, sql = await _both(conn, mirror)
         assert ours == sql
+    await mirror.close()
+
+
+def _deals(first: int, count: int) -> list[dict[str, object]]:
+    """Two events for each of `count` deals numbered from `first`, in 2026-Q1."""
+    raws: list[dict[str, object]] = []
+    for number in range(first, first + count):
+        rep = f"R-{number % 3}"
+        raws.append(sourced(f"D-{number}", rep, "2026-01-05T09:00:00Z"))
+        raws.append(signed(f"D-{number}", rep, "2026-02-01T09:00:00Z", amount=f"{number}.25"))
+    return raws
+
+
+async def test_a_following_copy_takes_a_bulk_append_without_a_full_reload(
+    engine: AsyncEngine,
+) -> None:
+    # Given a following copy, loaded, that would reload everything past one event if asked
+    await _append(engine, _deals(0, 3))
+    mirror = ReadMirror(engine, reload_beyond=1, follow_seconds=0.02, follow_beyond=0)
+    mirror.follow()
+    await mirror.loaded_once()
+    assert mirror.warm
+    try:
+        # When far more events than that are appended and projected
+        await _append(engine, _deals(3, 60))
+        async with engine.connect() as conn:
+            target = await _position(conn)
+        # Then the follower brings the copy there by refreshing the deals touched, never by a
+        # full load (which would leave the copy cold and the reads to SQL)
+        for _ in range(500):
+            assert not mirror.loading
+            if mirror.position == target:
+                break
+            await asyncio.sleep(0.02)
+        assert mirror.position == target
+        async with engine.connect() as conn:
+            assert await mirror.columns_at(conn, target) is not None
+            ours, sql = await _both(conn, mirror)
+        assert ours == sql
+    finally:
+        await mirror.close()
+
+
+async def test_a_rebuild_preloads_the_copy_so_no_read_falls_back_to_sql(
+    engine: AsyncEngine,
+) -> None:
+    # Given a loaded copy of the live generation
+    await _append(engine, _deals(0, 5))
+    mirror = ReadMirror(engine)
+    mirror.start_load()
+    await mirror.settled()
+    before = mirror.position
+
+    # When the read models are rebuilt, the copy preloading the new generation before the swap
+    # (and an event arriving in between, which the swap catches up)
+    async def preload(spare: Tables, position: int) -> None:
+        await mirror.preload(engine, spare, position)
+        await EventAppender(engine).append(
+            [parse_event(raw, now=datetime.now(UTC)) for raw in _deals(5, 1)]
+        )
+
+    report = await rebuild(engine, before_swap=preload)
+    assert before is not None and report.position > before
+    # Then the first read after the swap is answered from memory, with no full load started,
+    # and equal to SQL on the new generation
+    async with engine.connect() as conn:
+        assert await _position(conn) == report.position
+        assert await mirror.columns_at(conn, report.position) is not None
+        assert not mirror.loading
+        assert mirror.position == report.position
+        ours, sql = await _both(conn, mirror)
+    assert ours == sql
     await mirror.close()

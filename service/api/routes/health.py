@@ -42,12 +42,14 @@ class MirrorReadiness(BaseModel):
 
     position: int | None
     loading: bool
+    warm: bool
 
 
 class Readiness(BaseModel):
     """Whether the service can answer: the database, and the projector's state."""
 
     status: str
+    warm: bool | None = None
     database: str
     projector: ProjectorReadiness | None
     read_mirror: MirrorReadiness | None = None
@@ -57,6 +59,8 @@ class ReadinessStatus(BaseModel):
     """Whether the service can answer, as told to a caller without a `metrics` key."""
 
     status: str
+    warm: bool | None = None
+    """Whether scoreboards and funnels are answered from the in-memory copy (not SQL)."""
 
 
 @router.get("/healthz", summary="Liveness")
@@ -69,12 +73,19 @@ async def healthz() -> dict[str, str]:
     "/readyz",
     summary="Readiness",
     response_model=Readiness | ReadinessStatus,
-    responses={503: {"description": "Not ready: the database does not answer"}},
+    responses={
+        503: {
+            "model": Readiness | ReadinessStatus,
+            "description": "Not ready: the database does not answer (`unavailable`), or the "
+            "in-memory copy of the read models has not finished its first load (`warming`)",
+        }
+    },
     # No key: the status alone. A key with the `metrics` scope: the detail.
     openapi_extra={"security": [{}, {"HTTPBearer": []}]},
 )
 async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
-    """The database answers; a `metrics` key also reads the projector and the read models."""
+    """The database answers and the in-memory copy has loaded once (until then `503 warming`);
+    a `metrics` key also reads the projector and the read models."""
     detailed = bearer_token(request) is not None
     if detailed:  # a key that is sent must be good: 401 or 403 otherwise
         await _metrics_key(request)
@@ -86,8 +97,10 @@ async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
         _log.warning("readiness check failed: the database does not answer", exc_info=True)
         body: dict[str, Any] = {"status": "unavailable", "database": "down", "projector": None}
         return JSONResponse(body if detailed else {"status": "unavailable"}, 503)
+    mirror = services.mirror
+    status, code = ("ok", 200) if mirror.first_load_ended else ("warming", 503)
     if not detailed:
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": status, "warm": mirror.warm}, code)
     projector = {
         "checkpoint": checkpoint.position,
         "head": head,
@@ -96,9 +109,15 @@ async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
         "running_here": services.settings.run_projector,
         "last_error": checkpoint.last_error,
     }
-    mirror = {"position": services.mirror.position, "loading": services.mirror.loading}
-    body = {"status": "ok", "database": "up", "projector": projector, "read_mirror": mirror}
-    return JSONResponse(body)
+    copy = {"position": mirror.position, "loading": mirror.loading, "warm": mirror.warm}
+    body = {
+        "status": status,
+        "warm": mirror.warm,
+        "database": "up",
+        "projector": projector,
+        "read_mirror": copy,
+    }
+    return JSONResponse(body, code)
 
 
 @router.get(

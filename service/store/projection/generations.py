@@ -79,6 +79,24 @@ async def live_storage(conn: AsyncConnection) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+async def storage_of(conn: AsyncConnection, partitions: Tables) -> tuple[int, int]:
+    """The file nodes of the facts and segments `partitions` (a spare's, before its swap).
+
+    Attaching and detaching keep a partition's storage: once swapped in, the spare's are what
+    `live_storage` reports.
+    """
+    row = (
+        await conn.execute(
+            text(
+                "SELECT pg_relation_filenode(CAST(:f AS regclass)), "
+                "pg_relation_filenode(CAST(:s AS regclass))"
+            ),
+            {"f": partitions.facts, "s": partitions.segments},
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
 async def strip(conn: AsyncConnection) -> Tables:
     """Make the spare partitions bare and empty, ready for a bulk load; returns them.
 

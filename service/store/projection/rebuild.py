@@ -43,6 +43,9 @@ _T = TypeVar("_T")
 
 Progress = Callable[[int, int], None]
 """Called with (events done, events in all) as the rebuild advances."""
+BeforeSwap = Callable[[Tables, int], Awaitable[None]]
+"""Called with the loaded, indexed spare partitions and the position they are complete up to,
+just before the swap (the in-memory copy preloads them there)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ async def rebuild(
     chunk: int = 10_000,
     progress: Progress | None = None,
     workers: int | None = None,
+    before_swap: BeforeSwap | None = None,
 ) -> RebuildReport:
     """Rebuild every read model from the log and swap the result in atomically.
 
@@ -71,7 +75,8 @@ async def rebuild(
     loaded at the same time into unindexed fresh tables; events are immutable, so bounding both
     by the head read first is all they need to agree. Indexes are built after the load.
     The deals are folded by `workers` processes (by default one per core once the log holds
-    `PARALLEL_FROM` events, else in this process).
+    `PARALLEL_FROM` events, else in this process). `before_swap` sees the spare generation
+    complete up to the head read first, before the swap catches it up and puts it in place.
     One rebuild at a time per database (a session advisory lock); another gets `RebuildRunning`.
     """
     async with engine.connect() as guard:
@@ -79,14 +84,18 @@ async def rebuild(
         if not taken.scalar_one():
             raise RebuildRunning("a rebuild of the read models is already running")
         try:
-            return await _rebuild_locked(engine, chunk, progress, workers)
+            return await _rebuild_locked(engine, chunk, progress, workers, before_swap)
         finally:
             await guard.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": REBUILD_LOCK})
             await guard.commit()
 
 
 async def _rebuild_locked(
-    engine: AsyncEngine, chunk: int, progress: Progress | None, workers: int | None
+    engine: AsyncEngine,
+    chunk: int,
+    progress: Progress | None,
+    workers: int | None,
+    before_swap: BeforeSwap | None,
 ) -> RebuildReport:
     async with engine.begin() as conn:
         spare = await strip(conn)
@@ -112,6 +121,8 @@ async def _rebuild_locked(
     deals = segments.result()
     await _timed("indexes and vacuum", attach_spare(engine, spare))
     await _timed("events of older shapes", write_older_shapes(engine, head, NEXT))
+    if before_swap is not None:
+        await _timed("before the swap", before_swap(spare, head))
     position = await _timed("swap", _swap(engine, head, spare))
     await _timed("statistics", analyze_live(engine))
     tracker.finish()
