@@ -117,8 +117,11 @@ def start_process(args: list[str], env: dict[str, str], port: int) -> Process:
     raise RuntimeError(f"{args} did not start")
 
 
-def start_service(database_url: str, *, projector: bool, workers: int = 1) -> Process:
-    """The real service (uvicorn, uvloop, httptools, `workers` processes) on `database_url`."""
+def start_service(
+    database_url: str, *, projector: bool, workers: int = 1, read_url: str | None = None
+) -> Process:
+    """The real service (uvicorn, uvloop, httptools, `workers` processes) on `database_url`,
+    its read routes on `read_url` (`DATABASE_READ_URL`) when given."""
     port = free_port()
     env = {
         "DATABASE_URL": database_url,
@@ -128,6 +131,8 @@ def start_service(database_url: str, *, projector: bool, workers: int = 1) -> Pr
         "FUNNEL_RATE_LIMIT_PER_SECOND": "1000000",
         "FUNNEL_RATE_LIMIT_BURST": "1000000",
     }
+    if read_url is not None:
+        env["DATABASE_READ_URL"] = read_url
     args = [
         sys.executable,
         "-m",

@@ -1,7 +1,9 @@
 """Ingestion: the raw asyncpg ceiling versus our HTTP ingestion of 1000-event batches.
 
 The two are measured in alternating slices of the same events (raw, ours, raw, ours, …), so
-that a change in the machine's speed during the run (it is shared) weighs on both alike.
+that a change in the machine's speed during the run (it is shared) weighs on both alike. With
+the projector running, each of our slices is also timed end to end: from its first batch sent
+until `/v1/scoreboard` reflects every event acknowledged.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::tex
 """
 BATCH = 1000
 SLICES = 8
+POLL_S = 0.02
+VISIBLE_BUDGET_S = 300
+_VISIBLE = {"period": "2026-Q1", "consistency": "eventual"}
 
 
 def _raw_rows(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -94,6 +99,24 @@ def _slices(count: int, parts: int) -> Iterator[slice]:
         yield slice(start, min(start + step, count))
 
 
+async def _until_visible(server: Process, headers: dict[str, str]) -> float:
+    """Seconds until `/v1/scoreboard` reflects the log's head as it is now (every event
+    acknowledged so far), polled every `POLL_S` without asking the projector to hurry."""
+    began = time.perf_counter()
+    auth = {"Authorization": headers["Authorization"]}
+    async with httpx.AsyncClient(base_url=server.base, headers=auth, timeout=120) as http:
+        head = (await http.get("/v1/events", params={"after": 0, "limit": 1})).json()["head"]
+        while True:
+            board = await http.get("/v1/scoreboard", params=_VISIBLE)
+            if board.status_code != 200:
+                raise RuntimeError(f"scoreboard: {board.status_code} {board.text[:300]}")
+            if board.json()["position"] >= head:
+                return time.perf_counter() - began
+            if time.perf_counter() - began > VISIBLE_BUDGET_S:
+                raise RuntimeError(f"position {head} not visible after {VISIBLE_BUDGET_S} s")
+            await asyncio.sleep(POLL_S)
+
+
 class _RssSampler:
     """The service's resident memory, sampled every half second in a thread."""
 
@@ -136,17 +159,21 @@ async def compare(
     *,
     clients: int = 2,
     slices: int = SLICES,
+    end_to_end: bool = False,
 ) -> dict[str, float]:
     """Events/s of the raw ceiling (bare asyncpg, `BATCH`-row transactions into a table like
     ours) and of POST /v1/events (`BATCH`-event batches, `clients` concurrent clients), in
-    alternating slices; the service's CPU per event and its memory along the way."""
+    alternating slices; the service's CPU per event and its memory along the way.
+
+    With `end_to_end` (the service's projector must be running), each slice of ours is timed
+    on until the scoreboard reflects it, and the figures say so (`end_to_end_*`)."""
     rows = _raw_rows(events)
     headers = {
         "Authorization": f"Bearer {token}",
         "Content-Type": "application/cloudevents-batch+json",
     }
     conn = await asyncpg.connect(asyncpg_dsn(database_url))
-    raw_s = ours_s = cpu_s = 0.0
+    raw_s = ours_s = cpu_s = visible_s = visible_cpu_s = 0.0
     try:
         await conn.execute("DROP TABLE IF EXISTS raw_events")
         await conn.execute("CREATE TABLE raw_events (LIKE events INCLUDING ALL)")
@@ -157,10 +184,13 @@ async def compare(
                 cpu = server.cpu_seconds()
                 ours_s += await _http_append(server, headers, bodies, clients)
                 cpu_s += server.cpu_seconds() - cpu
+                if end_to_end:
+                    visible_s += await _until_visible(server, headers)
+                    visible_cpu_s += server.cpu_seconds() - cpu
         await conn.execute("DROP TABLE raw_events")
     finally:
         await conn.close()
-    return {
+    figures = {
         "raw_events_per_s": len(events) / raw_s,
         "events_per_s": len(events) / ours_s,
         "ratio": raw_s / ours_s,
@@ -168,3 +198,12 @@ async def compare(
         "service_cpu_us_per_event": cpu_s / len(events) * 1e6,
         **memory.figures(),
     }
+    if end_to_end:
+        figures |= {
+            "end_to_end_events_per_s": len(events) / (ours_s + visible_s),
+            "end_to_end_ratio": raw_s / (ours_s + visible_s),
+            "end_to_end_seconds": ours_s + visible_s,
+            "visible_after_last_ack_s": visible_s,
+            "end_to_end_service_cpu_us_per_event": visible_cpu_s / len(events) * 1e6,
+        }
+    return figures

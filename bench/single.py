@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 SETTLE_S = 1.0
 
 
-def _load(url: str, path: str, token: str, seconds: float, body_kind: str) -> dict[str, Any]:
+def load(url: str, path: str, token: str, seconds: float, body_kind: str) -> dict[str, Any]:
     """Run the load generator in its own process and read its JSON figures."""
     out = subprocess.run(
         [
@@ -43,7 +43,7 @@ def _load(url: str, path: str, token: str, seconds: float, body_kind: str) -> di
     return result
 
 
-def _combined(windows: list[dict[str, Any]]) -> dict[str, Any]:
+def combined(windows: list[dict[str, Any]]) -> dict[str, Any]:
     """Several load windows as one: requests/s over their total time, the median of their p50s
     and the worst of their p99s."""
     requests = sum(w["requests"] for w in windows)
@@ -95,12 +95,12 @@ async def compare(
     ours_runs: list[dict[str, Any]] = []
     try:
         for _ in range(windows):
-            bare_runs.append(_load(bare.base, "/events", token, seconds / windows, "bare"))
-            ours_runs.append(_load(server.base, "/v1/events", token, seconds / windows, "ours"))
+            bare_runs.append(load(bare.base, "/events", token, seconds / windows, "bare"))
+            ours_runs.append(load(server.base, "/v1/events", token, seconds / windows, "ours"))
             await asyncio.sleep(SETTLE_S)  # our projector folds what the window wrote
     finally:
         bare.stop()
-    ours, bare_figures = _combined(ours_runs), _combined(bare_runs)
+    ours, bare_figures = combined(ours_runs), combined(bare_runs)
     split = _with_projector_apart(database_url, token, seconds)
     return {
         "ours": ours,
@@ -123,7 +123,7 @@ def _with_projector_apart(database_url: str, token: str, seconds: float) -> dict
     )
     server = start_service(database_url, projector=False)
     try:
-        return _load(server.base, "/v1/events", token, seconds, "ours")
+        return load(server.base, "/v1/events", token, seconds, "ours")
     finally:
         server.stop()
         projector.terminate()

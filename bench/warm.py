@@ -50,7 +50,7 @@ from bench.infra import (
     percentile,
 )
 from bench.profile_reads import known_past, load, say
-from bench.single import _load as single_load
+from bench.single import load as single_load
 from service.keys.api_keys import KeyStore, Scope
 from service.store.database.engines import create_engine
 

@@ -11,9 +11,9 @@ from typing import Generic, Literal, TypeVar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from service.application.errors import PositionBeyondHead, ReadModelsLagging
+from service.application.errors import PositionBeyondHead, ReadModelsLagging, ReplicaLagging
 from service.application.services import Services
-from service.store.database.replica import wait_for_checkpoint
+from service.store.database.replica import wait_for_checkpoint, wait_for_head
 from service.store.projection import checkpoints
 from service.store.projection.read_model_writer import READ_MODELS
 
@@ -62,6 +62,18 @@ async def _wait(
     if not reached:
         raise ReadModelsLagging(target)
     return head_waited
+
+
+async def replica_has_head(services: Services) -> None:
+    """With a read replica (`DATABASE_READ_URL`), wait until its log holds every event
+    acknowledged before the request, as strong reads of the read models wait for their
+    checkpoint; raise `ReplicaLagging` after `FUNNEL_READ_WAIT_SECONDS`. Without one: nothing."""
+    if services.read_engine is services.engine:
+        return
+    target = await services.reader.head()
+    seconds = services.settings.read_wait_seconds
+    if not await wait_for_head(services.read_engine, target, seconds):
+        raise ReplicaLagging(target)
 
 
 @asynccontextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from service.application.consistent_reads import Consistency, snapshot
+from service.application.consistent_reads import Consistency, replica_has_head, snapshot
 from service.application.services import Services
 from service.events.recorded import RecordedEvent
 from service.projections.deal import DealState, deal_state_at, is_deal
@@ -25,9 +25,13 @@ class DealAt:
 async def read_deal(
     services: Services, deal_id: str, *, as_of: datetime, known_at: datetime
 ) -> DealAt | None:
-    """The deal folded from its events at (`as_of`, `known_at`); None if it had none then."""
+    """The deal folded from its events at (`as_of`, `known_at`); None if it had none then.
+
+    On a read replica, first waits until it holds every event acknowledged before the request.
+    """
     if not is_deal(deal_id):
         return None
+    await replica_has_head(services)
     stream, position = await services.read_log.stream_and_head(deal_id, known_at)
     state = deal_state_at(deal_id, stream, as_of=as_of, known_at=known_at)
     if state is None or position is None:
@@ -39,7 +43,9 @@ async def deal_events(
     services: Services, deal_id: str, *, known_at: datetime
 ) -> tuple[list[RecordedEvent], int]:
     """The deal's events known at `known_at` (none for a subject that is no deal), and the
-    log's head read just before them."""
+    log's head read just before them (on a read replica, once it holds every event
+    acknowledged before the request)."""
+    await replica_has_head(services)
     head = await services.read_log.head()
     stream = await services.read_log.stream(deal_id, known_at) if is_deal(deal_id) else []
     return stream, head

@@ -24,6 +24,14 @@ class ReadModelsLagging(UseCaseRefused):
         self.position = position
 
 
+class ReplicaLagging(UseCaseRefused):
+    """The read replica did not replay the log to the position a read waits for in time."""
+
+    def __init__(self, position: int) -> None:
+        super().__init__(f"the read replica has not replayed position {position} yet")
+        self.position = position
+
+
 class TooManyExports(UseCaseRefused):
     """As many exports as a process allows are running."""
 

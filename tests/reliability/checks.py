@@ -15,7 +15,7 @@ from tests.reliability.harness import bearer
 from tests.reliability.workload import QUARTER, Key
 
 GROUPS: tuple[GroupBy, ...] = ("rep", "team", "all")
-RETRYABLE = {"database-unavailable", "projection-lagging"}
+RETRYABLE = {"database-unavailable", "projection-lagging", "replica-lagging"}
 _LEAKS = ("select ", "insert ", "traceback", "asyncpg", "sqlalchemy", "psycopg", 'file "')
 
 

@@ -59,6 +59,8 @@ def _system_user() -> str | None:
 class PrivatePostgres:
     """One PostgreSQL server in its own directory, on its own port, that a test controls."""
 
+    settings: tuple[str, ...] = _SETTINGS
+
     def __init__(self, root: Path, name: str = "primary") -> None:
         self.root = root
         self.pgdata = root / name
@@ -96,7 +98,7 @@ class PrivatePostgres:
 
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
-        options = " ".join(f"-c {setting}" for setting in _SETTINGS)
+        options = " ".join(f"-c {setting}" for setting in self.settings)
         options += f" -p {self.port} -k {self.root}"
         self.run(
             "pg_ctl", "-D", str(self.pgdata), "-l", str(self.log), "-o", options, "-w", "start"
@@ -121,7 +123,7 @@ class PrivatePostgres:
 
     def standby(self, name: str = "standby") -> PrivatePostgres:
         """A streaming replica of this (running) server, cloned by `pg_basebackup -R`."""
-        replica = PrivatePostgres(self.root, name)
+        replica = type(self)(self.root, name)
         self.run(
             "pg_basebackup",
             *("-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"),

@@ -1,4 +1,5 @@
-"""Reads served by a real streaming replica (`DATABASE_READ_URL`), each stating its position."""
+"""Reads served by a real streaming replica (`DATABASE_READ_URL`): each states its position,
+those that must reflect every acknowledged event wait for it, and /readyz reports the lag."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ async def test_reads_come_from_the_replica_and_state_their_position(
     settings = make_settings(
         private_pg.url("funnel"),
         DATABASE_READ_URL=standby.url("funnel"),
-        FUNNEL_READ_WAIT_SECONDS=1,
+        FUNNEL_READ_WAIT_SECONDS=2,
         FUNNEL_PROJECTOR_POLL_SECONDS=0.2,
     )
     app = create_app(settings)
@@ -87,21 +88,39 @@ async def test_reads_come_from_the_replica_and_state_their_position(
             await writer.send(next(source))
             new_head = await services.reader.head()
             assert await services.projector.wait_for(new_head, 10)
-            # Then every read answers from the replica and says which position it reflects
+            # Then /readyz reports the replica's lag in positions, WAL bytes and seconds
+            ready = (await _get(http, token, "/readyz")).json()["replica"]
+            assert ready["in_recovery"] is True
+            assert ready["head"] == head
+            assert ready["lag_events"] == new_head - head
+            assert ready["lag_bytes"] > 0
+            assert ready["lag_seconds"] is not None and ready["lag_seconds"] >= 0
+            # And an eventual read answers from the replica and says which position it reflects
             eventual = await _get(http, token, "/v1/scoreboard", consistency="eventual", **QUARTER)
             assert eventual.json()["position"] == head < new_head
-            feed = await _get(http, token, "/v1/events", limit=1000)
-            assert feed.json()["head"] == head
-            assert len(feed.json()["events"]) == head
             deals = await _get(http, token, "/v1/deals", consistency="eventual")
             assert deals.json()["position"] == head
-            first_deal = feed.json()["events"][-1]["subject"]
-            deal = await _get(http, token, f"/v1/deals/{first_deal}")
-            assert deal.json()["position"] == int(deal.headers["x-funnel-position"]) == head
-            # And a read that must reflect everything acknowledged waits, then says 503
+            # And reads that must reflect everything acknowledged wait, then say 503
+            first_deal = (await _get(http, token, "/v1/deals", consistency="eventual")).json()
+            deal_id = first_deal["deals"][0]["deal_id"]
+            for path in ("/v1/events", f"/v1/deals/{deal_id}", f"/v1/deals/{deal_id}/events"):
+                lagging = await _get(http, token, path)
+                assert_retryable_problem(lagging)
+                assert lagging.json()["wanted_position"] == new_head
             assert_retryable_problem(await _get(http, token, "/v1/funnel", as_of="2026-03-31"))
-            # When the replica resumes, the same read waits for it and reflects the new head
+            # When the replica resumes while a deal read waits, that read answers the new head
+            waiting = asyncio.create_task(_get(http, token, f"/v1/deals/{deal_id}"))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()
             await _replay(standby, "resume")
+            deal = await waiting
+            assert deal.status_code == 200, deal.text
+            assert deal.json()["position"] == int(deal.headers["x-funnel-position"]) == new_head
+            feed = await _get(http, token, "/v1/events", limit=1000)
+            assert feed.json()["head"] == new_head
+            ready = (await _get(http, token, "/readyz")).json()["replica"]
+            assert ready["lag_events"] == 0 and ready["head"] == new_head
+            # And a strong scoreboard reflects the new head
             board = await _get(http, token, "/v1/scoreboard", **QUARTER)
             assert board.json()["position"] == new_head
             log = [recorded(e) for e in await read_feed(http, BASE, token)]

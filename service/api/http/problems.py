@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from service.application.errors import (
     PositionBeyondHead,
     ReadModelsLagging,
+    ReplicaLagging,
     TooManyExports,
     UseCaseRefused,
 )
@@ -83,6 +84,15 @@ def refusal_problem(refused: UseCaseRefused) -> Problem:
             "projection-lagging",
             f"{refused}; try again shortly",
             title="Read models are catching up",
+            headers={"Retry-After": "1"},
+            wanted_position=refused.position,
+        )
+    if isinstance(refused, ReplicaLagging):
+        return Problem(
+            503,
+            "replica-lagging",
+            f"{refused}; try again shortly",
+            title="The read replica is catching up",
             headers={"Retry-After": "1"},
             wanted_position=refused.position,
         )

@@ -18,6 +18,7 @@ from service.api.schemas.event_schemas import append_request_body, batch_request
 from service.api.schemas.feed_items import feed_item
 from service.api.security.auth import ReaderKey, WriterKey
 from service.api.security.keyed_route import KeyedRoute
+from service.application.consistent_reads import replica_has_head
 from service.application.services import Services
 from service.events.codec import BodyError, DecodedBody, decode_batch, decode_body
 from service.events.envelope import CloudEvent, EnvelopeError, parse_event
@@ -218,7 +219,10 @@ async def read_feed(
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
-    """Events in position order after `after`; no committed event is ever skipped."""
+    """Events in position order after `after`; no committed event is ever skipped.
+
+    On a read replica, answered once it holds every event acknowledged before the request."""
+    await replica_has_head(services)
     head = await services.read_log.head()
     rows = await services.read_log.feed(after, limit)
     events = [feed_item(row) for row in rows]

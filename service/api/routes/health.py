@@ -18,6 +18,7 @@ from service.api.deps import ServicesDep
 from service.api.security.auth import KeyRequirement, bearer_token
 from service.application.metrics import CONTENT_TYPE, Metrics
 from service.keys.api_keys import Scope
+from service.store.database.replica import replica_lag
 from service.store.projection import checkpoints
 from service.store.projection.read_model_writer import READ_MODELS
 
@@ -45,6 +46,16 @@ class MirrorReadiness(BaseModel):
     warm: bool
 
 
+class ReplicaReadiness(BaseModel):
+    """The read replica (`DATABASE_READ_URL`): how far it is behind the primary."""
+
+    in_recovery: bool
+    head: int
+    lag_events: int
+    lag_bytes: int | None
+    lag_seconds: float | None
+
+
 class Readiness(BaseModel):
     """Whether the service can answer: the database, and the projector's state."""
 
@@ -53,6 +64,7 @@ class Readiness(BaseModel):
     database: str
     projector: ProjectorReadiness | None
     read_mirror: MirrorReadiness | None = None
+    replica: ReplicaReadiness | None = None
 
 
 class ReadinessStatus(BaseModel):
@@ -93,6 +105,10 @@ async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
         head = await services.reader.head()
         async with services.engine.connect() as conn:
             checkpoint = await checkpoints.load(conn, READ_MODELS)
+        # The read routes answer from the replica: one that does not answer is not ready either.
+        lag = None
+        if services.read_engine is not services.engine:
+            lag = await replica_lag(services.engine, services.read_engine)
     except Exception:  # any failure means not ready
         _log.warning("readiness check failed: the database does not answer", exc_info=True)
         body: dict[str, Any] = {"status": "unavailable", "database": "down", "projector": None}
@@ -117,6 +133,14 @@ async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
         "projector": projector,
         "read_mirror": copy,
     }
+    if lag is not None:
+        body["replica"] = {
+            "in_recovery": lag.in_recovery,
+            "head": lag.head,
+            "lag_events": lag.lag_events,
+            "lag_bytes": lag.lag_bytes,
+            "lag_seconds": lag.lag_seconds,
+        }
     return JSONResponse(body, code)
 
 

@@ -30,6 +30,8 @@ from service.waiting import within
 
 PROJECTOR_LOCK = 7_351_002
 COALESCE_SECONDS = 0.25
+GATHER_UNDER_LOAD_SECONDS = 1.0
+"""How long appends that keep arriving are gathered into one round, unless a reader waits."""
 FAR_BEHIND = 20_000
 """Events behind the head from which a round projects a whole window instead of one batch."""
 WINDOW = 200_000
@@ -187,7 +189,11 @@ class Projector:
             while True:
                 self._wake.clear()
                 await _still_connected(session)
-                while await project_once(self._engine, self._batch_size):
+                # More than a batch behind (appends kept arriving while gathering), one window
+                # refolds each touched deal once instead of once per batch.
+                while await project_once(
+                    self._engine, self._batch_size, far_behind=self._batch_size
+                ):
                     await self._notify_progress()
                 await self._notify_progress()
                 await within(self._poll_seconds, self._wake.wait())
@@ -196,11 +202,23 @@ class Projector:
             await listener()
 
     async def _coalesce(self) -> None:
-        """Let a burst of appends gather into one round, unless a reader is waiting."""
+        """Let a burst of appends gather into one round, unless a reader is waiting.
+
+        While appends keep arriving (the log is being written to without pause), the gathering
+        goes on, pause after pause, up to `GATHER_UNDER_LOAD_SECONDS`: under sustained load the
+        projector then runs fewer, larger rounds, each refolding a deal once however many of
+        its events arrived, and leaves the event loop to the requests meanwhile. A reader
+        waiting for a position (`wait_for`) ends the gathering at once.
+        """
         # One round per event would cost a transaction and a deal refold per event, on the
         # same event loop that serves requests; a short pause batches them.
-        if not self._urgent.is_set():
-            await within(COALESCE_SECONDS, self._urgent.wait())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GATHER_UNDER_LOAD_SECONDS
+        while not self._urgent.is_set():
+            self._wake.clear()
+            await within(min(COALESCE_SECONDS, max(deadline - loop.time(), 0)), self._urgent.wait())
+            if not self._wake.is_set() or loop.time() >= deadline:
+                break
         self._urgent.clear()
 
     async def _notify_progress(self) -> None:
