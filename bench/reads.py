@@ -13,7 +13,7 @@ import httpx
 from bench.infra import Process, latencies
 
 
-async def _mirror_loaded(http: httpx.AsyncClient, budget_s: float = 180) -> float:
+async def mirror_loaded(http: httpx.AsyncClient, budget_s: float = 180) -> float:
     """Seconds until the service's in-memory read models are loaded (it starts them at boot)."""
     began = time.perf_counter()
     while time.perf_counter() - began < budget_s:
@@ -42,7 +42,7 @@ async def read_latencies(
     }
     figures: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=server.base, headers=headers, timeout=60) as http:
-        figures["read_mirror_load_s"] = await _mirror_loaded(http)
+        figures["read_mirror_load_s"] = await mirror_loaded(http)
         for name, path in queries.items():
 
             async def call(path: str = path) -> None:
