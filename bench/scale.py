@@ -231,9 +231,19 @@ async def prepared(url: str, where: Path) -> tuple[str, int]:
     state = where / STATE
     if state.exists():
         kept = json.loads(state.read_text())
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            stored = int(await conn.fetchval("SELECT count(*) FROM events"))
+        finally:
+            await conn.close()
+        if stored != kept.get("events", stored):
+            raise SystemExit(
+                f"{where} holds {stored} events, not the {kept['events']} of its last full "
+                "year (a load was stopped halfway): start from an empty directory"
+            )
         return str(kept["token"]), int(kept["years"])
     token = await prepare(url)
-    state.write_text(json.dumps({"token": token, "years": 0}))
+    state.write_text(json.dumps({"token": token, "years": 0, "events": 0}))
     return token, 0
 
 
@@ -266,7 +276,10 @@ async def main(args: argparse.Namespace, where: Path) -> dict[str, Any]:
                 continue
             result["sizes"].append(await measure(url, token, company, history, have, years, args))
             have = years
-            (where / STATE).write_text(json.dumps({"token": token, "years": have}))
+            events = result["sizes"][-1]["events"]
+            (where / STATE).write_text(
+                json.dumps({"token": token, "years": have, "events": events})
+            )
             _write(result, args.quick)
     finally:
         server.stop()
