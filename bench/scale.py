@@ -29,6 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asyncpg
+import httpx
 
 from bench import scale_chart
 from bench.datagen import Company, Delivered, company_years
@@ -206,16 +207,21 @@ async def measure(
     say("  disk", figures["disk"])
     quarter, end, deals = quarter_of(company, years)
     figures["quarter"] = quarter
-    figures["service"] = await service_figures(
-        url,
-        token,
-        quarter=quarter,
-        quarter_end=end,
-        log_end=year_end(company, years),
-        deals=deals,
-        count=args.count,
-        rss_limit_mb=args.rss_limit_mb,
-    )
+    try:
+        figures["service"] = await service_figures(
+            url,
+            token,
+            quarter=quarter,
+            quarter_end=end,
+            log_end=year_end(company, years),
+            deals=deals,
+            count=args.count,
+            rss_limit_mb=args.rss_limit_mb,
+        )
+    except (httpx.HTTPError, RuntimeError) as exc:  # the figures so far still count
+        figures["service"] = {"failed": repr(exc)}
+        say("  service figures failed", repr(exc))
+        return figures
     service = figures["service"]
     for name in ("healthy_s", "warm_s", "rss_start_mb", "rss_warm_mb", "rss_after_reads_mb"):
         say(f"  service {name}", service[name])
