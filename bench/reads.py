@@ -14,10 +14,19 @@ from bench.infra import Process, latencies
 
 
 async def mirror_loaded(http: httpx.AsyncClient, budget_s: float = 180) -> float:
-    """Seconds until the service's in-memory read models are loaded (it starts them at boot)."""
+    """Seconds until the service's in-memory read models are loaded (it starts them at boot).
+
+    A poll that loses its connection is asked again: a keep-alive connection the server closes
+    just as the next poll goes out fails that poll (seen while a large copy was loading), and
+    says nothing about the service.
+    """
     began = time.perf_counter()
     while time.perf_counter() - began < budget_s:
-        mirror = (await http.get("/readyz")).json().get("read_mirror") or {}
+        try:
+            mirror = (await http.get("/readyz")).json().get("read_mirror") or {}
+        except httpx.TransportError:
+            await asyncio.sleep(0.2)
+            continue
         if mirror.get("position") is not None and not mirror.get("loading"):
             break
         await asyncio.sleep(0.2)

@@ -55,9 +55,7 @@ async def test_loaded_years_form_one_chain_the_appender_continues(
     assert [row.event_id for row in rows] == [e["id"] for year in years for _, e in year]
     recorded = [row.recorded_at for row in rows]
     assert recorded == sorted(recorded)
-    assert all(
-        row.recorded_at >= row.occurred_at for row in rows if row.type != "event.retracted"
-    )
+    assert all(row.recorded_at >= row.occurred_at for row in rows if row.type != "event.retracted")
     # And stream versions run on from the first year into the second
     subjects = [{event["subject"] for _, event in year} for year in years]
     deal = min(subject for subject in subjects[0] & subjects[1] if subject.startswith("D-"))
