@@ -3,6 +3,10 @@
 Deals move lead → opportunity → EB commitment → committee → signed (or get lost or
 disqualified) with visits and calls along the way; a few events arrive late, a few are retracted,
 reps belong to teams. Events are CloudEvents dicts ready to POST.
+
+`history` is one year of a 60-rep company (what `bench/run.py` measures); `company_years`
+grows a larger company year by year (`bench/scale.py`: 500 reps over ten years), with each
+event's delivery instant, so that a log of N years is a prefix of the log of N + 1 years.
 """
 
 from __future__ import annotations
@@ -40,10 +44,10 @@ def _event(n: int, kind: str, subject: str, when: datetime, data: dict[str, Any]
 
 
 def _deal_events(
-    rng: random.Random, deal: int, reps: int
+    rng: random.Random, deal: int, reps: int, start: datetime = START, days: int = DAYS
 ) -> list[tuple[str, datetime, dict[str, Any]]]:
     rep = f"R-{rng.randrange(reps):03d}"
-    t = START + timedelta(seconds=rng.randrange(DAYS * 86400 - 60 * 86400))
+    t = start + timedelta(seconds=rng.randrange(days * 86400 - 60 * 86400))
     out: list[tuple[str, datetime, dict[str, Any]]] = []
 
     def step(kind: str, data: dict[str, Any], days: float) -> None:
@@ -144,3 +148,94 @@ def batches(events: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, 
     """The events in consecutive batches of `size`."""
     for start in range(0, len(events), size):
         yield events[start : start + size]
+
+
+@dataclass(frozen=True, slots=True)
+class Company:
+    """A company that keeps its history for years: `deals_per_year` new deals each year.
+
+    The defaults are the scale benchmark's: 500 reps in 50 teams, 100 000 deals (about a
+    million events) a year, the first year starting on 2016-07-01.
+    """
+
+    deals_per_year: int = 100_000
+    reps: int = 500
+    teams: int = 50
+    start: datetime = datetime(2016, 7, 1, tzinfo=UTC)
+
+    def year_start(self, year: int) -> datetime:
+        """The first instant of the company's `year` (0-based)."""
+        return self.start.replace(year=self.start.year + year)
+
+
+Delivered = tuple[datetime, dict[str, Any]]
+"""An event and the instant it reaches the ledger (its time, or later for a late one)."""
+
+
+def _year_events(company: Company, year: int, seed: int) -> list[Delivered]:
+    """The events of the deals opened in `year`, with their delivery instants, unsorted."""
+    rng = random.Random(seed * 1_000_003 + year)
+    begin = company.year_start(year)
+    days = (company.year_start(year + 1) - begin).days
+    out: list[Delivered] = []
+    if year == 0:
+        when = begin - timedelta(days=30)
+        for rep in range(company.reps):
+            event = _event(
+                0,
+                "rep.team_assigned",
+                f"rep:R-{rep:03d}",
+                when,
+                {"team_id": f"T-{rep % company.teams:02d}"},
+            )
+            event["id"] = f"s-rep-{rep}"
+            out.append((when, event))
+    first = year * company.deals_per_year
+    for deal in range(first, first + company.deals_per_year):
+        for number, (kind, when, data) in enumerate(
+            _deal_events(rng, deal, company.reps, begin, days)
+        ):
+            event = _event(0, kind, f"D-{deal:07d}", when, data)
+            event["id"] = f"s-{deal}-{number}"
+            late = timedelta(days=rng.uniform(0, 14)) if rng.random() < 0.02 else timedelta(0)
+            out.append((when + late, event))
+    return out
+
+
+def _retractions(rng: random.Random, delivered: list[Delivered], at: datetime) -> list[Delivered]:
+    """About one event in 500 retracted: visits of the year's first half, retracted at `at`."""
+    half = delivered[: len(delivered) // 2]
+    visits = [event for _, event in half if event["type"] == "visit.completed"]
+    out: list[Delivered] = []
+    for target in rng.sample(visits, min(len(visits), len(delivered) // 500)):
+        retraction = _event(
+            0,
+            "event.retracted",
+            target["subject"],
+            datetime.fromisoformat(target["time"]) + timedelta(days=1),
+            {
+                "event_source": "bench",
+                "event_id": target["id"],
+                "reason": "duplicate entry",
+                "rep_id": target["data"]["rep_id"],
+            },
+        )
+        retraction["id"] = f"r-{target['id']}"
+        out.append((at, retraction))
+    return out
+
+
+def company_years(company: Company, years: int, seed: int = 7) -> Iterator[list[Delivered]]:
+    """The company's events year by year, in delivery order: each list holds what reaches the
+    ledger during one year (deals opened the year before carry on into it), ending with that
+    year's retractions. Only one year's events are held at a time."""
+    carried: list[Delivered] = []
+    for year in range(years):
+        end = company.year_start(year + 1)
+        pending = carried + _year_events(company, year, seed)
+        pending.sort(key=lambda pair: pair[0])
+        cut = next((i for i, (when, _) in enumerate(pending) if when >= end), len(pending))
+        delivered, carried = pending[:cut], pending[cut:]
+        rng = random.Random(seed * 7919 + year)
+        delivered += _retractions(rng, delivered, end - timedelta(hours=1))
+        yield delivered

@@ -13,11 +13,20 @@ import httpx
 from bench.infra import Process, latencies
 
 
-async def _mirror_loaded(http: httpx.AsyncClient, budget_s: float = 180) -> float:
-    """Seconds until the service's in-memory read models are loaded (it starts them at boot)."""
+async def mirror_loaded(http: httpx.AsyncClient, budget_s: float = 180) -> float:
+    """Seconds until the service's in-memory read models are loaded (it starts them at boot).
+
+    A poll that loses its connection is asked again: a keep-alive connection the server closes
+    just as the next poll goes out fails that poll (seen while a large copy was loading), and
+    says nothing about the service.
+    """
     began = time.perf_counter()
     while time.perf_counter() - began < budget_s:
-        mirror = (await http.get("/readyz")).json().get("read_mirror") or {}
+        try:
+            mirror = (await http.get("/readyz")).json().get("read_mirror") or {}
+        except httpx.TransportError:
+            await asyncio.sleep(0.2)
+            continue
         if mirror.get("position") is not None and not mirror.get("loading"):
             break
         await asyncio.sleep(0.2)
@@ -42,7 +51,7 @@ async def read_latencies(
     }
     figures: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=server.base, headers=headers, timeout=60) as http:
-        figures["read_mirror_load_s"] = await _mirror_loaded(http)
+        figures["read_mirror_load_s"] = await mirror_loaded(http)
         for name, path in queries.items():
 
             async def call(path: str = path) -> None:
