@@ -127,7 +127,7 @@ async def test_the_scoreboard_without_bom_is_unchanged(client, tokens, history):
     body = (
         await _get(client, tokens["read"], "/v1/scoreboard", period="2026-Q1", format="csv")
     ).content
-    assert body.startswith(b"row,key,closed_deals,")
+    assert body.startswith(b"row,key,rep_name,closed_deals,")
 
 
 async def test_the_dashboard_links_a_csv_download_that_opens_in_excel(client, tokens, history):

@@ -319,6 +319,7 @@ async def test_scoreboard_as_csv_matches_the_json(client, tokens):
     assert list(lines[0]) == [
         "row",
         "key",
+        "rep_name",
         "closed_deals",
         "committed_deals",
         "opportunities",
@@ -344,6 +345,7 @@ async def test_scoreboard_as_csv_matches_the_json(client, tokens):
         assert line == {
             "row": kind,
             "key": key,
+            "rep_name": "",
             **{
                 name: str(numbers[name])
                 for name in (

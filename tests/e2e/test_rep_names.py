@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,6 +72,17 @@ async def test_rows_by_rep_carry_the_name_at_the_periods_end(client, tokens):
     named = with_profiles(board, profile_history(visible(log, as_of=None, known_at=None)))
     body = await client.get("/v1/scoreboard", params=Q1, headers=bearer(tokens["read"]))
     assert body.json()["rows"] == named.to_json()["rows"]
+    # And the CSV names each rep right after its key, and the totals line not at all
+    text = await client.get(
+        "/v1/scoreboard", params={**Q1, "format": "csv"}, headers=bearer(tokens["read"])
+    )
+    lines = list(csv.DictReader(io.StringIO(text.text)))
+    assert list(lines[0])[:3] == ["row", "key", "rep_name"]
+    assert [(line["row"], line["key"], line["rep_name"]) for line in lines] == [
+        ("row", "R-1", "林怡君 Amy"),
+        ("row", "R-2", ""),
+        ("totals", "", ""),
+    ]
 
 
 async def test_names_are_as_known_at_and_a_retracted_profile_is_gone(client, tokens):

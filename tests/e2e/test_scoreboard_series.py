@@ -217,12 +217,13 @@ async def test_targets_are_those_of_each_sub_period_and_csv_says_the_same(
         assert response.headers["content-type"].startswith("text/csv")
         lines = list(csv.reader(io.StringIO(response.text)))
         header = lines[0]
-        assert header[:4] == ["period_from", "period_to", "row", "key"]
+        assert header[:5] == ["period_from", "period_to", "row", "key", "rep_name"]
         assert "target_client_visits" in header
         # Each sub-period's lines are that sub-period's scoreboard CSV, behind its two ends
         expected: list[list[str]] = []
         for period in body["periods"]:
-            own = list(csv.reader(io.StringIO(scoreboard_csv(period))))
+            board = {**period, "group_by": body["group_by"]}
+            own = list(csv.reader(io.StringIO(scoreboard_csv(board))))
             assert own[0] == header[2:]
             expected += [[period["from"], period["to"], *line] for line in own[1:]]
         assert lines[1:] == expected

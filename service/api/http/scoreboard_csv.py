@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from service.api.http.tabular import BOM, csv_cell
 
@@ -103,6 +103,22 @@ def line_cells(
     ]
 
 
+NAME_COLUMNS: Final = {"rep": "rep_name", "account": "account_name"}
+"""Rows by rep and by account name their key in a column right after it (blank on totals)."""
+
+
+def name_column(group_by: object) -> str | None:
+    """The column naming each row's key for boards grouped by `group_by`, if any."""
+    return NAME_COLUMNS.get(group_by) if isinstance(group_by, str) else None
+
+
+def with_name(cells: list[Any], numbers: Mapping[str, Any], column: str | None) -> list[Any]:
+    """`cells` of one line with the key's name inserted after the key, when boards name keys."""
+    if column is not None:
+        cells.insert(2, numbers.get(column))
+    return cells
+
+
 def scoreboard_csv(board: Mapping[str, Any], *, bom: bool = False) -> str:
     """The scoreboard (in the shape of `GET /v1/scoreboard`) as CSV text, CRLF lines.
 
@@ -110,16 +126,13 @@ def scoreboard_csv(board: Mapping[str, Any], *, bom: bool = False) -> str:
     """
     lines = _lines(board)
     header, currencies, metrics = csv_layout(lines)
-    # Boards by account name each account in a column after its key.
-    named = board.get("group_by") == "account"
-    if named:
-        header.insert(2, "account_name")
+    column = name_column(board.get("group_by"))
+    if column is not None:
+        header.insert(2, column)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([csv_cell(name) for name in header])
     for kind, key, numbers in lines:
         cells = line_cells(kind, key, numbers, currencies, metrics, board.get("working_days"))
-        if named:
-            cells.insert(2, numbers.get("account_name"))
-        writer.writerow([csv_cell(cell) for cell in cells])
+        writer.writerow([csv_cell(cell) for cell in with_name(cells, numbers, column)])
     return (BOM if bom else "") + buffer.getvalue()

@@ -100,7 +100,9 @@ async def get_scoreboard_series(
     headers = {"X-Funnel-Position": str(read.position)}
     if _wants_csv(request, format_):
         return Response(
-            series_csv(boards, bom=bom), media_type="text/csv; charset=utf-8", headers=headers
+            series_csv(boards, group_by=group_by, bom=bom),
+            media_type="text/csv; charset=utf-8",
+            headers=headers,
         )
     body = {
         "from": iso(start),
