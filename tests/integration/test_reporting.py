@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,6 +25,7 @@ from service.events.recorded import RecordedEvent
 from service.projections import compute_scoreboard, deal_state_at, is_deal, visible
 from service.projections.accounts import account_key, key_history, key_mark_at
 from service.projections.facts import flow_fact
+from service.projections.profiles import profile_at, profile_history
 from service.projections.targets import plan
 from service.projections.teams import team_at, team_history
 from service.projections.workdays import MONDAY_TO_FRIDAY, calendar_at
@@ -47,6 +49,7 @@ VIEWS = (
     "deal_state_current",
     "key_accounts",
     "calendar_days",
+    "rep_profiles",
 )
 PROPERTY = settings(
     max_examples=8,
@@ -338,3 +341,62 @@ async def test_deal_state_and_facts_views_equal_the_fold_on_generated_histories(
     finally:
         await engine.dispose()
         await test_server.drop_database(url)
+
+
+PROFILE_TIMES = (
+    "2025-12-01T00:00:00Z",
+    "2026-01-05T09:00:00Z",
+    "2026-01-05T09:00:00+08:00",
+    "2026-01-05T01:00:00Z",
+)
+"""Profile instants: two pairs of them the same instant written in two offsets (ties)."""
+
+
+@st.composite
+def _profiles(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Profiles of three reps at shared instants (ties), some retracted afterwards."""
+    events: list[dict[str, Any]] = []
+    for index in range(draw(st.integers(1, 8))):
+        rep = draw(st.sampled_from(("R-1", "R-2", "R-3")))
+        data: dict[str, Any] = {"name": draw(st.sampled_from(("Amy", "林怡君", "Bo")))}
+        if draw(st.booleans()):
+            data["active"] = draw(st.booleans())
+        if draw(st.booleans()):
+            data["email"] = "amy@example.com"
+        time = draw(st.sampled_from(PROFILE_TIMES))
+        events.append(ce("rep.profile_set", f"rep:{rep}", time, data, id=f"p-{index}"))
+    for index, target in enumerate(list(events)):
+        if draw(st.integers(0, 3)) == 0:
+            rep = target["subject"].removeprefix("rep:")
+            events.append(
+                retraction(target["subject"], rep, "2026-02-01T00:00:00Z", target, id=f"x-{index}")
+            )
+    return events
+
+
+@PROPERTY
+@given(raw=_profiles())
+async def test_rep_profiles_view_equals_the_fold(
+    test_server: databases.TestServer, raw: list[dict[str, Any]]
+) -> None:
+    url = await test_server.create_database()
+    engine = create_engine(url, pool_size=2)
+    try:
+        log = await _store(engine, raw)
+        async for bi in _as_bi_role(engine, url):
+            now = datetime.now(UTC)
+            history = profile_history(visible(log, as_of=None, known_at=None))
+            expected = {
+                rep: (profile.name, profile.active)
+                for rep in history
+                if (profile := profile_at(history, rep, now)) is not None
+            }
+            shown = await bi.fetch("SELECT rep_id, rep_name, active FROM reporting.rep_profiles")
+            assert {r["rep_id"]: (r["rep_name"], r["active"]) for r in shown} == expected
+            columns = await bi.fetch(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'reporting' AND table_name = 'rep_profiles'"
+            )
+            assert "email" not in {c["column_name"] for c in columns}
+    finally:
+        await engine.dispose()
