@@ -33,3 +33,21 @@ def fewer_collections() -> Iterator[None]:
         _active -= 1
         if _active == 0:
             gc.set_threshold(*_saved)
+
+
+@contextmanager
+def paused_collections() -> Iterator[None]:
+    """No cyclic collection for the duration of the block; the collector's state comes back.
+
+    For a step that only builds what it keeps (an import reading, mapping and validating every
+    row before storing any): each collection walks all that was kept so far, in vain, and cost
+    a fifth to a quarter of the step's CPU. Garbage made meanwhile is still freed by reference
+    counting; any cycle is collected once the block ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
