@@ -35,7 +35,7 @@ from service.keys.api_keys import KeyStore, Scope
 from service.runtime import open_database
 from service.settings import Settings
 from service.store.log.appender import EventAppender
-from service.store.projection.gc_tuning import fewer_collections
+from service.store.projection.gc_tuning import paused_collections
 from service.webhooks.config import SalesforceConfig
 
 STAGES = ["Prospecting", "Qualification", "Id. Decision Makers", "Negotiation/Review"]
@@ -209,7 +209,7 @@ async def measure(url: str, rows: int) -> dict[str, Any]:
         generate(folder, rows)
         now = datetime.now(UTC)
         began, began_cpu = time.perf_counter(), time.process_time()
-        with fewer_collections():  # as the command does
+        with paused_collections():  # as the command does
             plan = map_salesforce(folder, ImportRules.salesforce(CONFIG), now)
             checked = validate(plan, now, in_time_order=True)
         mapping_s = time.perf_counter() - began

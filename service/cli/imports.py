@@ -33,7 +33,7 @@ from service.importers.runner import (
 )
 from service.importers.salesforce import map_salesforce
 from service.settings import Settings
-from service.store.projection.gc_tuning import fewer_collections
+from service.store.projection.gc_tuning import paused_collections
 from service.store.queries.imported_history import import_actor
 
 app = typer.Typer(
@@ -103,7 +103,7 @@ def _run(
     summary = Summary(source=source, dry_run=options.dry_run)
     try:
         # Every row is held until validated: few of the objects made are garbage.
-        with fewer_collections():
+        with paused_collections():
             plan, digest = read(now)
             checked = validate(plan, now, in_time_order=in_time_order)
     except InvalidInput as exc:

@@ -321,8 +321,10 @@ def parse_event(
         errors.append(FieldError("/specversion", "'specversion' must be \"1.0\""))
     event_id = _text(raw, "id", errors, 256)
     source = _text(raw, "source", errors, 512)
-    event_type = _text(raw, "type", errors, 128)
-    entry = EVENT_TYPES.get(event_type)
+    given_type = raw.get("type")
+    entry = EVENT_TYPES.get(given_type) if isinstance(given_type, str) else None
+    # A known type is a plain identifier: only an unknown one needs the checks of `_text`.
+    event_type = str(given_type) if entry is not None else _text(raw, "type", errors, 128)
     if event_type and entry is None:
         errors.append(FieldError("/type", f"unknown event type {event_type!r}"))
     subject = _subject(raw, entry.subject_kind if entry else None, errors)

@@ -67,7 +67,7 @@ def validate(plan: Plan, now: datetime, *, in_time_order: bool) -> list[Checked]
         seen[event.key] = item
         checked.append((event.time, draft.rank, index, item))
     if in_time_order:
-        checked.sort(key=lambda entry: entry[:3])
+        checked.sort()  # `index` is unique: the items themselves are never compared
     return [entry[3] for entry in checked]
 
 

@@ -33,3 +33,27 @@ def fewer_collections() -> Iterator[None]:
         _active -= 1
         if _active == 0:
             gc.set_threshold(*_saved)
+
+
+@contextmanager
+def paused_collections() -> Iterator[None]:
+    """No cyclic collection for the duration of the block; the collector's state comes back.
+
+    For a step that only builds what it keeps (an import reading, mapping and validating every
+    row before storing any): each collection walks all that was kept so far, in vain, and cost
+    a fifth to a quarter of the step's CPU. Garbage made meanwhile is still freed by reference
+    counting. What the block made and still holds when it ends is frozen (`gc.freeze`): never
+    walked by the collector again, still freed by reference counting; a cycle made inside the
+    block is not collected. For a command that runs one import and exits (`funnel-ledger
+    import`), not for a long-running server.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        # What the block kept is moved out of the collector's generations: re-enabled with
+        # them young, the next collection would walk them all once more.
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
