@@ -46,10 +46,16 @@ async def open_deal_ids(
 
 
 async def fold_deals(
-    services: Services, ids: Sequence[str], *, as_of: datetime, known_at: datetime
+    services: Services,
+    ids: Sequence[str],
+    *,
+    as_of: datetime,
+    known_at: datetime,
+    contacts: bool = True,
 ) -> list[FoldedDeal]:
     """Each deal of `ids` folded from its events at (`as_of`, `known_at`), in the given order
-    (a deal without a counting event then is left out)."""
+    (a deal without a counting event then is left out); without `contacts`, the last contact
+    is not looked for (None)."""
     streams: dict[str, list[RecordedEvent]] = {deal_id: [] for deal_id in ids}
     for event in await services.read_log.streams(list(streams), known_at) if streams else []:
         streams[event.subject].append(event)
@@ -57,6 +63,6 @@ async def fold_deals(
     for deal_id, stream in streams.items():
         state = deal_state_at(deal_id, stream, as_of=as_of, known_at=known_at)
         if state is not None:
-            contact = last_contact(stream, as_of=as_of, known_at=known_at)
+            contact = last_contact(stream, as_of=as_of, known_at=known_at) if contacts else None
             folded.append(FoldedDeal(state, contact))
     return folded
