@@ -13,9 +13,7 @@ from service.events.recorded import RecordedEvent
 from service.projections.analytics import OPEN_STAGES
 from service.projections.contacts import last_contact
 from service.projections.deal import DealState, deal_state_at
-from service.store.queries.deals import DealFilter, deal_ids
-
-_PAGE = 1000
+from service.store.queries.deals import deals_in_stages
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,26 +28,22 @@ async def open_deal_ids(
     conn: AsyncConnection, *, as_of: datetime, known_at: datetime, owner: str | None = None
 ) -> list[str]:
     """The deals in an open stage at (`as_of`, `known_at`), of `owner` when given."""
-    found: list[str] = []
-    for stage in OPEN_STAGES:
-        after: str | None = None
-        while True:
-            where = DealFilter(stage=stage, owner_rep_id=owner)
-            page = await deal_ids(
-                conn, as_of=as_of, known_at=known_at, where=where, after=after, limit=_PAGE
-            )
-            found.extend(page)
-            if len(page) < _PAGE:
-                break
-            after = page[-1]
-    return found
+    return await deals_in_stages(
+        conn, as_of=as_of, known_at=known_at, stages=OPEN_STAGES, owner_rep_id=owner
+    )
 
 
 async def fold_deals(
-    services: Services, ids: Sequence[str], *, as_of: datetime, known_at: datetime
+    services: Services,
+    ids: Sequence[str],
+    *,
+    as_of: datetime,
+    known_at: datetime,
+    contacts: bool = True,
 ) -> list[FoldedDeal]:
     """Each deal of `ids` folded from its events at (`as_of`, `known_at`), in the given order
-    (a deal without a counting event then is left out)."""
+    (a deal without a counting event then is left out); without `contacts`, the last contact
+    is not looked for (None)."""
     streams: dict[str, list[RecordedEvent]] = {deal_id: [] for deal_id in ids}
     for event in await services.read_log.streams(list(streams), known_at) if streams else []:
         streams[event.subject].append(event)
@@ -57,6 +51,6 @@ async def fold_deals(
     for deal_id, stream in streams.items():
         state = deal_state_at(deal_id, stream, as_of=as_of, known_at=known_at)
         if state is not None:
-            contact = last_contact(stream, as_of=as_of, known_at=known_at)
+            contact = last_contact(stream, as_of=as_of, known_at=known_at) if contacts else None
             folded.append(FoldedDeal(state, contact))
     return folded

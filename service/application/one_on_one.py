@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from service.application.consistent_reads import snapshot
 from service.application.deal_folds import FoldedDeal, fold_deals, open_deal_ids
-from service.application.scoreboards import scoreboard_with_targets
+from service.application.meeting_cache import page_key
+from service.application.scoreboards import recorded_at_position, scoreboard_with_targets
 from service.application.services import Services
 from service.projections.analytics import FUNNEL, Window, time_in_stage
 from service.projections.profiles import profile_at
@@ -102,6 +104,16 @@ async def read_one_on_one(
     async with snapshot(services, replica=True) as snap:
         if not await rep_is_known(snap.conn, rep_id):
             return None
+        newest = await recorded_at_position(snap.conn, snap.position)
+        where = partial(
+            page_key, known_at=known_at, position=snap.position, newest_recorded_at=newest
+        )
+        key = where("one_on_one", rep_id, window)
+        kept: OneOnOne | None = services.meetings.get(key)
+        if kept is not None:
+            return kept
+        usual_key = where("usual", window.usual_start, window.end, as_of)
+        usual: dict[str, dict[str, Any]] | None = services.meetings.get(usual_key)
 
         async def board(start: datetime, end: datetime) -> Scoreboard:
             return await scoreboard_with_targets(
@@ -120,15 +132,18 @@ async def read_one_on_one(
         period = await board(window.start, window.end)
         weeks = [((a, b), rep_row(await board(a, b), rep_id)) for a, b in window.weeks]
         ids = await open_deal_ids(snap.conn, as_of=as_of, known_at=known_at, owner=rep_id)
-        paths = await analytics_query.stage_paths(snap.conn, as_of=as_of, known_at=known_at)
+        if usual is None:
+            # The team's usual stage times, shared by every rep's page of this window.
+            paths = await analytics_query.stage_paths(snap.conn, as_of=as_of, known_at=known_at)
+            usual_window = Window(window.usual_start, window.end, as_of)
+            usual = await asyncio.to_thread(time_in_stage, paths, usual_window)
+            services.meetings.put(usual_key, usual)
         profiles = await profile_history_known_at(snap.conn, known_at)
         position = snap.position
-    usual_window = Window(window.usual_start, window.end, as_of)
-    usual = await asyncio.to_thread(time_in_stage, paths, usual_window)
     folded = await fold_deals(services, ids, as_of=as_of, known_at=known_at)
     deals = sorted((_in_stage(deal, as_of, usual) for deal in folded), key=_order)
     profile = profile_at(profiles, rep_id, just_before(window.end))
-    return OneOnOne(
+    meeting = OneOnOne(
         rep_id=rep_id,
         name=None if profile is None else profile.name,
         row=rep_row(period, rep_id),
@@ -137,3 +152,5 @@ async def read_one_on_one(
         usual=usual,
         position=position,
     )
+    services.meetings.put(key, meeting)
+    return meeting

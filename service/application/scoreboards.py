@@ -27,7 +27,8 @@ from service.store.queries.profiles import profile_history_known_at
 from service.store.queries.teams import team_history_known_at
 
 
-async def _recorded_at(conn: AsyncConnection, position: int) -> datetime | None:
+async def recorded_at_position(conn: AsyncConnection, position: int) -> datetime | None:
+    """The `recorded_at` of the event at `position` (None: no such event)."""
     result = await conn.execute(
         text("SELECT recorded_at FROM events WHERE position = :position"), {"position": position}
     )
@@ -53,7 +54,7 @@ async def scoreboard_with_targets(
 
     With `mirror`, the read models are read from its in-memory copy of this snapshot's.
     """
-    newest = await _recorded_at(conn, position)
+    newest = await recorded_at_position(conn, position)
     key = cache_key(start, end, known_at, group_by, position, newest, complete)
     cached = cache.get(key) if cache is not None else None
     if cached is not None:

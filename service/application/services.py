@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.application.board_cache import BoardCache
 from service.application.exports import ExportGate
 from service.application.log_signal import LogSignal
+from service.application.meeting_cache import MeetingCache
 from service.application.metrics import Metrics
 from service.application.rebuilds import Rebuilds
 from service.keys.api_keys import KeyStore
@@ -38,6 +39,7 @@ class Services:
     rebuilds: Rebuilds = field(default_factory=Rebuilds)
     live: LogSignal = field(default_factory=LogSignal)
     boards: BoardCache = field(default_factory=BoardCache)
+    meetings: MeetingCache = field(default_factory=MeetingCache)
     mirror: ReadMirror = field(default_factory=ReadMirror)
     exports: ExportGate = field(default_factory=ExportGate)
 

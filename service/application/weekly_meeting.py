@@ -11,8 +11,9 @@ from typing import Any, Final
 
 from service.application.consistent_reads import snapshot
 from service.application.deal_folds import fold_deals, open_deal_ids
+from service.application.meeting_cache import page_key
 from service.application.one_on_one import MeetingWindow, Span
-from service.application.scoreboards import scoreboard_with_targets
+from service.application.scoreboards import recorded_at_position, scoreboard_with_targets
 from service.application.services import Services
 from service.projections.analytics import OPEN_STAGES
 from service.projections.profiles import profile_at
@@ -91,10 +92,26 @@ def _lost_in(paths: dict[str, Any], start: datetime, end: datetime) -> dict[str,
 async def read_weekly_meeting(
     services: Services, window: MeetingWindow, *, quarter_start: datetime, group_by: GroupBy
 ) -> WeeklyMeeting:
-    """The weekly meeting's numbers; the week is the last of `window.weeks`, to date."""
+    """The weekly meeting's numbers; the week is the last of `window.weeks`, to date (kept in
+    `services.meetings` by the window and the snapshot's position)."""
     known_at, as_of = window.known_at, window.as_of
     week_start, week_end = window.weeks[-1]
     async with snapshot(services, replica=True) as snap:
+        key = page_key(
+            "weekly",
+            window.start,
+            window.end,
+            as_of,
+            window.weeks,
+            quarter_start,
+            group_by,
+            known_at=known_at,
+            position=snap.position,
+            newest_recorded_at=await recorded_at_position(snap.conn, snap.position),
+        )
+        kept: WeeklyMeeting | None = services.meetings.get(key)
+        if kept is not None:
+            return kept
 
         async def board(start: datetime, end: datetime) -> Scoreboard:
             return await scoreboard_with_targets(
@@ -124,7 +141,7 @@ async def read_weekly_meeting(
         )
         profiles = await profile_history_known_at(snap.conn, known_at)
         position = snap.position
-    folded = await fold_deals(services, open_ids, as_of=as_of, known_at=known_at)
+    folded = await fold_deals(services, open_ids, as_of=as_of, known_at=known_at, contacts=False)
     pipeline = _pipeline([(d.state.stage or "", d.state.amount, d.state.currency) for d in folded])
     happened = [(_KIND_MOVES[fact.kind], fact.deal_id, fact.occurred_at) for fact in facts]
     happened += [("lost", deal, at) for deal, at in _lost_in(paths, week_start, week_end).items()]
@@ -153,4 +170,6 @@ async def read_weekly_meeting(
                 currency=state.currency,
             )
         )
-    return WeeklyMeeting(weeks, quarter, pipeline, moves, position)
+    meeting = WeeklyMeeting(weeks, quarter, pipeline, moves, position)
+    services.meetings.put(key, meeting)
+    return meeting

@@ -98,3 +98,32 @@ async def test_the_weekly_meeting_equals_the_pure_folds(
             assert moves == expected_moves(log, start, end, known_at)
             pipeline = {stage.stage: (stage.deals, stage.value) for stage in meeting.pipeline}
             assert pipeline == expected_pipeline(log, as_of, known_at)
+
+
+@PROPERTY
+@given(delivery=deliveries(max_events=16), data=st.data())
+async def test_the_weekly_meeting_kept_between_batches_is_never_stale(
+    test_server: databases.TestServer, delivery: Delivery, data: st.DataObject
+) -> None:
+    # Given one window of the weekly meeting, read now, before any event and after each batch
+    start, end = data.draw(st.sampled_from(PERIODS), label="period")
+    as_of = just_before(end)
+    async with live_service(test_server) as service:
+        for batch in [(), *delivery]:
+            if batch:
+                await service.post(list(batch))
+            log = await service.log()
+            window = MeetingWindow(start, end, as_of, datetime.now(UTC), ((start, end),), start)
+            # When it is read twice (the second time from what the service keeps)
+            first, again = [
+                await read_weekly_meeting(
+                    service.services, window, quarter_start=start, group_by="rep"
+                )
+                for _ in range(2)
+            ]
+            # Then both equal the pure folds of the log as it stands after the batch
+            for meeting in (first, again):
+                moves = {(move.move, move.deal_id) for move in meeting.moves}
+                assert moves == expected_moves(log, start, end, window.known_at)
+                pipeline = {stage.stage: (stage.deals, stage.value) for stage in meeting.pipeline}
+                assert pipeline == expected_pipeline(log, as_of, window.known_at)

@@ -62,3 +62,31 @@ async def deal_ids(
         },
     )
     return [row.deal_id for row in result]
+
+
+async def deals_in_stages(
+    conn: AsyncConnection,
+    *,
+    as_of: datetime,
+    known_at: datetime,
+    stages: Sequence[str],
+    owner_rep_id: str | None = None,
+    tables: Tables = LIVE,
+) -> list[str]:
+    """Every deal in one of `stages` at that instant (of `owner_rep_id` when given), in id
+    order, read in one statement (not page by page)."""
+    owner = "" if owner_rep_id is None else " AND owner_rep_id = :owner"
+    result = await conn.execute(
+        text(
+            f"SELECT deal_id FROM {tables.segments} WHERE valid_from <= :t AND valid_to > :t "
+            "AND known_from <= :k AND known_to > :k "
+            f"AND stage = ANY(CAST(:stages AS text[])){owner} ORDER BY deal_id"
+        ),
+        {
+            "t": as_of,
+            "k": known_at,
+            "stages": [str(stage) for stage in stages],
+            "owner": owner_rep_id,
+        },
+    )
+    return [row.deal_id for row in result]
