@@ -196,7 +196,7 @@ async def _imported_after(
 ) -> datetime | None:
     """`imported_after` in `snap`, asked only when some event was recorded after `known_at`
     (never for a view as known now)."""
-    newest = await _recorded_at(snap.conn, snap.position)
+    newest = await recorded_at_position(snap.conn, snap.position)
     if newest is None or newest <= known_at:
         return None
     return await imported_after(snap.conn, start=start, end=end, known_at=known_at)
