@@ -28,6 +28,7 @@ OPERATION_IDS = {
     ("GET", "/v1/funnel"): "getFunnel",
     ("GET", "/v1/accounts"): "getAccounts",
     ("GET", "/v1/accounts/{key}"): "getAccount",
+    ("GET", "/v1/calendar"): "getCalendar",
     ("GET", "/v1/admin/projection"): "getProjectionStatus",
     ("POST", "/v1/admin/rebuild"): "startRebuild",
     ("GET", "/v1/audit/verify"): "verifyChain",
