@@ -96,8 +96,8 @@ class Process:
             self.popen.kill()
 
 
-def start_process(args: list[str], env: dict[str, str], port: int) -> Process:
-    """Start a uvicorn-served app and wait until it answers /healthz."""
+def start_process(args: list[str], env: dict[str, str], port: int, wait_s: float = 60) -> Process:
+    """Start a uvicorn-served app and wait (up to `wait_s`) until it answers /healthz."""
     popen = subprocess.Popen(
         args,
         env={**os.environ, **env},
@@ -106,7 +106,7 @@ def start_process(args: list[str], env: dict[str, str], port: int) -> Process:
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:

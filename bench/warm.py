@@ -48,6 +48,7 @@ from bench.infra import (
     embedded_server,
     free_port,
     percentile,
+    start_process,
 )
 from bench.profile_reads import known_past, load, say
 from bench.single import load as single_load
@@ -78,23 +79,7 @@ def start(database_url: str, *, workers: int = 1, **env: str) -> tuple[Process, 
 def _started(args: list[str], env: dict[str, str], port: int) -> Process:
     """Start the service and wait (up to ten minutes: a start-up may load a million rows into
     memory on a busy machine) until it answers /healthz."""
-    popen = subprocess.Popen(
-        args,
-        env={**os.environ, **env},
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return Process(popen, base)
-        except httpx.TransportError:
-            time.sleep(0.1)
-    popen.kill()
-    raise RuntimeError("the service did not start")
+    return start_process(args, env, port, wait_s=600)
 
 
 async def first_requests(base: str, token: str, past: datetime, count: int) -> dict[str, Any]:
