@@ -29,24 +29,10 @@ from service.events.envelope import parse_event
 from service.events.instants import utc_iso_json
 from service.store.chain.hashing import GENESIS, LinkTemplate, link_hash
 from service.store.log.append_plan import prepare
+from service.store.log.appender import EVENT_COLUMNS
 
 CHUNK = 10_000
 METADATA = {"actor": "bench"}
-_COLUMNS = (
-    "position",
-    "subject",
-    "stream_version",
-    "source",
-    "event_id",
-    "type",
-    "schema_version",
-    "occurred_at",
-    "recorded_at",
-    "data",
-    "metadata",
-    "fingerprint",
-    "hash",
-)
 
 Ready = tuple[str, str, str, str, int, datetime, str, str, bytes, bytes, bytes, bytes]
 """subject, source, id, type, schema version, time, data, metadata, fingerprint, and the link
@@ -131,7 +117,7 @@ async def append_year(conn: asyncpg.Connection, delivered: list[Delivered]) -> f
                 pending.append(pool.submit(ready, [event for _, event in following]))
             rows = _chain(at, versions, chunk, prepared)
             async with conn.transaction():
-                await conn.copy_records_to_table("events", records=rows, columns=_COLUMNS)
+                await conn.copy_records_to_table("events", records=rows, columns=EVENT_COLUMNS)
     return time.perf_counter() - began
 
 

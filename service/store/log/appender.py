@@ -79,7 +79,7 @@ LEFT JOIN LATERAL (SELECT position, hash, recorded_at FROM events
 """
 # The rows go in by binary COPY: half the driver's work of an INSERT over eleven arrays, and
 # less of the server's. The notification goes with the COMMIT (delivered when it commits).
-_COLUMNS = (
+EVENT_COLUMNS = (
     "position",
     "subject",
     "stream_version",
@@ -255,5 +255,5 @@ async def _copy_rows(driver: asyncpg.Connection, view: LogView) -> None:
             )
             for row in view.rows
         ],
-        columns=_COLUMNS,
+        columns=EVENT_COLUMNS,
     )
