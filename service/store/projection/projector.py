@@ -15,14 +15,18 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from service.events.recorded import RecordedEvent
 from service.store.log.appender import NOTIFY_CHANNEL
 from service.store.log.event_rows import FOLD_COLUMNS, Batch, fetch_batch
 from service.store.projection import checkpoints
 from service.store.projection.gc_tuning import fewer_collections
+from service.store.projection.history_cache import HistoryCache
 from service.store.projection.read_model_writer import (
     READ_MODELS,
     apply_batch,
+    fold_new_events,
     insert_flow_rows,
+    new_deal_events,
     refold_deals,
     touched_deals,
 )
@@ -36,6 +40,8 @@ FAR_BEHIND = 20_000
 """Events behind the head from which a round projects a whole window instead of one batch."""
 WINDOW = 200_000
 """The most events one far-behind round projects (in one transaction)."""
+KEPT_HISTORIES = 50_000
+"""How many deals' histories the running projector keeps between rounds (about 2 kB each)."""
 _log = logging.getLogger(__name__)
 _FEED = f"SELECT {FOLD_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
 _RANGE = (
@@ -52,12 +58,14 @@ async def project_once(
     *,
     far_behind: int = FAR_BEHIND,
     window: int = WINDOW,
+    histories: HistoryCache | None = None,
 ) -> int:
     """Project one batch after the checkpoint; return how many events it held.
 
     More than `far_behind` events behind the head, the round takes a window of up to `window`
     events instead: each deal it touches is refolded once for the whole window rather than once
-    per batch, which is what makes catching up from far behind fast.
+    per batch, which is what makes catching up from far behind fast. With `histories` (the
+    running projector's), a deal whose history is kept folds only its new events.
     """
     async with engine.begin() as conn:
         checkpoint = await checkpoints.load(conn, name, lock=True)
@@ -65,44 +73,69 @@ async def project_once(
         batch = await fetch_batch(conn, _FEED, after, batch_size)
         if not batch.read:
             return 0
-        if batch.read == batch_size:
-            head = int((await conn.execute(_HEAD)).scalar_one())
-            if head - after > max(far_behind, batch_size):
-                end = min(head, after + max(window, batch_size))
-                with fewer_collections():
-                    count = await _project_window(conn, batch, end, batch_size)
-                await checkpoints.advance(conn, name, end)
-                return count
-        # An event out of range is read but not in `batch.events`: the checkpoint passes it.
-        await apply_batch(conn, batch.events)
-        await checkpoints.advance(conn, name, batch.last_position)
-        return batch.read
+        if histories is not None:
+            histories.begin(after)
+        head = int((await conn.execute(_HEAD)).scalar_one()) if batch.read == batch_size else 0
+        if head - after > max(far_behind, batch_size):
+            end = min(head, after + max(window, batch_size))
+            with fewer_collections():
+                count = await _project_window(conn, batch, end, batch_size, histories)
+        else:
+            # An event out of range is read but not in `batch.events`: the checkpoint passes it.
+            end, count = batch.last_position, batch.read
+            if histories is None:
+                await apply_batch(conn, batch.events)
+            else:
+                await insert_flow_rows(conn, batch.events)
+                await fold_new_events(conn, new_deal_events(batch.events), end, histories)
+        await checkpoints.advance(conn, name, end)
+    if histories is not None:
+        histories.committed(end)
+    return count
 
 
-async def _project_window(conn: AsyncConnection, first: Batch, end: int, batch_size: int) -> int:
+async def _project_window(
+    conn: AsyncConnection, first: Batch, end: int, batch_size: int, histories: HistoryCache | None
+) -> int:
     """Project every event up to `end`, starting with the batch `first` already read.
 
     The per-event rows go in batch by batch; then the deals touched anywhere in the window get
-    their segments recomputed once, from their streams up to `end`.
+    their segments recomputed once, from their streams up to `end` (or from their kept
+    histories and the window's events).
     """
     deals: set[str] = set()
+    new_events: dict[str, list[RecordedEvent]] = {}
     count = 0
     batch = first
     while batch.read:
         await insert_flow_rows(conn, batch.events)
-        deals |= touched_deals(batch.events)
+        if histories is None:
+            deals |= touched_deals(batch.events)
+        else:
+            for deal, events in new_deal_events(batch.events).items():
+                new_events.setdefault(deal, []).extend(events)
         count += batch.read
         batch = await fetch_batch(conn, _RANGE, batch.last_position, end, batch_size)
-    await refold_deals(conn, deals, end)
+    if histories is None:
+        await refold_deals(conn, deals, end)
+    else:
+        await fold_new_events(conn, new_events, end, histories)
     return count
 
 
 async def catch_up(
-    engine: AsyncEngine, batch_size: int, *, far_behind: int = FAR_BEHIND, window: int = WINDOW
+    engine: AsyncEngine,
+    batch_size: int,
+    *,
+    far_behind: int = FAR_BEHIND,
+    window: int = WINDOW,
+    histories: HistoryCache | None = None,
 ) -> int:
     """Project until the read models reach the head of the log; return the events projected."""
     total = 0
-    while count := await project_once(engine, batch_size, far_behind=far_behind, window=window):
+    while count := await project_once(
+        engine, batch_size, far_behind=far_behind, window=window, histories=histories
+    ):
         total += count
     return total
 
@@ -118,6 +151,7 @@ class Projector:
         self._progress = asyncio.Condition()
         self._urgent = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._histories = HistoryCache(KEPT_HISTORIES)
         self.is_leader = False
 
     def wake(self, _position: int | None = None) -> None:
@@ -176,6 +210,7 @@ class Projector:
                 await asyncio.sleep(self._poll_seconds)
             finally:
                 self.is_leader = False
+                self._histories.clear()  # another leader may project meanwhile
 
     async def _lead(self, session: AsyncConnection) -> None:
         """Become the leader (or wait to), then project whenever woken or polled."""
@@ -192,7 +227,10 @@ class Projector:
                 # More than a batch behind (appends kept arriving while gathering), one window
                 # refolds each touched deal once instead of once per batch.
                 while await project_once(
-                    self._engine, self._batch_size, far_behind=self._batch_size
+                    self._engine,
+                    self._batch_size,
+                    far_behind=self._batch_size,
+                    histories=self._histories,
                 ):
                     await self._notify_progress()
                 await self._notify_progress()

@@ -7,7 +7,7 @@ the transaction time it stopped counting. A deal's segments are a pure function 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,12 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.events.recorded import RecordedEvent
 from service.events.vocabulary import REP_SUBJECT_PREFIX, RETRACTION, TEAM_ASSIGNMENT
-from service.projections.bitemporal import KnownSegment, deal_history
+from service.projections.bitemporal import DealHistory, KnownSegment, deal_history
 from service.projections.deal import is_deal
 from service.projections.facts import flow_fact
 from service.projections.rule_text import sql_list
 from service.projections.rules import RULES
 from service.store.log.event_rows import FOLD_COLUMNS, driver, fetch_events, streams_of
+from service.store.projection.history_cache import HistoryCache
 from service.store.projection.plan_writer import insert_plan_events
 from service.store.projection.segment_rows import SEGMENT_COLUMNS, segment_records
 
@@ -86,6 +87,55 @@ async def refold_deals(
         events = await fetch_events(conn, _STREAMS, part, up_to)
         histories = {deal: deal_history(stream) for deal, stream in streams_of(events)}
         await replace_segments(conn, histories, tables)
+
+
+def new_deal_events(events: Iterable[RecordedEvent]) -> dict[str, list[RecordedEvent]]:
+    """The events of `events` that belong to deal streams, by deal, in position order."""
+    by_deal: dict[str, list[RecordedEvent]] = {}
+    for event in events:
+        subject = event.subject
+        if subject in by_deal:
+            by_deal[subject].append(event)
+        elif is_deal(subject):
+            by_deal[subject] = [event]
+    return by_deal
+
+
+async def fold_new_events(
+    conn: AsyncConnection,
+    new_events: Mapping[str, Sequence[RecordedEvent]],
+    up_to: int,
+    cache: HistoryCache,
+    *,
+    group: int = DEAL_GROUP,
+) -> None:
+    """`refold_deals` for the live read models, resuming the histories `cache` keeps.
+
+    `new_events` are every event of each deal after the position the cache is at, up to
+    `up_to`; a deal the cache holds takes in only those, any other (or one whose new events
+    need its earlier ones) is read from the log and folded whole, and kept.
+    """
+    histories: dict[str, list[KnownSegment]] = {}
+    missing: list[str] = []
+    for deal, events in new_events.items():
+        history = cache.take(deal)
+        if history is None or not history.extend(events):
+            missing.append(deal)
+            continue
+        cache.keep(deal, history)
+        histories[deal] = history.segments()
+    await replace_segments(conn, histories)
+    missing.sort()
+    for start in range(0, len(missing), group):
+        part = missing[start : start + group]
+        events = await fetch_events(conn, _STREAMS, part, up_to)
+        read: dict[str, list[KnownSegment]] = {}
+        for deal, stream in streams_of(events):
+            history = DealHistory()
+            history.extend(stream)
+            cache.keep(deal, history)
+            read[deal] = history.segments()
+        await replace_segments(conn, read)
 
 
 async def insert_flow_rows(
@@ -216,6 +266,8 @@ async def replace_segments(
     delete_first: bool = True,
 ) -> None:
     """Make the stored segments of these deals exactly `histories`."""
+    if not histories:
+        return
     connection = await driver(conn)
     if delete_first:
         await connection.execute(
