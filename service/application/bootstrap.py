@@ -18,8 +18,9 @@ from service.keys.api_keys import KeyStore
 from service.runtime import open_database, open_read_engine
 from service.settings import Settings
 from service.store.log.reader import EventReader
+from service.store.log.recent import RecentEvents
 from service.store.mirror.read_mirror import ReadMirror
-from service.store.projection.projector import Projector
+from service.store.projection.projector import RECENT_EVENTS, Projector
 from service.waiting import within
 from service.webhooks.config import WebhookConfig, load_webhook_config
 from service.webhooks.inbox import WebhookInbox
@@ -46,10 +47,12 @@ async def bootstrap(
     )
     metrics = metrics if metrics is not None else Metrics()
     async with open_database(settings) as engine, open_read_engine(settings, engine) as reads:
+        recent = RecentEvents(RECENT_EVENTS)
         projector = Projector(
             engine,
             batch_size=settings.projector_batch_size,
             poll_seconds=settings.projector_poll_seconds,
+            recent=recent,
         )
         live = LogSignal()
 
@@ -61,7 +64,7 @@ async def bootstrap(
             settings=settings,
             engine=engine,
             read_engine=reads,
-            appender=MeteredAppender(engine, metrics, on_append=on_append),
+            appender=MeteredAppender(engine, metrics, on_append=on_append, recent=recent),
             reader=EventReader(engine),
             keys=KeyStore(engine),
             projector=projector,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
+import orjson
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -9,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.datagen import Shape, batches, history
 from service.events.envelope import parse_event
 from service.store.log.appender import EventAppender
+from service.store.log.event_rows import fetch_batch
+from service.store.log.recent import RecentEvents
 from service.store.projection.history_cache import HistoryCache
-from service.store.projection.projector import catch_up
+from service.store.projection.projector import _FEED, catch_up
 from service.store.projection.read_model_writer import LIVE, READ_MODELS
 from tests.integration.test_rebuild import table_rows
 
@@ -66,3 +71,75 @@ async def test_rounds_resuming_kept_histories_write_what_refolding_writes(
         # Then every read-model table holds exactly the rows of refolding each deal's stream
         assert await table_rows(engine) == refolded
     assert 0 < len(everything) <= 150
+
+
+def with_offsets(raw_events: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Every third event's `time` written at +08:00, the same instant."""
+    shifted = []
+    for index, raw in enumerate(raw_events):
+        event = raw
+        if index % 3 == 0:
+            instant = datetime.fromisoformat(str(raw["time"]))
+            event = {**raw, "time": instant.astimezone(timezone(timedelta(hours=8))).isoformat()}
+        shifted.append(event)
+    return shifted
+
+
+async def test_events_handed_over_are_the_events_read_back(engine: AsyncEngine) -> None:
+    # Given an appender that hands what it commits to a projector's `RecentEvents`
+    recent = RecentEvents(10**6)
+    recent.wanted = True
+    appender = EventAppender(engine, recent=recent)
+    events = with_offsets(history(Shape(deals=40, reps=4, teams=2), seed=3))
+    for batch in batches(events, 33):
+        await appender.append([parse_event(raw) for raw in batch])
+    # When the log is read back as the projector reads it
+    async with engine.connect() as conn:
+        read = await fetch_batch(conn, _FEED, 0, 10**6)
+    handed = recent.batch(0, 10**6)
+    # Then the handed-over events are those, field for field, data to the JSON type
+    assert handed is not None
+    assert (
+        (handed.read, handed.last_position)
+        == (read.read, read.last_position)
+        == (
+            len(events),
+            len(events),
+        )
+    )
+    assert handed.events == read.events
+    assert [orjson.dumps(e.data, option=orjson.OPT_SORT_KEYS) for e in handed.events] == [
+        orjson.dumps(e.data, option=orjson.OPT_SORT_KEYS) for e in read.events
+    ]
+    assert all(e.occurred_at.tzinfo is UTC for e in handed.events)
+
+
+@pytest.mark.parametrize("bound", [10**6, 150], ids=["all-handed", "newest-150-handed"])
+async def test_rounds_on_handed_over_events_write_what_reading_the_log_writes(
+    engine: AsyncEngine, bound: int
+) -> None:
+    # Given a history appended in batches, what is committed handed to a `RecentEvents`
+    recent = RecentEvents(bound)
+    recent.wanted = True
+    appender = EventAppender(engine, recent=recent)
+    events = with_offsets(history(Shape(deals=120, reps=6, teams=3), seed=13))
+    for batch in batches(events, 89):
+        await appender.append([parse_event(raw) for raw in batch])
+    assert len(recent) == min(bound, len(events))
+    assert await catch_up(engine, batch_size=50, far_behind=10**9) == len(events)
+    from_log = await table_rows(engine)
+    assert from_log["rm_deal_segments"], "the history must produce segments"
+    # When it is projected again from empty, taking what it can from the handed events
+    await forget_read_models(engine)
+    projected = await catch_up(
+        engine,
+        batch_size=37,
+        far_behind=200,
+        window=150,
+        histories=HistoryCache(10**9),
+        recent=recent,
+    )
+    # Then the handed events were taken (and let go), and the read models are the same
+    assert projected == len(events)
+    assert len(recent) <= 37
+    assert await table_rows(engine) == from_log

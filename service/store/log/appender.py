@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ from service.store.log.append_plan import (
     prepare,
     retraction_target,
 )
+from service.store.log.recent import RecentEvents
 
 __all__ = ["APPEND_LOCK", "NOTIFY_CHANNEL", "AppendResult", "EventAppender"]
 
@@ -48,6 +50,7 @@ grouped together would be answered together, and their clients would then send a
 validated together while the log sits idle, instead of one batch being validated while
 another is written."""
 PREPARE_SLICE = 250
+_log = logging.getLogger(__name__)
 
 # One round trip opens the transaction and takes the lock (simple query protocol); the view
 # is read by the next statement, whose snapshot is therefore taken after the lock is held.
@@ -107,9 +110,15 @@ class _Request:
 class EventAppender:
     """Appends batches of validated events to the log, grouping concurrent requests."""
 
-    def __init__(self, engine: AsyncEngine, on_append: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        on_append: Callable[[int], None] | None = None,
+        recent: RecentEvents | None = None,
+    ) -> None:
         self._engine = engine
         self._on_append = on_append
+        self._recent = recent
         self._queue: list[_Request] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -172,6 +181,7 @@ class EventAppender:
             await _copy_rows(driver, view)
             # `position` is an int: nothing to quote.
             await driver.execute(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '{view.position}'); COMMIT")
+            self._hand_over(view)
         else:
             await driver.execute("COMMIT")
         for request, outcome in zip(group, outcomes, strict=True):
@@ -180,6 +190,16 @@ class EventAppender:
             else:
                 request.done.set_result(outcome)
         return view.position if view.rows else 0
+
+    def _hand_over(self, view: LogView) -> None:
+        """Give the committed rows to this process's projector (`RecentEvents`)."""
+        if self._recent is None:
+            return
+        try:
+            self._recent.appended(view.rows, view.recorded_at)
+        except Exception:  # committed already: the projector reads them from the log instead
+            self._recent.clear()
+            _log.exception("handing appended events to the projector failed")
 
 
 def _fail(group: list[_Request], error: BaseException) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from service.events.recorded import RecordedEvent
 from service.store.log.appender import NOTIFY_CHANNEL
 from service.store.log.event_rows import FOLD_COLUMNS, Batch, fetch_batch
+from service.store.log.recent import RecentEvents
 from service.store.projection import checkpoints
 from service.store.projection.gc_tuning import fewer_collections
 from service.store.projection.history_cache import HistoryCache
@@ -42,6 +43,8 @@ WINDOW = 200_000
 """The most events one far-behind round projects (in one transaction)."""
 KEPT_HISTORIES = 50_000
 """How many deals' histories the running projector keeps between rounds (about 2 kB each)."""
+RECENT_EVENTS = 50_000
+"""How many of this process's newest appends it hands to its projector (about 0.5 kB each)."""
 _log = logging.getLogger(__name__)
 _FEED = f"SELECT {FOLD_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
 _RANGE = (
@@ -59,18 +62,20 @@ async def project_once(
     far_behind: int = FAR_BEHIND,
     window: int = WINDOW,
     histories: HistoryCache | None = None,
+    recent: RecentEvents | None = None,
 ) -> int:
     """Project one batch after the checkpoint; return how many events it held.
 
     More than `far_behind` events behind the head, the round takes a window of up to `window`
     events instead: each deal it touches is refolded once for the whole window rather than once
     per batch, which is what makes catching up from far behind fast. With `histories` (the
-    running projector's), a deal whose history is kept folds only its new events.
+    running projector's), a deal whose history is kept folds only its new events; with
+    `recent`, events this process appended are taken from it instead of read back.
     """
     async with engine.begin() as conn:
         checkpoint = await checkpoints.load(conn, name, lock=True)
         after = checkpoint.position
-        batch = await fetch_batch(conn, _FEED, after, batch_size)
+        batch = await _read(conn, recent, after, batch_size)
         if not batch.read:
             return 0
         if histories is not None:
@@ -79,7 +84,7 @@ async def project_once(
         if head - after > max(far_behind, batch_size):
             end = min(head, after + max(window, batch_size))
             with fewer_collections():
-                count = await _project_window(conn, batch, end, batch_size, histories)
+                count = await _project_window(conn, batch, end, batch_size, histories, recent)
         else:
             # An event out of range is read but not in `batch.events`: the checkpoint passes it.
             end, count = batch.last_position, batch.read
@@ -94,8 +99,29 @@ async def project_once(
     return count
 
 
+async def _read(
+    conn: AsyncConnection,
+    recent: RecentEvents | None,
+    after: int,
+    limit: int,
+    through: int | None = None,
+) -> Batch:
+    """The events after `after` (at most `limit`, none past `through`): handed over, or read."""
+    batch = None if recent is None else recent.batch(after, limit, through)
+    if batch is not None:
+        return batch
+    if through is None:
+        return await fetch_batch(conn, _FEED, after, limit)
+    return await fetch_batch(conn, _RANGE, after, through, limit)
+
+
 async def _project_window(
-    conn: AsyncConnection, first: Batch, end: int, batch_size: int, histories: HistoryCache | None
+    conn: AsyncConnection,
+    first: Batch,
+    end: int,
+    batch_size: int,
+    histories: HistoryCache | None,
+    recent: RecentEvents | None,
 ) -> int:
     """Project every event up to `end`, starting with the batch `first` already read.
 
@@ -115,7 +141,7 @@ async def _project_window(
             for deal, events in new_deal_events(batch.events).items():
                 new_events.setdefault(deal, []).extend(events)
         count += batch.read
-        batch = await fetch_batch(conn, _RANGE, batch.last_position, end, batch_size)
+        batch = await _read(conn, recent, batch.last_position, batch_size, end)
     if histories is None:
         await refold_deals(conn, deals, end)
     else:
@@ -130,11 +156,12 @@ async def catch_up(
     far_behind: int = FAR_BEHIND,
     window: int = WINDOW,
     histories: HistoryCache | None = None,
+    recent: RecentEvents | None = None,
 ) -> int:
     """Project until the read models reach the head of the log; return the events projected."""
     total = 0
     while count := await project_once(
-        engine, batch_size, far_behind=far_behind, window=window, histories=histories
+        engine, batch_size, far_behind=far_behind, window=window, histories=histories, recent=recent
     ):
         total += count
     return total
@@ -143,8 +170,16 @@ async def catch_up(
 class Projector:
     """Keeps the read models up to date while the service runs."""
 
-    def __init__(self, engine: AsyncEngine, *, batch_size: int, poll_seconds: float) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        batch_size: int,
+        poll_seconds: float,
+        recent: RecentEvents | None = None,
+    ) -> None:
         self._engine = engine
+        self._recent = recent
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
@@ -211,6 +246,9 @@ class Projector:
             finally:
                 self.is_leader = False
                 self._histories.clear()  # another leader may project meanwhile
+                if self._recent is not None:
+                    self._recent.wanted = False
+                    self._recent.clear()
 
     async def _lead(self, session: AsyncConnection) -> None:
         """Become the leader (or wait to), then project whenever woken or polled."""
@@ -218,6 +256,8 @@ class Projector:
         while not await _try_lock(session):  # noqa: ASYNC110
             await asyncio.sleep(self._poll_seconds)
         self.is_leader = True
+        if self._recent is not None:
+            self._recent.wanted = True
         await session.commit()
         listener = await self._listen(session)
         try:
@@ -231,6 +271,7 @@ class Projector:
                     self._batch_size,
                     far_behind=self._batch_size,
                     histories=self._histories,
+                    recent=self._recent,
                 ):
                     await self._notify_progress()
                 await self._notify_progress()
