@@ -9,14 +9,18 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bench.datagen import Shape, batches, history
 from service.events.envelope import parse_event
 from service.store.database.engines import create_engine
 from service.store.log.appender import EventAppender
+from service.store.mirror import columns as columns_module
 from service.store.mirror import reads as mirrored_reads
+from service.store.mirror.columns import Columns
 from service.store.mirror.read_mirror import ReadMirror
+from service.store.mirror.read_mirror import _loaded as loaded_columns
 from service.store.projection import checkpoints
 from service.store.projection.projector import catch_up
-from service.store.projection.read_model_writer import READ_MODELS, Tables
+from service.store.projection.read_model_writer import LIVE, READ_MODELS, Tables
 from service.store.projection.rebuild import rebuild
 from service.store.queries import scoreboard as scoreboard_query
 from service.store.queries.teams import team_history_known_at
@@ -170,3 +174,56 @@ async def test_a_rebuild_preloads_the_copy_so_no_read_falls_back_to_sql(
         ours, sql = await _both(conn, mirror)
     assert ours == sql
     await mirror.close()
+
+
+def _rows(columns: Columns) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Every row of both tables, codes turned back into ids, in one order."""
+    facts, segments = columns.facts, columns.segments
+    fact_rows = [
+        (
+            *(getattr(facts, name)[i].item() for name in ("position", "kind", "occurred")),
+            *(getattr(facts, name)[i].item() for name in ("recorded", "retracted", "visit")),
+            *(getattr(facts, name)[i].item() for name in ("measure", "units", "exponent")),
+            bool(facts.repeats_for_rep[i]),
+            bool(facts.repeats_for_deal[i]),
+            columns.deals.name(int(facts.deal[i])),
+            columns.reps.name(int(facts.rep[i])),
+            str(facts.amount[i]),
+            facts.currency[i],
+            facts.currency_number[i].item(),
+        )
+        for i in range(len(facts.position))
+    ]
+    segment_rows = [
+        (
+            columns.deals.name(int(segments.deal[i])),
+            *(getattr(segments, name)[i].item() for name in ("valid_from", "valid_to")),
+            *(getattr(segments, name)[i].item() for name in ("known_from", "known_to", "stage")),
+            columns.reps.name(int(segments.owner[i])),
+        )
+        for i in range(len(segments.deal))
+    ]
+    return sorted(fact_rows, key=repr), sorted(segment_rows, key=repr)
+
+
+async def test_a_load_page_by_page_holds_every_row_once(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a realistic history (late events, retractions, several segments a deal), projected
+    appender = EventAppender(engine)
+    events = history(Shape(deals=60, reps=5, teams=2), seed=2)
+    for batch in batches(events, 100):
+        await appender.append([parse_event(raw) for raw in batch])
+    await catch_up(engine, 500)
+    # When the copy is loaded in one statement per table, then in pages of 7 rows
+    loads = []
+    for page_rows in (10**9, 7):
+        monkeypatch.setattr(columns_module, "PAGE_ROWS", page_rows)
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                loads.append(await loaded_columns(conn, LIVE))
+    # Then both hold the same rows, each once, in many pages
+    one_page, pages = (_rows(load) for load in loads)
+    assert len(one_page[0]) > 70 and len(one_page[1]) > 70
+    assert pages == one_page

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -58,19 +58,34 @@ def _us(column: str) -> str:
     )
 
 
-_FACTS = (
-    "SELECT array_agg(position), array_agg(deal_id), array_agg(kind), array_agg(rep_id), "
+_FACT_COLUMNS = (
+    "array_agg(position), array_agg(deal_id), array_agg(kind), array_agg(rep_id), "
     f"array_agg({_us('occurred_at')}), array_agg({_us('recorded_at')}), "
     f"array_agg({_us('retracted_at')}), array_agg(visit_kind), array_agg(repeats_for_rep), "
     "array_agg(repeats_for_deal), array_agg(amount), array_agg(currency), "
-    "array_agg(coalesce(measure, 0)) FROM {table}"
+    "array_agg(coalesce(measure, 0))"
 )
-_SEGMENTS = (
-    f"SELECT array_agg(deal_id), array_agg({_us('valid_from')}), array_agg({_us('valid_to')}), "
+_SEGMENT_COLUMNS = (
+    f"array_agg(deal_id), array_agg({_us('valid_from')}), array_agg({_us('valid_to')}), "
     f"array_agg({_us('known_from')}), array_agg({_us('known_to')}), array_agg(stage), "
-    "array_agg(owner_rep_id) FROM {table}"
+    "array_agg(owner_rep_id)"
 )
 _FOR_DEALS = " WHERE deal_id = ANY(CAST(:deals AS text[]))"
+PAGE_ROWS = 100_000
+"""Rows per statement of a full load. One statement over a whole table builds its arrays in
+the server (times its parallel workers) and as Python lists here all at once: at ten million
+events that took gigabytes on both sides."""
+# A page of facts: the next rows by position. Of segments: the rows of the next deals by id,
+# whole deals (a page ends at the deal where `PAGE_ROWS` rows are reached).
+_FACTS_PAGE = (
+    "SELECT max(position), {columns} FROM (SELECT * FROM {table} WHERE position > :after "
+    "ORDER BY position LIMIT :rows) AS page"
+)
+_SEGMENTS_PAGE = (
+    "SELECT max(deal_id), {columns} FROM {table} WHERE deal_id > :after AND deal_id <= "
+    "COALESCE((SELECT deal_id FROM {table} WHERE deal_id > :after ORDER BY deal_id "
+    "OFFSET :rows LIMIT 1), (SELECT max(deal_id) FROM {table}))"
+)
 
 
 @dataclass(slots=True)
@@ -194,6 +209,9 @@ class Columns:
         )
 
 
+_Table = TypeVar("_Table", Facts, Segments)
+
+
 def _ints(values: list[int] | None, dtype: type[np.int64] | type[np.int8]) -> Any:
     return np.array(values or [], dtype=dtype)
 
@@ -213,44 +231,90 @@ def _objects(values: list[Any] | None) -> Objects:
 async def load_facts(
     conn: AsyncConnection, table: str, codes: Columns | None, deal_ids: Sequence[str] | None
 ) -> tuple[Facts, Codes, Codes]:
-    """Every row of the facts table (or only those of `deal_ids`), as columns."""
+    """Every row of the facts table (or only those of `deal_ids`), as columns.
+
+    Every row is read page by page (`PAGE_ROWS`), in `conn`'s transaction: give it one
+    snapshot (repeatable read) and the pages are one table's rows at one instant.
+    """
     deals, reps = (Codes(), Codes()) if codes is None else (codes.deals, codes.reps)
-    sql = _FACTS.format(table=table) + ("" if deal_ids is None else _FOR_DEALS)
-    row = (await conn.execute(text(sql), {"deals": list(deal_ids or ())})).one()
-    units, exponents = money_units(row[10] or [])
-    facts = Facts(
-        position=_ints(row[0], np.int64),
-        deal=deals.codes(row[1] or []),
-        kind=_coded(row[2], FLOW_KIND_CODES),
-        rep=reps.codes(row[3] or []),
-        occurred=_ints(row[4], np.int64),
-        recorded=_ints(row[5], np.int64),
-        retracted=_ints(row[6], np.int64),
-        visit=_coded(row[7], VISIT_CODES),
-        measure=_ints(row[12], np.int64),
-        repeats_for_rep=np.array(row[8] or [], dtype=np.bool_),
-        repeats_for_deal=np.array(row[9] or [], dtype=np.bool_),
-        amount=_objects(row[10]),
-        currency=_objects(row[11]),
+    if deal_ids is not None:
+        sql = f"SELECT NULL, {_FACT_COLUMNS} FROM {table}{_FOR_DEALS}"
+        row = (await conn.execute(text(sql), {"deals": list(deal_ids)})).one()
+        return _facts(row, deals, reps), deals, reps
+    pages: list[Facts] = []
+    after = 0
+    page = text(_FACTS_PAGE.format(columns=_FACT_COLUMNS, table=table))
+    while True:
+        row = (await conn.execute(page, {"after": after, "rows": PAGE_ROWS})).one()
+        if row[0] is None:
+            break
+        pages.append(_facts(row, deals, reps))
+        after = row[0]
+    return _joined_pages(pages, _facts((None,) * 14, deals, reps)), deals, reps
+
+
+def _facts(row: Sequence[Any], deals: Codes, reps: Codes) -> Facts:
+    """The columns of one statement's row of arrays (its first value is not a column)."""
+    units, exponents = money_units(row[11] or [])
+    return Facts(
+        position=_ints(row[1], np.int64),
+        deal=deals.codes(row[2] or []),
+        kind=_coded(row[3], FLOW_KIND_CODES),
+        rep=reps.codes(row[4] or []),
+        occurred=_ints(row[5], np.int64),
+        recorded=_ints(row[6], np.int64),
+        retracted=_ints(row[7], np.int64),
+        visit=_coded(row[8], VISIT_CODES),
+        measure=_ints(row[13], np.int64),
+        repeats_for_rep=np.array(row[9] or [], dtype=np.bool_),
+        repeats_for_deal=np.array(row[10] or [], dtype=np.bool_),
+        amount=_objects(row[11]),
+        currency=_objects(row[12]),
         units=units,
         exponent=exponents,
-        currency_number=currency_numbers(row[11] or []),
+        currency_number=currency_numbers(row[12] or []),
     )
-    return facts, deals, reps
 
 
 async def load_segments(
     conn: AsyncConnection, table: str, deals: Codes, reps: Codes, deal_ids: Sequence[str] | None
 ) -> Segments:
-    """Every row of the segments table (or only those of `deal_ids`), as columns."""
-    sql = _SEGMENTS.format(table=table) + ("" if deal_ids is None else _FOR_DEALS)
-    row = (await conn.execute(text(sql), {"deals": list(deal_ids or ())})).one()
+    """Every row of the segments table (or only those of `deal_ids`), as columns; read as
+    `load_facts` reads, page by page."""
+    if deal_ids is not None:
+        sql = f"SELECT NULL, {_SEGMENT_COLUMNS} FROM {table}{_FOR_DEALS}"
+        row = (await conn.execute(text(sql), {"deals": list(deal_ids)})).one()
+        return _segments(row, deals, reps)
+    pages: list[Segments] = []
+    after = ""
+    page = text(_SEGMENTS_PAGE.format(columns=_SEGMENT_COLUMNS, table=table))
+    while True:
+        row = (await conn.execute(page, {"after": after, "rows": PAGE_ROWS})).one()
+        if row[0] is None:
+            break
+        pages.append(_segments(row, deals, reps))
+        after = row[0]
+    return _joined_pages(pages, _segments((None,) * 8, deals, reps))
+
+
+def _segments(row: Sequence[Any], deals: Codes, reps: Codes) -> Segments:
+    """The columns of one statement's row of arrays (its first value is not a column)."""
     return Segments(
-        deal=deals.codes(row[0] or []),
-        valid_from=_ints(row[1], np.int64),
-        valid_to=_ints(row[2], np.int64),
-        known_from=_ints(row[3], np.int64),
-        known_to=_ints(row[4], np.int64),
-        stage=_coded(row[5], STAGE_CODES),
-        owner=reps.codes(row[6] or []),
+        deal=deals.codes(row[1] or []),
+        valid_from=_ints(row[2], np.int64),
+        valid_to=_ints(row[3], np.int64),
+        known_from=_ints(row[4], np.int64),
+        known_to=_ints(row[5], np.int64),
+        stage=_coded(row[6], STAGE_CODES),
+        owner=reps.codes(row[7] or []),
     )
+
+
+def _joined_pages(pages: Sequence[_Table], empty: _Table) -> _Table:
+    """The pages' rows one after the other (`empty` when there are none)."""
+    if not pages:
+        return empty
+    if len(pages) == 1:
+        return pages[0]
+    kind = type(empty)
+    return kind(*(np.concatenate([getattr(p, name) for p in pages]) for name in kind.__slots__))
