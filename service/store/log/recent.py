@@ -39,11 +39,11 @@ class RecentEvents:
 
     def appended(self, rows: Sequence[NewRow], recorded_at: datetime) -> None:
         """The rows one append transaction has just committed, all at `recorded_at`."""
-        if not self.wanted or not rows:
-            self._events.clear()
-            return
         events = self._events
-        if events and events[-1].position + 1 != rows[0].position:
+        if not self.wanted:
+            events.clear()
+            return
+        if events and rows and events[-1].position + 1 != rows[0].position:
             events.clear()
         loads = orjson.loads
         for row in rows:
