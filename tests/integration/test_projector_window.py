@@ -143,3 +143,30 @@ async def test_rounds_on_handed_over_events_write_what_reading_the_log_writes(
     assert projected == len(events)
     assert len(recent) <= 37
     assert await table_rows(engine) == from_log
+
+
+async def test_appends_by_another_process_leave_a_gap_the_projector_reads_from_the_log(
+    engine: AsyncEngine,
+) -> None:
+    # Given two appenders on one log, as two processes, only the first handing over its appends
+    recent = RecentEvents(10**6)
+    recent.wanted = True
+    here, elsewhere = EventAppender(engine, recent=recent), EventAppender(engine)
+    events = history(Shape(deals=80, reps=5, teams=2), seed=17)
+    parts = list(batches(events, 61))
+    for index, batch in enumerate(parts):
+        appender = elsewhere if index % 3 == 1 else here
+        await appender.append([parse_event(raw) for raw in batch])
+    # Then the run handed over starts after the last gap: only this process's last appends
+    assert 0 < len(recent) < len(events)
+    assert await catch_up(engine, batch_size=50, far_behind=10**9) == len(events)
+    from_log = await table_rows(engine)
+    # When projected again from empty with what was handed over
+    await forget_read_models(engine)
+    projected = await catch_up(
+        engine, batch_size=29, far_behind=10**9, histories=HistoryCache(10**9), recent=recent
+    )
+    # Then the read models are those read from the log alone
+    assert projected == len(events)
+    assert await table_rows(engine) == from_log
+    assert len(recent) <= 29
