@@ -31,12 +31,18 @@ async def forget_read_models(engine: AsyncEngine) -> None:
         )
 
 
+async def appended(
+    appender: EventAppender, raws: list[dict[str, object]], size: int
+) -> list[dict[str, object]]:
+    """Append `raws` in batches of `size` (a step of knowledge each); return them."""
+    for batch in batches(raws, size):
+        await appender.append([parse_event(raw) for raw in batch])
+    return raws
+
+
 async def test_window_rounds_equal_batch_rounds(engine: AsyncEngine) -> None:
     # Given a realistic history (late events, retractions, teams) appended in batches
-    appender = EventAppender(engine)
-    events = history(Shape(deals=150, reps=8, teams=3), seed=5)
-    for batch in batches(events, 97):
-        await appender.append([parse_event(raw) for raw in batch])
+    events = await appended(EventAppender(engine), history(Shape(150, 8, 3), seed=5), 97)
     # When it is projected batch by batch, then again from empty in windows of several batches
     assert await catch_up(engine, batch_size=50, far_behind=10**9) == len(events)
     batched = await table_rows(engine)
@@ -51,10 +57,7 @@ async def test_rounds_resuming_kept_histories_write_what_refolding_writes(
     engine: AsyncEngine,
 ) -> None:
     # Given a realistic history appended in batches of 97 (one step of knowledge each)
-    appender = EventAppender(engine)
-    events = history(Shape(deals=150, reps=8, teams=3), seed=11)
-    for batch in batches(events, 97):
-        await appender.append([parse_event(raw) for raw in batch])
+    events = await appended(EventAppender(engine), history(Shape(150, 8, 3), seed=11), 97)
     assert await catch_up(engine, batch_size=50, far_behind=10**9) == len(events)
     refolded = await table_rows(engine)
     assert refolded["rm_deal_segments"], "the history must produce segments"
@@ -90,9 +93,7 @@ async def test_events_handed_over_are_the_events_read_back(engine: AsyncEngine) 
     recent = RecentEvents(10**6)
     recent.wanted = True
     appender = EventAppender(engine, recent=recent)
-    events = with_offsets(history(Shape(deals=40, reps=4, teams=2), seed=3))
-    for batch in batches(events, 33):
-        await appender.append([parse_event(raw) for raw in batch])
+    events = await appended(appender, with_offsets(history(Shape(40, 4, 2), seed=3)), 33)
     # When the log is read back as the projector reads it
     async with engine.connect() as conn:
         read = await fetch_batch(conn, _FEED, 0, 10**6)
@@ -122,9 +123,7 @@ async def test_rounds_on_handed_over_events_write_what_reading_the_log_writes(
     recent = RecentEvents(bound)
     recent.wanted = True
     appender = EventAppender(engine, recent=recent)
-    events = with_offsets(history(Shape(deals=120, reps=6, teams=3), seed=13))
-    for batch in batches(events, 89):
-        await appender.append([parse_event(raw) for raw in batch])
+    events = await appended(appender, with_offsets(history(Shape(120, 6, 3), seed=13)), 89)
     assert len(recent) == min(bound, len(events))
     assert await catch_up(engine, batch_size=50, far_behind=10**9) == len(events)
     from_log = await table_rows(engine)
@@ -152,7 +151,7 @@ async def test_appends_by_another_process_leave_a_gap_the_projector_reads_from_t
     recent = RecentEvents(10**6)
     recent.wanted = True
     here, elsewhere = EventAppender(engine, recent=recent), EventAppender(engine)
-    events = history(Shape(deals=80, reps=5, teams=2), seed=17)
+    events = history(Shape(80, 5, 2), seed=17)
     parts = list(batches(events, 61))
     for index, batch in enumerate(parts):
         appender = elsewhere if index % 3 == 1 else here

@@ -8,7 +8,7 @@ reloaded and swapped in for theirs (`Columns.replace_deals`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -241,15 +241,8 @@ async def load_facts(
         sql = f"SELECT NULL, {_FACT_COLUMNS} FROM {table}{_FOR_DEALS}"
         row = (await conn.execute(text(sql), {"deals": list(deal_ids)})).one()
         return _facts(row, deals, reps), deals, reps
-    pages: list[Facts] = []
-    after = 0
-    page = text(_FACTS_PAGE.format(columns=_FACT_COLUMNS, table=table))
-    while True:
-        row = (await conn.execute(page, {"after": after, "rows": PAGE_ROWS})).one()
-        if row[0] is None:
-            break
-        pages.append(_facts(row, deals, reps))
-        after = row[0]
+    sql = _FACTS_PAGE.format(columns=_FACT_COLUMNS, table=table)
+    pages = await _read_pages(conn, sql, 0, _facts, deals, reps)
     return _joined_pages(pages, _facts((None,) * 14, deals, reps)), deals, reps
 
 
@@ -285,15 +278,8 @@ async def load_segments(
         sql = f"SELECT NULL, {_SEGMENT_COLUMNS} FROM {table}{_FOR_DEALS}"
         row = (await conn.execute(text(sql), {"deals": list(deal_ids)})).one()
         return _segments(row, deals, reps)
-    pages: list[Segments] = []
-    after = ""
-    page = text(_SEGMENTS_PAGE.format(columns=_SEGMENT_COLUMNS, table=table))
-    while True:
-        row = (await conn.execute(page, {"after": after, "rows": PAGE_ROWS})).one()
-        if row[0] is None:
-            break
-        pages.append(_segments(row, deals, reps))
-        after = row[0]
+    sql = _SEGMENTS_PAGE.format(columns=_SEGMENT_COLUMNS, table=table)
+    pages = await _read_pages(conn, sql, "", _segments, deals, reps)
     return _joined_pages(pages, _segments((None,) * 8, deals, reps))
 
 
@@ -308,6 +294,25 @@ def _segments(row: Sequence[Any], deals: Codes, reps: Codes) -> Segments:
         stage=_coded(row[6], STAGE_CODES),
         owner=reps.codes(row[7] or []),
     )
+
+
+async def _read_pages(
+    conn: AsyncConnection,
+    sql: str,
+    after: object,
+    decode: Callable[[Sequence[Any], Codes, Codes], _Table],
+    deals: Codes,
+    reps: Codes,
+) -> list[_Table]:
+    """Every page of a `_FACTS_PAGE` or `_SEGMENTS_PAGE` statement, from the key `after` on."""
+    statement = text(sql)
+    pages: list[_Table] = []
+    while True:
+        row = (await conn.execute(statement, {"after": after, "rows": PAGE_ROWS})).one()
+        if row[0] is None:
+            return pages
+        pages.append(decode(row, deals, reps))
+        after = row[0]
 
 
 def _joined_pages(pages: Sequence[_Table], empty: _Table) -> _Table:
