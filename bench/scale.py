@@ -79,6 +79,8 @@ class Years:
     def until(self, have: int, want: int) -> Iterator[tuple[int, list[Delivered]]]:
         """The years from `have` (0-based) up to `want`, generating (and skipping) those before
         `have` that this run has not generated yet: later years carry on their deals."""
+        if have >= want:
+            return  # a kept log that already holds them: nothing to generate
         for year, delivered in self._years:
             self.generated = year + 1
             if year >= have:
