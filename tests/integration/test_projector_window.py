@@ -100,14 +100,8 @@ async def test_events_handed_over_are_the_events_read_back(engine: AsyncEngine) 
     handed = recent.batch(0, 10**6)
     # Then the handed-over events are those, field for field, data to the JSON type
     assert handed is not None
-    assert (
-        (handed.read, handed.last_position)
-        == (read.read, read.last_position)
-        == (
-            len(events),
-            len(events),
-        )
-    )
+    count = len(events)
+    assert (handed.read, handed.last_position) == (read.read, read.last_position) == (count, count)
     assert handed.events == read.events
     assert [orjson.dumps(e.data, option=orjson.OPT_SORT_KEYS) for e in handed.events] == [
         orjson.dumps(e.data, option=orjson.OPT_SORT_KEYS) for e in read.events
@@ -156,7 +150,7 @@ async def test_appends_by_another_process_leave_a_gap_the_projector_reads_from_t
     for index, batch in enumerate(parts):
         appender = elsewhere if index % 3 == 1 else here
         await appender.append([parse_event(raw) for raw in batch])
-    # Then the run handed over starts after the last gap: only this process's last appends
+    # (so the run handed over starts after the last gap: only this process's last appends)
     assert 0 < len(recent) < len(events)
     assert await catch_up(engine, batch_size=50, far_behind=10**9) == len(events)
     from_log = await table_rows(engine)
