@@ -120,24 +120,18 @@ class DealHistory:
         ended = self._ended
         current = self._current
         builder = self._builder
-        count = len(stream)
-        self._count += count - index
-        while index < count:
-            recorded_at = stream[index].recorded_at
-            end = index + 1
-            while end < count and stream[end].recorded_at == recorded_at:
-                end += 1
-            step = stream[index:end]
+        self._count += len(stream) - index
+        end = index
+        for step in _steps(stream, index):
+            end += len(step)
+            recorded_at = step[0].recorded_at
             if _extends(builder, step):
-                if len(step) > 1:
-                    step = sorted(step, key=order_key)
-                for event in step:
+                for event in sorted(step, key=order_key) if len(step) > 1 else step:
                     builder.add(event)
             else:
                 builder = TimelineBuilder()
                 for event in visible(stream[:end], as_of=None, known_at=None):
                     builder.add(event)
-            index = end
             self._last_step = recorded_at
             rows = builder.rows()
             if rows == current:
@@ -156,9 +150,10 @@ class DealHistory:
         self._builder = builder
 
 
-def _steps(events: Sequence[RecordedEvent]) -> Iterator[Sequence[RecordedEvent]]:
-    """Consecutive runs of `events` that share a `recorded_at`: the steps of knowledge."""
-    index, count = 0, len(events)
+def _steps(events: Sequence[RecordedEvent], index: int = 0) -> Iterator[Sequence[RecordedEvent]]:
+    """Consecutive runs of `events` (from `index` on) that share a `recorded_at`: the steps of
+    knowledge."""
+    count = len(events)
     while index < count:
         end = index + 1
         while end < count and events[end].recorded_at == events[index].recorded_at:
