@@ -6,15 +6,14 @@ key id) and the digest of the answer, whether it came over HTTP or from the comm
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime
 
 from service.application.consistent_reads import snapshot
 from service.application.services import Services
 from service.audit.export import ExportScope, ExportSummary, export_pages
+from service.audit.progress import ProgressBar, no_progress
 from service.audit.render import verify_json
 from service.audit.replay import ReplayReport, replay
 from service.audit.request_log import AuditLog, AuditRequest, LoggedRequest
@@ -23,14 +22,6 @@ from service.store.database.snapshots import repeatable_read
 from service.store.log.period_events import head_position
 from service.store.log.transaction_time import sealed_now
 from service.store.projection.projector import catch_up
-
-ProgressBar = Callable[[int], AbstractContextManager[Callable[[int], None] | None]]
-"""Given how many log positions a walk covers, a context that yields the callback told each
-position reached (the command line's progress bar)."""
-
-
-def _no_progress(_total: int) -> AbstractContextManager[None]:
-    return contextlib.nullcontext()
 
 
 async def verify_chain(
@@ -42,7 +33,7 @@ async def verify_chain(
     """Recompute every event's hash in one snapshot, name the first break; log the question."""
     async with repeatable_read(services.engine) as conn:
         total = await head_position(conn) if progress is not None else 0
-        with (progress or _no_progress)(total) as advance:
+        with (progress or no_progress)(total) as advance:
             report = await ChainVerifier(conn).verify(anchor, on_progress=advance)
     body = verify_json(report)
     await AuditLog(services.engine).record(
@@ -83,16 +74,14 @@ async def replay_period(
     """The scoreboard by rep of [start, end) recomputed from the events alone, compared with
     the read models of the same snapshot; the question is logged."""
     async with snapshot(services, consistency="eventual") as snap:
-        total = await head_position(snap.conn) if progress is not None else 0
-        with (progress or _no_progress)(total) as advance:
-            report = await replay(
-                snap.conn,
-                start=start,
-                end=end,
-                known_at=known_at,
-                read_models_position=snap.position,
-                on_progress=advance,
-            )
+        report = await replay(
+            snap.conn,
+            start=start,
+            end=end,
+            known_at=known_at,
+            read_models_position=snap.position,
+            progress=progress or no_progress,
+        )
     await AuditLog(services.engine).record(
         replace(asker, period_from=start, period_to=end, known_at=known_at),
         digest=report.digest,

@@ -126,7 +126,7 @@ async def export_lines(
     conn: AsyncConnection, scope: ExportScope, on_complete: OnComplete | None = None
 ) -> AsyncIterator[bytes]:
     """The export, read in `conn`'s snapshot, a chunk of lines at a time (see `document`)."""
-    rows = period_rows(conn, end=scope.end, known_at=scope.known_at, with_envelope=True)
+    rows = period_rows(conn, end=scope.end, known_at=scope.known_at)
     async for chunk in document(rows, scope, on_complete):
         yield chunk
 

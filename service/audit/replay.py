@@ -1,14 +1,15 @@
 """Audit replay: a period's scoreboard recomputed from the raw events, checked against read models.
 
 The recomputation reads only the `events` table (`period_events`) and folds it with the same
-pure `compute_scoreboard` that every other answer is proven equal to; the read models are read
-only afterwards, to compare.
+pure fold as `compute_scoreboard` (`ScoreboardFold`), which every other answer is proven equal
+to, a few streams at a time: a replay's memory does not grow with the log. The read models
+are read only afterwards, to compare.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,16 +17,22 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.audit.compare import Difference, differences
+from service.audit.progress import ProgressBar, no_progress
 from service.events.instants import as_stored
 from service.events.recorded import RecordedEvent
 from service.events.upcasting import recorded_event
-from service.events.vocabulary import RETRACTION
-from service.projections.scoreboard import Scoreboard, compute_scoreboard
-from service.store.log.period_events import Digest, EventRow, last_known_position, period_rows
+from service.projections.scoreboard import Scoreboard, ScoreboardFold
+from service.store.log.period_events import (
+    EventRow,
+    head_position,
+    last_known_position,
+    period_digest,
+    period_streams,
+)
 from service.store.queries import scoreboard as scoreboard_query
 
-Progress = Callable[[int], None]
-"""Called with the log position the walk has reached."""
+FOLD_EVENTS = 20_000
+"""Events folded at a time, in whole streams: a replay holds about this many, not the period."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,23 +69,31 @@ def _event(row: EventRow) -> RecordedEvent:
     )
 
 
-async def considered_events(
-    conn: AsyncConnection,
-    *,
-    end: datetime,
-    known_at: datetime,
-    on_progress: Progress | None = None,
-) -> tuple[list[RecordedEvent], Digest]:
-    """The events that decide the period (see `period_events`), and their digest."""
-    events: list[RecordedEvent] = []
-    digest = Digest()
-    async for rows in period_rows(conn, end=end, known_at=known_at):
-        for row in rows:
-            events.append(_event(row))
-            digest.add(row["hash"])
-        if on_progress is not None:
-            on_progress(rows[-1]["position"])
-    return events, digest
+def _cut(rows: list[EventRow]) -> int:
+    """Where the last stream of `rows` begins (0 when they are all one stream)."""
+    last = rows[-1]["subject"]
+    index = len(rows) - 1
+    while index > 0 and rows[index - 1]["subject"] == last:
+        index -= 1
+    return index
+
+
+async def _whole_streams(
+    conn: AsyncConnection, *, end: datetime, known_at: datetime, size: int
+) -> AsyncIterator[list[EventRow]]:
+    """The period's events in batches of about `size`, no stream split between two batches."""
+    pending: list[EventRow] = []
+    async for rows in period_streams(conn, end=end, known_at=known_at):
+        pending.extend(rows)
+        if len(pending) >= size and (cut := _cut(pending)):
+            yield pending[:cut]
+            pending = pending[cut:]
+    if pending:
+        yield pending
+
+
+def _fold_rows(board: ScoreboardFold, rows: list[EventRow]) -> None:
+    board.add([_event(row) for row in rows])
 
 
 async def replay(
@@ -88,31 +103,47 @@ async def replay(
     end: datetime,
     known_at: datetime,
     read_models_position: int,
-    on_progress: Progress | None = None,
+    progress: ProgressBar = no_progress,
+    fold_events: int | None = None,
 ) -> ReplayReport:
     """Replay [start, end) as known at `known_at` inside `conn`'s snapshot, by rep and in total.
 
-    `read_models_position` is the read models' checkpoint in the same snapshot: they are
-    compared only when it covers every event recorded by `known_at`.
+    Two passes over the period's events: their digest in log order (no data read), then the
+    fold stream by stream, `fold_events` (default `FOLD_EVENTS`) at a time, each batch folded
+    off the event loop while the next is read. `read_models_position` is the read models'
+    checkpoint in the same snapshot: they are compared only when it covers every event
+    recorded by `known_at`.
     """
-    events, digest = await considered_events(
-        conn, end=end, known_at=known_at, on_progress=on_progress
-    )
-    # Seconds of CPU for a big quarter: off the event loop, so the service keeps answering.
-    board = await asyncio.to_thread(
-        compute_scoreboard, events, start=start, end=end, known_at=known_at, group_by="rep"
-    )
+    with progress(await head_position(conn)) as advance:
+        digest, retractions = await period_digest(
+            conn, end=end, known_at=known_at, on_progress=advance
+        )
+    board = ScoreboardFold(start=start, end=end, known_at=known_at, group_by="rep")
+    folded = 0
+    with progress(digest.count) as advance:
+        folding: asyncio.Future[None] | None = None
+        size = fold_events or FOLD_EVENTS
+        async for rows in _whole_streams(conn, end=end, known_at=known_at, size=size):
+            if folding is not None:
+                await folding
+            folding = asyncio.ensure_future(asyncio.to_thread(_fold_rows, board, rows))
+            folded += len(rows)
+            if advance is not None:
+                advance(folded)
+        if folding is not None:
+            await folding
     projection: Scoreboard | None = None
     if read_models_position >= await last_known_position(conn, known_at):
         projection = await scoreboard_query.scoreboard(
             conn, start=start, end=end, known_at=known_at, group_by="rep"
         )
+    result = board.scoreboard()
     return ReplayReport(
-        board=board,
+        board=result,
         events_considered=digest.count,
-        retractions=sum(1 for event in events if event.type == RETRACTION),
+        retractions=retractions,
         digest=digest.hexdigest(),
         read_models_position=read_models_position,
         projection=projection,
-        differences=() if projection is None else differences(board, projection),
+        differences=() if projection is None else differences(result, projection),
     )

@@ -32,7 +32,8 @@ CLI_ACTOR = "cli"
 
 @contextmanager
 def _progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A progress bar over log positions on stderr; yields the callback that advances it."""
+    """A progress bar on stderr (over log positions, or events); yields the callback that
+    advances it."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

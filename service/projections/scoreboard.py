@@ -10,7 +10,12 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from service.events.recorded import RecordedEvent
-from service.projections.accounts import account_key, account_names, deal_accounts
+from service.projections.accounts import (
+    DealAccount,
+    account_key,
+    account_names,
+    deal_accounts,
+)
 from service.projections.deal import STAGES, DealState, deal_states, is_deal
 from service.projections.knowledge import visible
 from service.projections.rules import RULES, FlowKind, just_before
@@ -319,6 +324,86 @@ def _credit(
     return rep_id
 
 
+class ScoreboardFold:
+    """`compute_scoreboard` fed a few streams at a time, so that no caller holds the whole log.
+
+    Every number of a key is a sum over deals (and over the events of non-deal streams), and a
+    retraction lives in the stream of the event it retracts (contract §3): folding the log
+    stream by stream and adding up gives the scoreboard of the whole log, provided each
+    `add` is given every event of each stream it touches. Rows by team need the team history
+    of the whole log (`teams`), since rep streams are not deal streams.
+    """
+
+    def __init__(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        known_at: datetime | None,
+        group_by: GroupBy,
+        teams: TeamHistory | None = None,
+    ) -> None:
+        if group_by == "team" and teams is None:
+            raise ValueError("rows by team need the team history")
+        self._start = start
+        self._end = end
+        self._known_at = known_at
+        self._group_by = group_by
+        self._teams: TeamHistory = teams or {}
+        # "As of just before `end`": the period is half-open, so `end` itself is outside it.
+        self._last_instant = just_before(end)
+        self._tallies: dict[str | None, _Tally] = {}
+        self._totals = _Tally()
+        self._accounts: dict[str, DealAccount] = {}
+
+    def add(self, events: Iterable[RecordedEvent]) -> None:
+        """Fold every event of some streams (no stream split across two calls), in any order."""
+        self.add_visible(visible(events, as_of=None, known_at=self._known_at))
+
+    def add_visible(self, known: list[RecordedEvent]) -> None:
+        """`add` for events already taken through `visible` at this fold's `known_at`."""
+        start, end, group_by, teams = self._start, self._end, self._group_by, self._teams
+        tallies, totals = self._tallies, self._totals
+        open_deals = deal_states(event for event in known if event.occurred_at < end)
+        by_account = group_by == "account"
+        for event in known:
+            flow = _FLOW.get(event.type)
+            if flow is None or not start <= event.occurred_at < end or not is_deal(event.subject):
+                continue
+            if by_account:
+                key = _account_of(open_deals.get(event.subject))
+            else:
+                key = _credit(group_by, teams, event.data.get("rep_id"), event.occurred_at)
+            flow(tallies.setdefault(key, _Tally()), event)
+            flow(totals, event)
+        for state in open_deals.values():
+            if by_account:
+                key = _account_of(state)
+            else:
+                key = _credit(group_by, teams, state.owner_rep_id, self._last_instant)
+            tallies.setdefault(key, _Tally()).count_open(state.stage)
+            totals.count_open(state.stage)
+        if by_account:
+            self._accounts.update(deal_accounts(known, self._last_instant))
+
+    def scoreboard(self) -> Scoreboard:
+        """The scoreboard of everything added so far."""
+        names = account_names(self._accounts.values())
+        rows = [
+            ScoreRow(key, tally.numbers(), account_name=names.get(key) if key is not None else None)
+            for key, tally in self._tallies.items()
+        ]
+        rows.sort(key=_row_order)
+        return Scoreboard(
+            start=self._start,
+            end=self._end,
+            known_at=self._known_at,
+            group_by=self._group_by,
+            rows=tuple(row for row in rows if not row.numbers.is_zero()),
+            totals=self._totals.numbers(),
+        )
+
+
 def compute_scoreboard(
     events: Iterable[RecordedEvent],
     *,
@@ -329,44 +414,10 @@ def compute_scoreboard(
 ) -> Scoreboard:
     """The scoreboard of [start, end) known at `known_at`, from every raw event in any order."""
     known = visible(events, as_of=None, known_at=known_at)
-    teams = team_history(known) if group_by == "team" else {}
-    tallies: dict[str | None, _Tally] = {}
-    totals = _Tally()
-    # "As of just before `end`": the period is half-open, so `end` itself is outside it.
-    last_instant = just_before(end)
-    open_deals = deal_states(event for event in known if event.occurred_at < end)
-    by_account = group_by == "account"
-    for event in known:
-        flow = _FLOW.get(event.type)
-        if flow is None or not start <= event.occurred_at < end or not is_deal(event.subject):
-            continue
-        if by_account:
-            key = _account_of(open_deals.get(event.subject))
-        else:
-            key = _credit(group_by, teams, event.data.get("rep_id"), event.occurred_at)
-        flow(tallies.setdefault(key, _Tally()), event)
-        flow(totals, event)
-    for state in open_deals.values():
-        if by_account:
-            key = _account_of(state)
-        else:
-            key = _credit(group_by, teams, state.owner_rep_id, last_instant)
-        tallies.setdefault(key, _Tally()).count_open(state.stage)
-        totals.count_open(state.stage)
-    names = account_names(deal_accounts(known, last_instant).values()) if by_account else {}
-    rows = [
-        ScoreRow(key, tally.numbers(), account_name=names.get(key) if key is not None else None)
-        for key, tally in tallies.items()
-    ]
-    rows.sort(key=_row_order)
-    return Scoreboard(
-        start=start,
-        end=end,
-        known_at=known_at,
-        group_by=group_by,
-        rows=tuple(row for row in rows if not row.numbers.is_zero()),
-        totals=totals.numbers(),
-    )
+    teams = team_history(known) if group_by == "team" else None
+    board = ScoreboardFold(start=start, end=end, known_at=known_at, group_by=group_by, teams=teams)
+    board.add_visible(known)
+    return board.scoreboard()
 
 
 def _account_of(state: DealState | None) -> str | None:

@@ -5,12 +5,14 @@ from functools import reduce
 from itertools import pairwise
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.events.recorded import RecordedEvent
 from service.projections import (
     GroupBy,
+    ScoreboardFold,
     Stage,
     compute_funnel,
     compute_scoreboard,
@@ -18,6 +20,7 @@ from service.projections import (
     evolve,
     fold,
     segment_at,
+    team_history,
     timeline,
     visible,
 )
@@ -213,3 +216,37 @@ def test_group_by_all_is_the_totals_and_open_matches_the_funnel(
     assert result.totals.open.opportunities == (
         funnel[Stage.OPPORTUNITY] + funnel[Stage.EB_COMMITTED] + funnel[Stage.COMMITTED]
     )
+
+
+@FAST
+@given(st.data(), event_logs(), known_ats, st.sampled_from((*GROUPS, "account")))
+def test_the_scoreboard_folded_a_few_streams_at_a_time_is_the_whole_fold(
+    data: st.DataObject, log: EventLog, known_at: datetime | None, group_by: GroupBy
+) -> None:
+    # Given the log cut into groups of whole streams, the groups and their events shuffled
+    subjects = sorted({event.subject for event in log.events})
+    group_of = {subject: data.draw(st.integers(0, 3)) for subject in subjects}
+    groups: dict[int, list[RecordedEvent]] = {}
+    for event in data.draw(st.permutations(log.events)):
+        groups.setdefault(group_of[event.subject], []).append(event)
+    # When they are folded one group at a time (rows by team given the whole team history)
+    teams = team_history(visible(log.events, as_of=None, known_at=known_at))
+    board = ScoreboardFold(
+        start=START,
+        end=END,
+        known_at=known_at,
+        group_by=group_by,
+        teams=teams if group_by == "team" else None,
+    )
+    for events in groups.values():
+        board.add(events)
+    # Then the scoreboard is the one folded from the whole log at once
+    expected = compute_scoreboard(
+        log.events, start=START, end=END, known_at=known_at, group_by=group_by
+    )
+    assert board.scoreboard().to_json() == expected.to_json()
+
+
+def test_rows_by_team_need_the_team_history() -> None:
+    with pytest.raises(ValueError, match="team history"):
+        ScoreboardFold(start=START, end=END, known_at=None, group_by="team")

@@ -17,7 +17,7 @@ time does not matter, as everywhere (`event_rows.foldable`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,9 +38,8 @@ _EXPORT_COLUMNS = (
     f"{_REPLAY_COLUMNS}, e.metadata::text AS metadata, "
     "(SELECT p.hash FROM events p WHERE p.position = e.position - 1) AS prev"
 )
-# One pass in position order over the primary key: no sort, however large the period.
-_SELECT = (
-    "SELECT {columns} FROM events e "
+_WHERE = (
+    "FROM events e "
     "WHERE e.recorded_at <= $2 AND e.subject NOT LIKE 'rep:%' "
     "AND e.subject NOT LIKE 'team:%' AND e.subject NOT LIKE 'account:%' "
     "AND e.subject NOT LIKE 'calendar:%' AND ("
@@ -49,18 +48,36 @@ _SELECT = (
     "WHERE t.source = e.data->>'event_source' AND t.event_id = e.data->>'event_id' "
     "AND t.type <> 'event.retracted' AND t.occurred_at < $1 AND t.recorded_at <= $2 "
     f"AND t.occurred_at >= '{utc_iso(EARLIEST)}'))) "
-    "{bounds}ORDER BY e.position"
 )
-_REPLAY = _SELECT.format(columns=_REPLAY_COLUMNS, bounds="")
-_EXPORT = _SELECT.format(columns=_EXPORT_COLUMNS, bounds="")
+# In position order over the primary key: one pass, no sort, however large the period.
+_EXPORT = f"SELECT {_EXPORT_COLUMNS} {_WHERE}ORDER BY e.position"
 # A page of the export: after a position, up to the head a first statement saw, at most $5.
 _EXPORT_PAGE = (
-    _SELECT.format(columns=_EXPORT_COLUMNS, bounds="AND e.position > $3 AND e.position <= $4 ")
-    + " LIMIT $5"
+    f"SELECT {_EXPORT_COLUMNS} {_WHERE}AND e.position > $3 AND e.position <= $4 "
+    "ORDER BY e.position LIMIT $5"
 )
+# What the digest needs, in position order: a pass that reads no event's data.
+_DIGEST = (
+    "SELECT e.position, e.hash, e.type = 'event.retracted' AS retraction "
+    f"{_WHERE}ORDER BY e.position"
+)
+# Stream by stream (the `(subject, stream_version)` key's order), so that a reader can fold
+# each stream as soon as its last event has arrived.
+_BY_STREAM = f"SELECT {_REPLAY_COLUMNS} {_WHERE}ORDER BY e.subject, e.stream_version"
 _LAST_KNOWN = text("SELECT COALESCE(max(position), 0) FROM events WHERE recorded_at <= :k")
 _HEAD = text("SELECT COALESCE(max(position), 0) FROM events")
 _BEGIN = text("SELECT 1")
+
+
+async def _cursor(conn: AsyncConnection, statement: str, *args: Any) -> Any:
+    """A server-side cursor of the driver's own over `statement` in `conn`'s transaction."""
+    # The driver's own cursor: SQLAlchemy's row processing would double the time of a replay.
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if not driver.is_in_transaction():
+        await conn.execute(_BEGIN)  # SQLAlchemy starts the driver's transaction lazily
+    prepared = await driver.prepare(statement)
+    return await prepared.cursor(*args)
 
 
 async def period_rows(
@@ -68,30 +85,58 @@ async def period_rows(
     *,
     end: datetime,
     known_at: datetime,
-    with_envelope: bool = False,
     chunk: int = 10_000,
 ) -> AsyncIterator[Sequence[EventRow]]:
-    """The period's events in position order, `chunk` rows at a time, over a server-side cursor.
-
-    `conn` must be inside a transaction (its snapshot is the one read). With `with_envelope`,
-    rows also carry `metadata` and `prev` (the hash of the event at the position before; None
-    if that event is missing).
-    """
-    # The driver's own cursor: SQLAlchemy's row processing would double the time of a replay.
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
-    if not driver.is_in_transaction():
-        await conn.execute(_BEGIN)  # SQLAlchemy starts the driver's transaction lazily
-    statement = await driver.prepare(_EXPORT if with_envelope else _REPLAY)
-    cursor = await statement.cursor(end, known_at)
+    """The period's events with their envelope (`metadata`, and `prev`: the hash of the event
+    at the position before, None if that event is missing), in position order, `chunk` rows
+    at a time, over a server-side cursor; `conn` must be inside a transaction (its snapshot
+    is the one read)."""
+    cursor = await _cursor(conn, _EXPORT, end, known_at)
     while rows := await cursor.fetch(chunk):
         yield rows
+
+
+async def period_streams(
+    conn: AsyncConnection,
+    *,
+    end: datetime,
+    known_at: datetime,
+    chunk: int = 10_000,
+) -> AsyncIterator[Sequence[EventRow]]:
+    """The period's events stream by stream (by subject, then stream version), `chunk` rows
+    at a time, in `conn`'s transaction: a stream's events may end one chunk and begin the
+    next, never interleaved with another stream's."""
+    cursor = await _cursor(conn, _BY_STREAM, end, known_at)
+    while rows := await cursor.fetch(chunk):
+        yield rows
+
+
+async def period_digest(
+    conn: AsyncConnection,
+    *,
+    end: datetime,
+    known_at: datetime,
+    on_progress: Callable[[int], None] | None = None,
+    chunk: int = 50_000,
+) -> tuple[Digest, int]:
+    """The digest of the period's events (in position order) and how many are retractions,
+    in `conn`'s transaction; `on_progress` is told each log position reached."""
+    digest = Digest()
+    retractions = 0
+    cursor = await _cursor(conn, _DIGEST, end, known_at)
+    while rows := await cursor.fetch(chunk):
+        for row in rows:
+            digest.add(row["hash"])
+            retractions += row["retraction"]
+        if on_progress is not None:
+            on_progress(rows[-1]["position"])
+    return digest, retractions
 
 
 async def period_pages(
     engine: AsyncEngine, *, end: datetime, known_at: datetime, chunk: int = 2000
 ) -> AsyncIterator[Sequence[EventRow]]:
-    """`period_rows(with_envelope=True)` as one snapshot would read them, a connection per page.
+    """`period_rows` as one snapshot would read them, a connection per page.
 
     No connection is held between pages (a slow consumer cannot keep one from the pool), yet
     the rows are those of one snapshot: the first statement fixes the head position H, and the
