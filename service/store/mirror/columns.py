@@ -188,25 +188,84 @@ def _joined(first: object, second: object, names: Sequence[str]) -> list[Any]:
     return [np.concatenate((getattr(first, name), getattr(second, name))) for name in names]
 
 
+UNSORTED_ROWS = 50_000
+"""Rows a table's unsorted tail may grow to (or a sixteenth of the table, if more) before
+`replace_deals` sorts the table again."""
+
+
 @dataclass(frozen=True, slots=True)
 class Columns:
-    """Both read models at one log position, with the id tables their codes refer to."""
+    """Both read models at one log position, with the id tables their codes refer to.
+
+    Facts are kept in `occurred` order and segments in `valid_to` order, so that a period's
+    facts are one slice and the segments still open at an instant are a suffix: the first
+    `facts_sorted` facts and `segments_sorted` segments are in order; the rows after them (the
+    deals reloaded since the last sort, `replace_deals`) in none.
+    """
 
     facts: Facts
     segments: Segments
     deals: Codes
     reps: Codes
+    facts_sorted: int = 0
+    segments_sorted: int = 0
 
-    def replace_deals(self, deal_ids: Sequence[str], facts: Facts, segments: Segments) -> Columns:
-        """These columns with every row of `deal_ids` replaced by the rows given."""
+    def in_order(self) -> Columns:
+        """These columns with every row in its table's order."""
+        facts = self.facts.take(np.argsort(self.facts.occurred, kind="stable"))
+        order = np.argsort(self.segments.valid_to, kind="stable")
+        segments = Segments(*(getattr(self.segments, name)[order] for name in Segments.__slots__))
+        return replace(
+            self,
+            facts=facts,
+            segments=segments,
+            facts_sorted=len(facts.occurred),
+            segments_sorted=len(segments.valid_to),
+        )
+
+    def replace_deals(
+        self,
+        deal_ids: Sequence[str],
+        facts: Facts,
+        segments: Segments,
+    ) -> Columns:
+        """These columns with every row of `deal_ids` replaced by the rows given (appended to
+        the unsorted tails; sorted again once a tail outgrows `UNSORTED_ROWS`)."""
         touched = np.fromiter(
             (self.deals.index.get(deal, -1) for deal in deal_ids), np.int32, len(deal_ids)
         )
-        return replace(
+        kept_facts = ~np.isin(self.facts.deal, touched)
+        kept_segments = ~np.isin(self.segments.deal, touched)
+        result = replace(
             self,
-            facts=self.facts.keep(~np.isin(self.facts.deal, touched)).plus(facts),
-            segments=self.segments.keep(~np.isin(self.segments.deal, touched)).plus(segments),
+            facts=self.facts.keep(kept_facts).plus(facts),
+            segments=self.segments.keep(kept_segments).plus(segments),
+            facts_sorted=int(np.count_nonzero(kept_facts[: self.facts_sorted])),
+            segments_sorted=int(np.count_nonzero(kept_segments[: self.segments_sorted])),
         )
+        if _outgrown(len(result.facts.occurred), result.facts_sorted) or _outgrown(
+            len(result.segments.valid_to), result.segments_sorted
+        ):
+            return result.in_order()
+        return result
+
+    def fact_slices(self, low: int, high: int) -> tuple[slice, slice]:
+        """The rows of the facts that may have occurred in [`low`, `high`) (microseconds):
+        a slice of the sorted ones, and the unsorted tail."""
+        ordered = self.facts.occurred[: self.facts_sorted]
+        first, last = np.searchsorted(ordered, [low, high], side="left").tolist()
+        return slice(first, last), slice(self.facts_sorted, len(self.facts.occurred))
+
+    def segments_open_after(self, instant: int) -> slice:
+        """The rows of the segments that may still be valid after `instant` (microseconds):
+        those of the sorted ones with `valid_to` > `instant`, and the unsorted tail."""
+        ordered = self.segments.valid_to[: self.segments_sorted]
+        first = int(np.searchsorted(ordered, instant, side="right"))
+        return slice(first, len(self.segments.valid_to))
+
+
+def _outgrown(rows: int, ordered: int) -> bool:
+    return rows - ordered > max(UNSORTED_ROWS, rows // 16)
 
 
 _Table = TypeVar("_Table", Facts, Segments)

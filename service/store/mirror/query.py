@@ -27,7 +27,6 @@ from service.store.mirror.columns import (
     Codes,
     Columns,
     Facts,
-    Flags,
     micros,
 )
 from service.store.mirror.sums import group_sums
@@ -44,15 +43,22 @@ _OPEN_COLUMNS = [
 """Per open number, its stages' columns in `_opens`' counts (column 0 is the stage None)."""
 
 
-def _counting(facts: Facts, start: datetime, end: datetime, known_at: datetime) -> Flags:
-    """`_counting`'s WHERE: in the period, recorded by `known_at`, not retracted by then."""
-    k = micros(known_at)
-    return (
-        (facts.occurred >= micros(start))
-        & (facts.occurred < micros(end))
-        & (facts.recorded <= k)
-        & (facts.retracted > k)
-    )
+def _counting(columns: Columns, start: datetime, end: datetime, known_at: datetime) -> I64:
+    """The rows meeting `_counting`'s WHERE: in the period, recorded by `known_at`, not
+    retracted by then (only the period's slice of the sorted facts, and the tail, are read)."""
+    low, high, k = micros(start), micros(end), micros(known_at)
+    facts = columns.facts
+    found = []
+    for rows in columns.fact_slices(low, high):
+        occurred = facts.occurred[rows]
+        meets = (
+            (occurred >= low)
+            & (occurred < high)
+            & (facts.recorded[rows] <= k)
+            & (facts.retracted[rows] > k)
+        )
+        found.append(np.flatnonzero(meets) + rows.start)
+    return np.concatenate(found)
 
 
 def _keys(
@@ -139,7 +145,7 @@ def board_parts(
     history: TeamHistory,
 ) -> BoardParts:
     """The rows `scoreboard_query.board_parts` reads from SQL, from the columns."""
-    index = np.flatnonzero(_counting(columns.facts, start, end, known_at))
+    index = _counting(columns, start, end, known_at)
     facts = columns.facts.take(index, money=False)
     keys, names = _keys(columns, facts, group_by, history)
     size = len(names)
@@ -258,21 +264,24 @@ def _values(
     return found
 
 
-def _at(columns: Columns, instant: datetime, known_at: datetime) -> Flags:
-    """The segments that cover (`instant`, `known_at`)."""
+def _at(columns: Columns, instant: datetime, known_at: datetime) -> I64:
+    """The rows of the segments that cover (`instant`, `known_at`)."""
     segments = columns.segments
     t, k = micros(instant), micros(known_at)
-    return (
-        (segments.valid_from <= t)
-        & (segments.valid_to > t)
-        & (segments.known_from <= k)
-        & (segments.known_to > k)
+    rows = columns.segments_open_after(t)
+    covers = (
+        (segments.valid_from[rows] <= t)
+        & (segments.valid_to[rows] > t)
+        & (segments.known_from[rows] <= k)
+        & (segments.known_to[rows] > k)
     )
+    covering: I64 = np.flatnonzero(covers) + rows.start
+    return covering
 
 
 def _opens(columns: Columns, instant: datetime, known_at: datetime) -> list[tuple[Any, ...]]:
     """`_open_sql`: per owner, the open numbers then (`RULES.open_groups`)."""
-    covering = np.flatnonzero(_at(columns, instant, known_at))
+    covering = _at(columns, instant, known_at)
     owners = columns.segments.owner[covering]
     stages = columns.segments.stage[covering]
     size = len(columns.reps.names) + 1
@@ -295,12 +304,13 @@ def funnel(
 ) -> dict[str, int]:
     """`scoreboard_query.funnel` from the columns: deals per stage at (`as_of`, `known_at`)."""
     stages = dict.fromkeys(STAGES, 0)
-    rows = _at(columns, as_of, known_at) & (columns.segments.stage >= 0)
+    rows = _at(columns, as_of, known_at)
+    rows = rows[columns.segments.stage[rows] >= 0]
     if rep_id is not None:
         owner = columns.reps.index.get(rep_id)
         if owner is None:
             return stages
-        rows &= columns.segments.owner == owner
+        rows = rows[columns.segments.owner[rows] == owner]
     counts = np.bincount(columns.segments.stage[rows], minlength=len(STAGE_CODES)).tolist()
     for stage, count in zip(STAGES, counts, strict=True):
         stages[stage] = count

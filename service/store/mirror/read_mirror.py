@@ -239,7 +239,7 @@ async def _loaded(conn: AsyncConnection, tables: Tables) -> Columns:
     """Every row of both tables."""
     facts, deals, reps = await load_facts(conn, tables.facts, None, None)
     segments = await load_segments(conn, tables.segments, deals, reps, None)
-    return Columns(facts, segments, deals, reps)
+    return Columns(facts, segments, deals, reps).in_order()
 
 
 async def _refreshed(conn: AsyncConnection, columns: Columns, old: int, new: int) -> Columns:
