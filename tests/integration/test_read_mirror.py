@@ -188,9 +188,8 @@ def _rows(columns: Columns) -> tuple[list[tuple[object, ...]], list[tuple[object
             bool(facts.repeats_for_deal[i]),
             columns.deals.name(int(facts.deal[i])),
             columns.reps.name(int(facts.rep[i])),
-            str(facts.amount[i]),
-            facts.currency[i],
             facts.currency_number[i].item(),
+            facts.odd_money.get(facts.position[i].item()),
         )
         for i in range(len(facts.position))
     ]

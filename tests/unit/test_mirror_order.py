@@ -33,8 +33,6 @@ def _facts(rows: list[tuple[int, int]], deals: Codes) -> Facts:
         measure=ints.copy(),
         repeats_for_rep=np.zeros(size, dtype=np.bool_),
         repeats_for_deal=np.zeros(size, dtype=np.bool_),
-        amount=np.full(size, None, dtype=object),
-        currency=np.full(size, None, dtype=object),
         units=ints.copy(),
         exponent=np.zeros(size, dtype=np.int8),
         currency_number=np.zeros(size, dtype=np.int16),

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal, localcontext
+from decimal import ROUND_FLOOR, Decimal, localcontext
 
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.store.mirror.sums import currency_numbers, group_sums, money_units
+from service.store.mirror.sums import group_sums, money_columns
 
 AMOUNTS = st.one_of(
     st.none(),
@@ -41,19 +41,17 @@ def sums_of(rows: Sequence[Row]) -> list[tuple[int, str, Decimal]]:
     filler: Row = (9, Decimal("1"), "XXX")
     padded = [row for pair in zip(rows, [filler] * len(rows), strict=True) for row in pair]
     at = np.arange(0, 2 * len(rows), 2, dtype=np.int64)
-    amounts = np.empty(len(padded), dtype=object)
-    amounts[:] = [row[1] for row in padded]
-    currencies = np.empty(len(padded), dtype=object)
-    currencies[:] = [row[2] for row in padded]
-    units, exponents = money_units([row[1] for row in padded])
+    positions = np.arange(100, 100 + len(padded), dtype=np.int64)
+    units, exponents, numbers, odd = money_columns(
+        [row[1] for row in padded], [row[2] for row in padded], positions.tolist()
+    )
     return group_sums(
         np.array([row[0] for row in rows], dtype=np.int32),
-        currency_numbers([row[2] for row in padded])[at],
+        numbers[at],
         units[at],
         exponents[at],
-        amounts=amounts,
-        currency_texts=currencies,
-        rows=at,
+        positions=positions[at],
+        odd=odd,
     )
 
 
@@ -80,4 +78,18 @@ def test_a_narrow_decimal_context_rounds_as_the_loop_does() -> None:
     rows = [(0, Decimal("123456.78"), "TWD"), (0, Decimal("0.01"), "TWD")]
     with localcontext() as context:
         context.prec = 5
+        assert exactly(sums_of(rows)) == exactly(loop_sums(rows))
+
+
+def test_only_the_amounts_the_integers_cannot_give_back_are_kept() -> None:
+    amounts = [Decimal("1.50"), None, Decimal("9" * 30), Decimal("-0.00"), Decimal("25E+2")]
+    currencies = ["TWD", None, "TWD", "usd", "USD"]
+    _, _, _, odd = money_columns(amounts, currencies, [10, 11, 12, 13, 14])
+    assert odd == {12: (Decimal("9" * 30), "TWD"), 13: (Decimal("-0.00"), "usd")}
+
+
+def test_a_negative_zero_keeps_its_sign_in_the_decimal_sums() -> None:
+    rows = [(0, Decimal("-0.00"), "TWD"), (0, Decimal("-0.0"), "usd")]
+    with localcontext() as context:
+        context.rounding = ROUND_FLOOR
         assert exactly(sums_of(rows)) == exactly(loop_sums(rows))

@@ -8,7 +8,7 @@ reloaded and swapped in for theirs (`Columns.replace_deals`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -20,14 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.projections.deal import STAGES
 from service.projections.rules import RULES
-from service.store.mirror.sums import currency_numbers, money_units
+from service.store.mirror.sums import OddMoney, money_columns
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
 I16 = npt.NDArray[np.int16]
 I8 = npt.NDArray[np.int8]
 Flags = npt.NDArray[np.bool_]
-Objects = npt.NDArray[np.object_]
 
 NEVER = np.iinfo(np.int64).max
 """A missing `retracted_at`, or `infinity`: later than every instant."""
@@ -42,7 +41,7 @@ VISIT_CODES = (
 """The codes of `visit_kind`: a visit's kind, or the sub-count a fact counts in (calls)."""
 STAGE_CODES = tuple(str(stage) for stage in STAGES)
 # Codes are int8: the rule table stays far below 127 stages or kinds.
-_MONEY = frozenset({"amount", "currency", "units", "exponent", "currency_number"})
+_MONEY = frozenset({"units", "exponent", "currency_number"})
 
 
 def micros(instant: datetime) -> int:
@@ -130,13 +129,15 @@ class Facts:
     """What each fact adds to its kind's measure (0 for none)."""
     repeats_for_rep: Flags
     repeats_for_deal: Flags
-    amount: Objects
-    currency: Objects
     units: I64
     """The amounts as integer coefficients with `exponent` (`mirror_sums.money_units`)."""
     exponent: I8
     currency_number: I16
     """The currencies as numbers (`mirror_sums.currency_numbers`)."""
+    odd_money: Mapping[int, OddMoney] = field(default_factory=dict)
+    """By position, the amount and currency of the facts whose integers cannot give them back
+    (`mirror_sums.money_columns`): not a column. A fact's money never changes, so rows dropped
+    since may leave theirs here."""
 
     def keep(self, rows: Flags) -> Facts:
         """Only the rows where `rows` is true."""
@@ -145,20 +146,30 @@ class Facts:
     def take(self, index: I64, *, money: bool = True) -> Facts:
         """The rows at `index`, in that order (one take per column, not one mask scan each).
 
-        Without `money`, the money columns (`amount`, `currency` and their numeric forms) are
-        left empty: copying a Python object per row is the dearest part, and a reader that needs
-        them for a few rows takes those from the full columns (`index[i]` is row i's place there).
+        Without `money`, the money columns are left empty: a reader that needs them for a few
+        rows takes those from the full columns (`index[i]` is row i's place there).
         """
-        return Facts(
-            *(
-                getattr(self, name)[index if money or name not in _MONEY else index[:0]]
-                for name in self.__slots__
-            )
-        )
+        taken = {
+            name: getattr(self, name)[index if money or name not in _MONEY else index[:0]]
+            for name in FACT_COLUMNS
+        }
+        return Facts(**taken, odd_money=self.odd_money)
 
     def plus(self, other: Facts) -> Facts:
         """These rows followed by `other`'s."""
-        return Facts(*_joined(self, other, self.__slots__))
+        return self.plus_all([other])
+
+    def plus_all(self, others: Sequence[Facts]) -> Facts:
+        """These rows followed by those of each of `others` in turn."""
+        tables = [self, *others]
+        odd = dict(self.odd_money)
+        for other in others:
+            odd.update(other.odd_money)
+        joined = dict(zip(FACT_COLUMNS, _joined(tables, FACT_COLUMNS), strict=True))
+        return Facts(**joined, odd_money=odd)
+
+
+FACT_COLUMNS = tuple(name for name in Facts.__slots__ if name != "odd_money")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,12 +191,16 @@ class Segments:
 
     def plus(self, other: Segments) -> Segments:
         """These rows followed by `other`'s."""
-        return Segments(*_joined(self, other, self.__slots__))
+        return self.plus_all([other])
+
+    def plus_all(self, others: Sequence[Segments]) -> Segments:
+        """These rows followed by those of each of `others` in turn."""
+        return Segments(*_joined([self, *others], self.__slots__))
 
 
-def _joined(first: object, second: object, names: Sequence[str]) -> list[Any]:
-    """Each named column of `first` followed by the same column of `second`."""
-    return [np.concatenate((getattr(first, name), getattr(second, name))) for name in names]
+def _joined(tables: Sequence[object], names: Sequence[str]) -> list[Any]:
+    """Each named column of the tables, one after the other."""
+    return [np.concatenate([getattr(table, name) for table in tables]) for name in names]
 
 
 UNSORTED_ROWS = 50_000
@@ -281,12 +296,6 @@ def _coded(values: list[str | None] | None, names: Sequence[str | None]) -> I8:
     return np.fromiter((lookup.get(value, -1) for value in items), np.int8, len(items))
 
 
-def _objects(values: list[Any] | None) -> Objects:
-    out = np.empty(len(values or []), dtype=object)
-    out[:] = values or []
-    return out
-
-
 async def load_facts(
     conn: AsyncConnection, table: str, codes: Columns | None, deal_ids: Sequence[str] | None
 ) -> tuple[Facts, Codes, Codes]:
@@ -307,9 +316,10 @@ async def load_facts(
 
 def _facts(row: Sequence[Any], deals: Codes, reps: Codes) -> Facts:
     """The columns of one statement's row of arrays (its first value is not a column)."""
-    units, exponents = money_units(row[11] or [])
+    positions = row[1] or []
+    units, exponents, currencies, odd = money_columns(row[11] or [], row[12] or [], positions)
     return Facts(
-        position=_ints(row[1], np.int64),
+        position=_ints(positions, np.int64),
         deal=deals.codes(row[2] or []),
         kind=_coded(row[3], FLOW_KIND_CODES),
         rep=reps.codes(row[4] or []),
@@ -320,11 +330,10 @@ def _facts(row: Sequence[Any], deals: Codes, reps: Codes) -> Facts:
         measure=_ints(row[13], np.int64),
         repeats_for_rep=np.array(row[9] or [], dtype=np.bool_),
         repeats_for_deal=np.array(row[10] or [], dtype=np.bool_),
-        amount=_objects(row[11]),
-        currency=_objects(row[12]),
         units=units,
         exponent=exponents,
-        currency_number=currency_numbers(row[12] or []),
+        currency_number=currencies,
+        odd_money=odd,
     )
 
 
@@ -380,5 +389,4 @@ def _joined_pages(pages: Sequence[_Table], empty: _Table) -> _Table:
         return empty
     if len(pages) == 1:
         return pages[0]
-    kind = type(empty)
-    return kind(*(np.concatenate([getattr(p, name) for p in pages]) for name in kind.__slots__))
+    return pages[0].plus_all(pages[1:])

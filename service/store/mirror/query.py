@@ -256,9 +256,8 @@ def _values(
                 money.currency_number[at],
                 money.units[at],
                 money.exponent[at],
-                amounts=money.amount,
-                currency_texts=money.currency,
-                rows=at,
+                positions=money.position[at],
+                odd=money.odd_money,
             )
         )
     return found

@@ -1,4 +1,4 @@
-"""Exact per-group sums of money held as `Decimal` objects in numpy columns.
+"""Exact per-group sums of money held in numpy columns as integers.
 
 `mirror_query._values` once summed in a Python loop: for each element in turn,
 `sums[group] = sums.get(group, Decimal(0)) + amount`, skipping a missing amount. The sums here
@@ -11,12 +11,14 @@ give the very same `Decimal` (value and exponent alike) for every group:
   2**63 and within the context's precision, which is checked first;
 - otherwise by the very same `Decimal` additions in the very same order (`Decimal(0)`, then each
   amount of the group as it comes), with numpy driving the loop, so that any rounding of the
-  current decimal context is alike too.
+  current decimal context is alike too. The `Decimal`s are made again from the integers, and the
+  few that the integers cannot give back (and odd currencies) are kept by position
+  (`money_columns`): the copy holds no Python object per row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, getcontext
 
 import numpy as np
@@ -28,6 +30,8 @@ I8 = npt.NDArray[np.int8]
 Objects = npt.NDArray[np.object_]
 
 Codes = npt.NDArray[np.int32] | npt.NDArray[np.int64]
+OddMoney = tuple[Decimal | None, str | None]
+"""The amount and currency of a row whose integers cannot give them back."""
 NO_AMOUNT = 127
 """The exponent held for a missing amount."""
 UNFIT = -128
@@ -52,8 +56,9 @@ def _currency_codes(currencies: Objects) -> tuple[npt.NDArray[np.int64], list[st
 
 
 def money_units(amounts: Sequence[Decimal | None]) -> tuple[I64, I8]:
-    """Each amount's integer coefficient and exponent (`Decimal(units).scaleb(exponent)` is the
-    amount); exponent `NO_AMOUNT` for None, `UNFIT` for an amount int64 cannot hold."""
+    """Each amount's integer coefficient and exponent (`Decimal(f"{units}E{exponent}")` is the
+    amount, exactly); exponent `NO_AMOUNT` for None, `UNFIT` for an amount int64 cannot hold
+    or the integers cannot give back (a negative zero)."""
     units = np.zeros(len(amounts), dtype=np.int64)
     exponents = np.full(len(amounts), NO_AMOUNT, dtype=np.int8)
     for row, amount in enumerate(amounts):
@@ -64,7 +69,7 @@ def money_units(amounts: Sequence[Decimal | None]) -> tuple[I64, I8]:
             exponents[row] = UNFIT
             continue
         coefficient = int(amount.scaleb(-int(exponent)))
-        if abs(coefficient) >= _UNIT_LIMIT:
+        if abs(coefficient) >= _UNIT_LIMIT or (coefficient == 0 and amount.is_signed()):
             exponents[row] = UNFIT
             continue
         units[row], exponents[row] = coefficient, int(exponent)
@@ -86,8 +91,40 @@ def currency_numbers(currencies: Sequence[str | None]) -> I16:
     return numbers
 
 
+def money_columns(
+    amounts: Sequence[Decimal | None], currencies: Sequence[str | None], positions: Sequence[int]
+) -> tuple[I64, I8, I16, dict[int, OddMoney]]:
+    """The amounts' `money_units`, the currencies' `currency_numbers`, and, by position, the
+    amount and currency of the rows whose integers cannot give them back (few or none)."""
+    units, exponents = money_units(amounts)
+    numbers = currency_numbers(currencies)
+    odd = np.flatnonzero((exponents == UNFIT) | (numbers == ODD_CURRENCY)).tolist()
+    return (
+        units,
+        exponents,
+        numbers,
+        {positions[row]: (amounts[row], currencies[row]) for row in odd},
+    )
+
+
+def _amount(units: int, exponent: int, odd: OddMoney | None) -> Decimal | None:
+    if exponent == NO_AMOUNT:
+        return None
+    if odd is not None:
+        return odd[0]
+    return Decimal(f"{units}E{exponent}")  # exact: a string is never rounded
+
+
 def _currency(number: int) -> str:
     return "".join(chr(65 + number // 26**place % 26) for place in (2, 1, 0))
+
+
+def _currency_text(number: int, odd: OddMoney | None) -> str | None:
+    if number == NO_CURRENCY:
+        return None
+    if odd is not None:
+        return odd[1]
+    return _currency(number)
 
 
 def group_sums(
@@ -96,31 +133,30 @@ def group_sums(
     units: I64,
     exponents: I8,
     *,
-    amounts: Objects,
-    currency_texts: Objects,
-    rows: I64,
+    positions: I64,
+    odd: Mapping[int, OddMoney],
 ) -> list[tuple[int, str, Decimal]]:
     """(code, currency, Decimal(0) + each amount in turn) per group, by first appearance.
 
     A group is a (code, currency) pair; elements whose amount is None are left out (and make
     no group of their own), as the loop this replaces did. `currencies` are the elements'
-    `currency_numbers`, `units` and `exponents` their amounts' `money_units`. `amounts` and
-    `currency_texts` are the full columns, the elements at `rows` of them: they are read only
-    when the integers cannot give the sums.
+    `currency_numbers`, `units` and `exponents` their amounts' `money_units`, `positions` their
+    keys in `odd` (`money_columns`). When the integers cannot give the sums, the `Decimal`s are
+    made again from them (and `odd`) and added.
     """
     present = np.flatnonzero(exponents != NO_AMOUNT)
     if not len(present):
         return []
     numbers = currencies[present]
     if (numbers < 0).any():
-        return _decimal_sums(codes, amounts[rows], currency_texts[rows])
+        return _decimal_sums(codes, currencies, units, exponents, positions, odd)
     group = codes[present].astype(np.int64) * _CURRENCIES + numbers
     order = np.argsort(group, kind="stable")
     ordered = group[order]
     starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
     totals = _integer_totals(units[present][order], exponents[present][order], starts)
     if totals is None:
-        return _decimal_sums(codes, amounts[rows], currency_texts[rows])
+        return _decimal_sums(codes, currencies, units, exponents, positions, odd)
     found = [
         (int(order[begin]), int(ordered[begin]), total)
         for begin, total in zip(starts.tolist(), totals, strict=True)
@@ -130,9 +166,23 @@ def group_sums(
 
 
 def _decimal_sums(
-    codes: Codes, amounts: Objects, currencies: Objects
+    codes: Codes,
+    numbers: I16,
+    units: I64,
+    exponents: I8,
+    positions: I64,
+    odd: Mapping[int, OddMoney],
 ) -> list[tuple[int, str, Decimal]]:
     """`group_sums` by `Decimal` additions: `Decimal(0)`, then each amount of the group in turn."""
+    rows = zip(
+        units.tolist(), exponents.tolist(), numbers.tolist(), positions.tolist(), strict=True
+    )
+    amounts = np.empty(len(units), dtype=object)
+    currencies = np.empty(len(units), dtype=object)
+    for row, (unit, exponent, number, position) in enumerate(rows):
+        kept = odd[position] if exponent == UNFIT or number == ODD_CURRENCY else None
+        amounts[row] = _amount(unit, exponent, kept)
+        currencies[row] = _currency_text(number, kept)
     # `is not None` per element: numpy's elementwise `!= None` takes a slow path per Decimal.
     present = np.flatnonzero(np.fromiter((a is not None for a in amounts.tolist()), np.bool_))
     if not len(present):
