@@ -118,10 +118,16 @@ def start_process(args: list[str], env: dict[str, str], port: int, wait_s: float
 
 
 def start_service(
-    database_url: str, *, projector: bool, workers: int = 1, read_url: str | None = None
+    database_url: str,
+    *,
+    projector: bool,
+    workers: int = 1,
+    read_url: str | None = None,
+    wait_s: float = 60,
 ) -> Process:
     """The real service (uvicorn, uvloop, httptools, `workers` processes) on `database_url`,
-    its read routes on `read_url` (`DATABASE_READ_URL`) when given."""
+    its read routes on `read_url` (`DATABASE_READ_URL`) when given; `wait_s` for it to answer
+    (it loads its in-memory copy before it does)."""
     port = free_port()
     env = {
         "DATABASE_URL": database_url,
@@ -149,7 +155,7 @@ def start_service(
         "--workers",
         str(workers),
     ]
-    return start_process(args, env, port)
+    return start_process(args, env, port, wait_s)
 
 
 def calibrate(rounds: int = 5) -> float:

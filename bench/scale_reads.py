@@ -74,7 +74,8 @@ async def service_figures(
 ) -> dict[str, Any]:
     """Start the service on `url` (an existing log) and measure it; stop it afterwards."""
     began = time.perf_counter()
-    server = start_service(url, projector=True)
+    # `serve` loads the copy before it answers: a minute and more at ten million events.
+    server = start_service(url, projector=True, wait_s=1800)
     figures: dict[str, Any] = {"healthy_s": round(time.perf_counter() - began, 2)}
     try:
         figures["rss_start_mb"] = _mb(server.rss())

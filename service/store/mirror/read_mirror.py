@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.store.mirror.columns import Columns, load_facts, load_segments
+from service.store.mirror.heap import give_back_free_memory
 from service.store.projection import checkpoints
 from service.store.projection.generations import live_storage, storage_of
 from service.store.projection.read_model_writer import LIVE, READ_MODELS, Tables
@@ -236,10 +237,14 @@ async def _stamp(conn: AsyncConnection, position: int) -> Stamp:
 
 
 async def _loaded(conn: AsyncConnection, tables: Tables) -> Columns:
-    """Every row of both tables."""
+    """Every row of both tables, in order; the memory the load freed given back."""
     facts, deals, reps = await load_facts(conn, tables.facts, None, None)
     segments = await load_segments(conn, tables.segments, deals, reps, None)
-    return Columns(facts, segments, deals, reps).in_order()
+    columns = Columns(facts, segments, deals, reps)
+    del facts, segments  # the unordered columns go before the trim
+    columns = columns.in_order()
+    give_back_free_memory()
+    return columns
 
 
 async def _refreshed(conn: AsyncConnection, columns: Columns, old: int, new: int) -> Columns:
