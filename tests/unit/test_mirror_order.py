@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.store.mirror import columns as columns_module
-from service.store.mirror.columns import Codes, Columns, Facts, Segments
+from service.store.mirror.columns import (
+    OPEN_STAGE_CODES,
+    STAGE_CODES,
+    Codes,
+    Columns,
+    Facts,
+    Segments,
+)
 
 DEALS = [f"D-{number}" for number in range(6)]
 TIMES = st.integers(0, 20)
@@ -40,7 +47,7 @@ def _facts(rows: list[tuple[int, int]], deals: Codes) -> Facts:
 
 
 def _segments(rows: list[tuple[int, int]], deals: Codes) -> Segments:
-    """Segments of (deal number, valid_to), every other column filler."""
+    """Segments of (deal number, valid_to), the stage drawn from both, the rest filler."""
     size = len(rows)
     return Segments(
         deal=deals.codes([DEALS[deal] for deal, _ in rows]),
@@ -48,9 +55,18 @@ def _segments(rows: list[tuple[int, int]], deals: Codes) -> Segments:
         valid_to=np.array([until for _, until in rows], dtype=np.int64),
         known_from=np.zeros(size, dtype=np.int64),
         known_to=np.zeros(size, dtype=np.int64),
-        stage=np.zeros(size, dtype=np.int8),
+        stage=np.array([_stage(row) for row in rows], dtype=np.int8),
         owner=np.zeros(size, dtype=np.int32),
     )
+
+
+def _stage(row: tuple[int, int]) -> int:
+    """A stage code (or -1, none) that depends on the row alone."""
+    return (row[0] * 7 + row[1]) % (len(STAGE_CODES) + 1) - 1
+
+
+def _is_open(row: tuple[int, int]) -> bool:
+    return _stage(row) in OPEN_STAGE_CODES
 
 
 rows = st.lists(st.tuples(st.integers(0, len(DEALS) - 1), TIMES), max_size=30)
@@ -68,13 +84,17 @@ def _facts_in(columns: Columns, low: int, high: int) -> list[tuple[str | None, i
     return sorted(found)
 
 
-def _open_after(columns: Columns, instant: int) -> list[tuple[str, int]]:
-    part = columns.segments_open_after(instant)
-    valid_to = columns.segments.valid_to[part]
-    return sorted(
-        (columns.deals.names[columns.segments.deal[row]], int(columns.segments.valid_to[row]))
-        for row in np.flatnonzero(valid_to > instant) + part.start
-    )
+def _valid_after(
+    columns: Columns, instant: int, *, open_only: bool
+) -> list[tuple[str | None, int]]:
+    segments, found = columns.segments, []
+    for part in columns.segments_valid_after(instant, open_only=open_only):
+        rows = np.flatnonzero(segments.valid_to[part] > instant) + part.start
+        found += [
+            (columns.deals.name(int(segments.deal[row])), int(segments.valid_to[row]))
+            for row in rows
+        ]
+    return sorted(found)
 
 
 @FAST
@@ -103,13 +123,37 @@ def test_the_ordered_rows_and_the_tail_find_what_a_full_scan_finds(
             expected_facts = [row for row in expected_facts if row[0] not in touched] + new_rows
             expected_segments = [row for row in expected_segments if row[0] not in touched]
             expected_segments += new_rows
-            # Then the sorted rows stay sorted, and every row is held once
+            # Then the sorted rows stay sorted (segments in two runs: closed stages, open ones)
+            opened = columns.open_segments_from
             assert (np.diff(columns.facts.occurred[: columns.facts_sorted]) >= 0).all()
-            assert (np.diff(columns.segments.valid_to[: columns.segments_sorted]) >= 0).all()
+            for run in (slice(0, opened), slice(opened, columns.segments_sorted)):
+                assert (np.diff(columns.segments.valid_to[run]) >= 0).all()
+            assert not np.isin(columns.segments.stage[:opened], OPEN_STAGE_CODES).any()
+            assert np.isin(
+                columns.segments.stage[opened : columns.segments_sorted], OPEN_STAGE_CODES
+            ).all()
     # And a period's facts and the segments open after an instant are those of a full scan
     assert _facts_in(columns, low, high) == sorted(
         (DEALS[deal], when) for deal, when in expected_facts if low <= when < high
     )
-    assert _open_after(columns, instant) == sorted(
-        (DEALS[deal], until) for deal, until in expected_segments if until > instant
+    valid = [row for row in expected_segments if row[1] > instant]
+    assert _valid_after(columns, instant, open_only=False) == sorted(
+        (DEALS[deal], until) for deal, until in valid
+    )
+    # And asked for the open stages only, every open one and no closed one of the sorted runs
+    open_only = _valid_after(columns, instant, open_only=True)
+    assert {(DEALS[deal], until) for deal, until in valid if _is_open((deal, until))} <= set(
+        open_only
+    )
+    tail = set(
+        zip(
+            columns.segments.deal[columns.segments_sorted :].tolist(),
+            columns.segments.valid_to[columns.segments_sorted :].tolist(),
+            strict=True,
+        )
+    )
+    codes = columns.deals.index
+    assert all(
+        _is_open((DEALS.index(str(deal)), until)) or (codes[str(deal)], until) in tail
+        for deal, until in open_only
     )

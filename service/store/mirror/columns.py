@@ -40,6 +40,10 @@ VISIT_CODES = (
 )
 """The codes of `visit_kind`: a visit's kind, or the sub-count a fact counts in (calls)."""
 STAGE_CODES = tuple(str(stage) for stage in STAGES)
+OPEN_STAGE_CODES = sorted(
+    {STAGE_CODES.index(str(stage)) for group in RULES.open_groups for stage in group.stages}
+)
+"""The codes of the stages some open number counts."""
 # Codes are int8: the rule table stays far below 127 stages or kinds.
 _MONEY = frozenset({"units", "exponent", "currency_number"})
 
@@ -212,10 +216,12 @@ UNSORTED_ROWS = 50_000
 class Columns:
     """Both read models at one log position, with the id tables their codes refer to.
 
-    Facts are kept in `occurred` order and segments in `valid_to` order, so that a period's
-    facts are one slice and the segments still open at an instant are a suffix: the first
-    `facts_sorted` facts and `segments_sorted` segments are in order; the rows after them (the
-    deals reloaded since the last sort, `replace_deals`) in none.
+    Facts are kept in `occurred` order, so that a period's facts are one slice. Segments are
+    kept in two runs, those of a stage no open number counts, then those of an open stage,
+    each in `valid_to` order, so that the segments still valid at an instant are a suffix of
+    each run, and the open numbers read only the second. The first `facts_sorted` facts and
+    `segments_sorted` segments are in order (the open run begins at `open_segments_from`);
+    the rows after them (the deals reloaded since the last sort, `replace_deals`) in none.
     """
 
     facts: Facts
@@ -224,11 +230,13 @@ class Columns:
     reps: Codes
     facts_sorted: int = 0
     segments_sorted: int = 0
+    open_segments_from: int = 0
 
     def in_order(self) -> Columns:
         """These columns with every row in its table's order."""
         facts = self.facts.take(np.argsort(self.facts.occurred, kind="stable"))
-        order = np.argsort(self.segments.valid_to, kind="stable")
+        is_open = np.isin(self.segments.stage, OPEN_STAGE_CODES)
+        order = np.lexsort((self.segments.valid_to, is_open))
         segments = Segments(*(getattr(self.segments, name)[order] for name in Segments.__slots__))
         return replace(
             self,
@@ -236,14 +244,10 @@ class Columns:
             segments=segments,
             facts_sorted=len(facts.occurred),
             segments_sorted=len(segments.valid_to),
+            open_segments_from=len(is_open) - int(np.count_nonzero(is_open)),
         )
 
-    def replace_deals(
-        self,
-        deal_ids: Sequence[str],
-        facts: Facts,
-        segments: Segments,
-    ) -> Columns:
+    def replace_deals(self, deal_ids: Sequence[str], facts: Facts, segments: Segments) -> Columns:
         """These columns with every row of `deal_ids` replaced by the rows given (appended to
         the unsorted tails; sorted again once a tail outgrows `UNSORTED_ROWS`)."""
         touched = np.fromiter(
@@ -257,6 +261,7 @@ class Columns:
             segments=self.segments.keep(kept_segments).plus(segments),
             facts_sorted=int(np.count_nonzero(kept_facts[: self.facts_sorted])),
             segments_sorted=int(np.count_nonzero(kept_segments[: self.segments_sorted])),
+            open_segments_from=int(np.count_nonzero(kept_segments[: self.open_segments_from])),
         )
         if _outgrown(len(result.facts.occurred), result.facts_sorted) or _outgrown(
             len(result.segments.valid_to), result.segments_sorted
@@ -271,12 +276,19 @@ class Columns:
         first, last = np.searchsorted(ordered, [low, high], side="left").tolist()
         return slice(first, last), slice(self.facts_sorted, len(self.facts.occurred))
 
-    def segments_open_after(self, instant: int) -> slice:
+    def segments_valid_after(self, instant: int, *, open_only: bool = False) -> list[slice]:
         """The rows of the segments that may still be valid after `instant` (microseconds):
-        those of the sorted ones with `valid_to` > `instant`, and the unsorted tail."""
-        ordered = self.segments.valid_to[: self.segments_sorted]
-        first = int(np.searchsorted(ordered, instant, side="right"))
-        return slice(first, len(self.segments.valid_to))
+        those of each sorted run with `valid_to` > `instant`, and the unsorted tail. With
+        `open_only`, not the run of the stages no open number counts (the tail may hold some)."""
+        valid_to = self.segments.valid_to
+        runs = [(self.open_segments_from, self.segments_sorted)]
+        if not open_only:
+            runs.insert(0, (0, self.open_segments_from))
+        found = [
+            slice(begin + int(np.searchsorted(valid_to[begin:end], instant, side="right")), end)
+            for begin, end in runs
+        ]
+        return [*found, slice(self.segments_sorted, len(valid_to))]
 
 
 def _outgrown(rows: int, ordered: int) -> bool:

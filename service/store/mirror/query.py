@@ -263,24 +263,31 @@ def _values(
     return found
 
 
-def _at(columns: Columns, instant: datetime, known_at: datetime) -> I64:
-    """The rows of the segments that cover (`instant`, `known_at`)."""
+def _at(columns: Columns, instant: datetime, known_at: datetime, *, open_only: bool) -> I64:
+    """The rows of the segments that cover (`instant`, `known_at`); with `open_only`, at least
+    those of an open stage (`Columns.segments_valid_after`)."""
     segments = columns.segments
     t, k = micros(instant), micros(known_at)
-    rows = columns.segments_open_after(t)
-    covers = (
-        (segments.valid_from[rows] <= t)
-        & (segments.valid_to[rows] > t)
-        & (segments.known_from[rows] <= k)
-        & (segments.known_to[rows] > k)
-    )
-    covering: I64 = np.flatnonzero(covers) + rows.start
+    found = []
+    for rows in columns.segments_valid_after(t, open_only=open_only):
+        covers = (
+            (segments.valid_from[rows] <= t)
+            & (segments.valid_to[rows] > t)
+            & (segments.known_from[rows] <= k)
+            & (segments.known_to[rows] > k)
+        )
+        found.append(np.flatnonzero(covers) + rows.start)
+    covering: I64 = np.concatenate(found)
     return covering
 
 
 def _opens(columns: Columns, instant: datetime, known_at: datetime) -> list[tuple[Any, ...]]:
-    """`_open_sql`: per owner, the open numbers then (`RULES.open_groups`)."""
-    covering = _at(columns, instant, known_at)
+    """`_open_sql`: per owner, the open numbers then (`RULES.open_groups`).
+
+    Only the segments of an open stage need be read (and the unsorted tail is read whole): the
+    others count in no open number, and an owner whose numbers are all zero gets no row.
+    """
+    covering = _at(columns, instant, known_at, open_only=True)
     owners = columns.segments.owner[covering]
     stages = columns.segments.stage[covering]
     size = len(columns.reps.names) + 1
@@ -303,7 +310,7 @@ def funnel(
 ) -> dict[str, int]:
     """`scoreboard_query.funnel` from the columns: deals per stage at (`as_of`, `known_at`)."""
     stages = dict.fromkeys(STAGES, 0)
-    rows = _at(columns, as_of, known_at)
+    rows = _at(columns, as_of, known_at, open_only=False)
     rows = rows[columns.segments.stage[rows] >= 0]
     if rep_id is not None:
         owner = columns.reps.index.get(rep_id)
