@@ -298,7 +298,9 @@ def _write(result: dict[str, Any], quick: bool) -> None:
     RESULTS.mkdir(exist_ok=True)
     name = "scale-quick" if quick else "scale"
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))
-    chart = RESULTS / "scale-quick.svg" if quick else CHART
+    # The chart in the docs draws curves: a run that measured one size draws it beside the results.
+    curves = not quick and len(result["sizes"]) > 1
+    chart = CHART if curves else RESULTS / ("scale-quick.svg" if quick else "scale.svg")
     chart.write_text(scale_chart.svg(result["sizes"]))
 
 
