@@ -80,35 +80,32 @@ async def _cursor(conn: AsyncConnection, statement: str, *args: Any) -> Any:
     return await prepared.cursor(*args)
 
 
-async def period_rows(
-    conn: AsyncConnection,
-    *,
-    end: datetime,
-    known_at: datetime,
-    chunk: int = 10_000,
+async def _chunks(
+    conn: AsyncConnection, statement: str, end: datetime, known_at: datetime, chunk: int
+) -> AsyncIterator[Sequence[EventRow]]:
+    """`statement`'s rows for the period, `chunk` at a time, over a server-side cursor."""
+    cursor = await _cursor(conn, statement, end, known_at)
+    while rows := await cursor.fetch(chunk):
+        yield rows
+
+
+def period_rows(
+    conn: AsyncConnection, *, end: datetime, known_at: datetime, chunk: int = 10_000
 ) -> AsyncIterator[Sequence[EventRow]]:
     """The period's events with their envelope (`metadata`, and `prev`: the hash of the event
     at the position before, None if that event is missing), in position order, `chunk` rows
     at a time, over a server-side cursor; `conn` must be inside a transaction (its snapshot
     is the one read)."""
-    cursor = await _cursor(conn, _EXPORT, end, known_at)
-    while rows := await cursor.fetch(chunk):
-        yield rows
+    return _chunks(conn, _EXPORT, end, known_at, chunk)
 
 
-async def period_streams(
-    conn: AsyncConnection,
-    *,
-    end: datetime,
-    known_at: datetime,
-    chunk: int = 10_000,
+def period_streams(
+    conn: AsyncConnection, *, end: datetime, known_at: datetime, chunk: int = 10_000
 ) -> AsyncIterator[Sequence[EventRow]]:
     """The period's events stream by stream (by subject, then stream version), `chunk` rows
     at a time, in `conn`'s transaction: a stream's events may end one chunk and begin the
     next, never interleaved with another stream's."""
-    cursor = await _cursor(conn, _BY_STREAM, end, known_at)
-    while rows := await cursor.fetch(chunk):
-        yield rows
+    return _chunks(conn, _BY_STREAM, end, known_at, chunk)
 
 
 async def period_digest(
@@ -123,8 +120,7 @@ async def period_digest(
     in `conn`'s transaction; `on_progress` is told each log position reached."""
     digest = Digest()
     retractions = 0
-    cursor = await _cursor(conn, _DIGEST, end, known_at)
-    while rows := await cursor.fetch(chunk):
+    async for rows in _chunks(conn, _DIGEST, end, known_at, chunk):
         for row in rows:
             digest.add(row["hash"])
             retractions += row["retraction"]
