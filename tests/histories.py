@@ -45,7 +45,8 @@ REPS = ("R-1", "R-2", "R-3")
 TEAMS = ("North", "South")
 SOURCES = ("crm", "phone")
 OFFSETS = (UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5)))
-AMOUNTS = ("0", "1.00", "2.5", "300", "0.125", "125000.00")
+AMOUNTS = ("0", "1.00", "2.5", "300", "0.125", "125000.00", "98765432.10")
+"""The last amount's coefficient does not fit in int32: the copy widens its column for it."""
 CURRENCIES = ("TWD", "USD")
 ACCOUNTS: tuple[dict[str, str], ...] = (
     {"name": "Formosa Foods"},

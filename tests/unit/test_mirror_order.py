@@ -3,6 +3,7 @@ in the sorted rows and the unsorted tail exactly as a scan of every row finds th
 
 from __future__ import annotations
 
+from dataclasses import replace
 from unittest.mock import patch
 
 import numpy as np
@@ -157,3 +158,45 @@ def test_the_ordered_rows_and_the_tail_find_what_a_full_scan_finds(
         _is_open((DEALS.index(str(deal)), until)) or (codes[str(deal)], until) in tail
         for deal, until in open_only
     )
+
+
+INT32 = np.iinfo(np.int32)
+
+
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=20))
+def test_a_column_is_narrowed_to_int32_exactly_when_every_value_fits(values: list[int]) -> None:
+    narrowed = columns_module.narrow(np.array(values, dtype=np.int64))
+    assert narrowed.tolist() == values
+    fits = all(INT32.min < value <= INT32.max for value in values)
+    assert narrowed.dtype == (np.int32 if fits else np.int64)
+
+
+def test_a_reloaded_deal_whose_values_outgrow_int32_widens_the_column() -> None:
+    # Given a copy whose positions, measures and amounts all fit in int32
+    deals = Codes()
+    loaded = _facts([(0, 1), (1, 2)], deals)
+    narrow = columns_module.narrow
+    small = replace(
+        loaded,
+        position=narrow(loaded.position),
+        measure=narrow(np.array([5, 6], dtype=np.int64)),
+        units=narrow(np.array([100, 200], dtype=np.int64)),
+    )
+    columns = Columns(small, _segments([], deals), deals, Codes()).in_order()
+    assert columns.facts.position.dtype == np.int32
+    # When deal 1 is reloaded with a position, a measure and an amount beyond int32
+    reloaded = _facts([(1, 3)], deals)
+    wide = replace(
+        reloaded,
+        position=narrow(np.array([2**40], dtype=np.int64)),
+        measure=narrow(np.array([2**33], dtype=np.int64)),
+        units=narrow(np.array([-(2**31)], dtype=np.int64)),
+    )
+    columns = columns.replace_deals([DEALS[1]], wide, _segments([], deals))
+    # Then the columns widen and keep every value
+    facts = columns.facts
+    assert [str(column.dtype) for column in (facts.position, facts.measure, facts.units)] == [
+        "int64"
+    ] * 3
+    kept = zip(facts.position.tolist(), facts.measure.tolist(), facts.units.tolist(), strict=True)
+    assert sorted(kept) == [(0, 5, 100), (2**40, 2**33, -(2**31))]

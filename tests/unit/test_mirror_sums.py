@@ -9,6 +9,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from service.store.mirror.columns import narrow
 from service.store.mirror.sums import group_sums, money_columns
 
 AMOUNTS = st.one_of(
@@ -37,7 +38,8 @@ def loop_sums(rows: Sequence[Row]) -> list[tuple[int, str, Decimal]]:
 
 
 def sums_of(rows: Sequence[Row]) -> list[tuple[int, str, Decimal]]:
-    """`group_sums` over every other row of full columns (as the scoreboard asks)."""
+    """`group_sums` over every other row of full columns (as the scoreboard asks), narrowed as
+    the copy holds them (int32 when every coefficient fits)."""
     filler: Row = (9, Decimal("1"), "XXX")
     padded = [row for pair in zip(rows, [filler] * len(rows), strict=True) for row in pair]
     at = np.arange(0, 2 * len(rows), 2, dtype=np.int64)
@@ -48,9 +50,9 @@ def sums_of(rows: Sequence[Row]) -> list[tuple[int, str, Decimal]]:
     return group_sums(
         np.array([row[0] for row in rows], dtype=np.int32),
         numbers[at],
-        units[at],
+        narrow(units)[at],
         exponents[at],
-        positions=positions[at],
+        positions=narrow(positions)[at],
         odd=odd,
     )
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.projections.deal import STAGES
 from service.projections.rules import RULES
-from service.store.mirror.sums import OddMoney, money_columns
+from service.store.mirror.sums import OddMoney, Whole, money_columns
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
@@ -46,6 +46,17 @@ OPEN_STAGE_CODES = sorted(
 """The codes of the stages some open number counts."""
 # Codes are int8: the rule table stays far below 127 stages or kinds.
 _MONEY = frozenset({"units", "exponent", "currency_number"})
+
+
+_INT32 = np.iinfo(np.int32)
+
+
+def narrow(values: Whole) -> Whole:
+    """`values` as int32 if every one fits (and none is int32's least, whose absolute value
+    would not), else unchanged: half the memory for positions, measures and most amounts."""
+    if len(values) and (int(values.min()) <= _INT32.min or int(values.max()) > _INT32.max):
+        return values
+    return values.astype(np.int32)
 
 
 def micros(instant: datetime) -> int:
@@ -121,7 +132,7 @@ class Codes:
 class Facts:
     """`rm_flow_facts`, one array element per row."""
 
-    position: I64
+    position: Whole
     deal: I32
     kind: I8
     rep: I32
@@ -129,11 +140,11 @@ class Facts:
     recorded: I64
     retracted: I64
     visit: I8
-    measure: I64
+    measure: Whole
     """What each fact adds to its kind's measure (0 for none)."""
     repeats_for_rep: Flags
     repeats_for_deal: Flags
-    units: I64
+    units: Whole
     """The amounts as integer coefficients with `exponent` (`mirror_sums.money_units`)."""
     exponent: I8
     currency_number: I16
@@ -331,7 +342,7 @@ def _facts(row: Sequence[Any], deals: Codes, reps: Codes) -> Facts:
     positions = row[1] or []
     units, exponents, currencies, odd = money_columns(row[11] or [], row[12] or [], positions)
     return Facts(
-        position=_ints(positions, np.int64),
+        position=narrow(_ints(positions, np.int64)),
         deal=deals.codes(row[2] or []),
         kind=_coded(row[3], FLOW_KIND_CODES),
         rep=reps.codes(row[4] or []),
@@ -339,10 +350,10 @@ def _facts(row: Sequence[Any], deals: Codes, reps: Codes) -> Facts:
         recorded=_ints(row[6], np.int64),
         retracted=_ints(row[7], np.int64),
         visit=_coded(row[8], VISIT_CODES),
-        measure=_ints(row[13], np.int64),
+        measure=narrow(_ints(row[13], np.int64)),
         repeats_for_rep=np.array(row[9] or [], dtype=np.bool_),
         repeats_for_deal=np.array(row[10] or [], dtype=np.bool_),
-        units=units,
+        units=narrow(units),
         exponent=exponents,
         currency_number=currencies,
         odd_money=odd,

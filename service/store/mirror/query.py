@@ -29,7 +29,7 @@ from service.store.mirror.columns import (
     Facts,
     micros,
 )
-from service.store.mirror.sums import group_sums
+from service.store.mirror.sums import Whole, group_sums
 from service.store.queries.scoreboard import DEAL_KINDS, SPLIT, BoardParts
 from service.store.queries.teams import team_intervals
 
@@ -214,12 +214,12 @@ def _repeats(
     return list(found)
 
 
-def _latest(groups: tuple[I32, ...], occurred: I64, position: I64) -> I64:
+def _latest(groups: tuple[I32, ...], occurred: I64, position: Whole) -> I64:
     """Indices of the latest (by `occurred`, then `position`) element of each group.
 
     A group is a run of equal values in every array of `groups` (all aligned).
     """
-    keys: list[I32 | I64] = [position, occurred, *reversed(groups)]
+    keys: list[Whole] = [position, occurred, *reversed(groups)]
     order = np.lexsort(keys)
     last = np.zeros(len(order), dtype=np.bool_)
     if len(order):

@@ -30,6 +30,9 @@ I8 = npt.NDArray[np.int8]
 Objects = npt.NDArray[np.object_]
 
 Codes = npt.NDArray[np.int32] | npt.NDArray[np.int64]
+Whole = npt.NDArray[np.int64] | npt.NDArray[np.int32]
+"""An integer column kept as int32 while its values fit, as int64 once they do not
+(`mirror_columns.narrow`): numpy's arithmetic and `np.concatenate` widen as needed."""
 OddMoney = tuple[Decimal | None, str | None]
 """The amount and currency of a row whose integers cannot give them back."""
 NO_AMOUNT = 127
@@ -130,10 +133,10 @@ def _currency_text(number: int, odd: OddMoney | None) -> str | None:
 def group_sums(
     codes: Codes,
     currencies: I16,
-    units: I64,
+    units: Whole,
     exponents: I8,
     *,
-    positions: I64,
+    positions: Whole,
     odd: Mapping[int, OddMoney],
 ) -> list[tuple[int, str, Decimal]]:
     """(code, currency, Decimal(0) + each amount in turn) per group, by first appearance.
@@ -168,9 +171,9 @@ def group_sums(
 def _decimal_sums(
     codes: Codes,
     numbers: I16,
-    units: I64,
+    units: Whole,
     exponents: I8,
-    positions: I64,
+    positions: Whole,
     odd: Mapping[int, OddMoney],
 ) -> list[tuple[int, str, Decimal]]:
     """`group_sums` by `Decimal` additions: `Decimal(0)`, then each amount of the group in turn."""
@@ -208,7 +211,7 @@ def _decimal_sums(
     return [(key // width, distinct[key % width], total) for _, key, total in found]
 
 
-def _integer_totals(units: I64, exponents: I8, starts: I64) -> list[Decimal] | None:
+def _integer_totals(units: Whole, exponents: I8, starts: I64) -> list[Decimal] | None:
     """Each run's exact `Decimal` total from integer coefficients, or None when int64 or the
     decimal context could not hold it exactly (the caller then adds the `Decimal`s)."""
     if (exponents == UNFIT).any() or getcontext().prec < _DIGITS_NEEDED:
