@@ -87,6 +87,7 @@ async def replay_period(
         digest=report.digest,
         result={
             "events_considered": report.events_considered,
+            "events_folded": report.events_folded,
             "projection_matches": report.projection_matches,
             "differences": len(report.differences),
         },

@@ -33,6 +33,7 @@ def replay_json(report: ReplayReport, period: str | None = None) -> dict[str, An
         "known_at": iso(board.known_at),
         "period": period,
         "events_considered": report.events_considered,
+        "events_folded": report.events_folded,
         "retractions": report.retractions,
         "digest": report.digest,
         "projection_matches": report.projection_matches,

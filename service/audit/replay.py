@@ -2,7 +2,9 @@
 
 The recomputation reads only the `events` table (`period_events`) and folds it with the same
 pure fold as `compute_scoreboard` (`ScoreboardFold`), which every other answer is proven equal
-to, a few streams at a time: a replay's memory does not grow with the log. The read models
+to, a few streams at a time: a replay's memory does not grow with the log. The streams settled
+before the period (`settled_before`: provably adding nothing to it) are left in the server,
+unread and unfolded; the digest covers every event considered all the same. The read models
 are read only afterwards, to compare.
 """
 
@@ -17,7 +19,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.audit.compare import Difference, differences
-from service.audit.progress import ProgressBar, no_progress
+from service.audit.progress import Advance, ProgressBar, no_progress
 from service.events.instants import as_stored
 from service.events.recorded import RecordedEvent
 from service.events.upcasting import recorded_event
@@ -41,6 +43,8 @@ class ReplayReport:
 
     board: Scoreboard
     events_considered: int
+    events_folded: int
+    """The events of the streams not settled before the period: the others add nothing."""
     retractions: int
     digest: str
     read_models_position: int
@@ -79,11 +83,13 @@ def _cut(rows: list[EventRow]) -> int:
 
 
 async def _whole_streams(
-    conn: AsyncConnection, *, end: datetime, known_at: datetime, size: int
+    conn: AsyncConnection, *, start: datetime, end: datetime, known_at: datetime, size: int
 ) -> AsyncIterator[list[EventRow]]:
-    """The period's events in batches of about `size`, no stream split between two batches."""
+    """The events of the period's streams not settled before it, in batches of about `size`,
+    no stream split between two batches."""
     pending: list[EventRow] = []
-    async for rows in period_streams(conn, end=end, known_at=known_at):
+    streams = period_streams(conn, end=end, known_at=known_at, settled_before=start)
+    async for rows in streams:
         pending.extend(rows)
         if len(pending) >= size and (cut := _cut(pending)):
             yield pending[:cut]
@@ -94,6 +100,38 @@ async def _whole_streams(
 
 def _fold_rows(board: ScoreboardFold, rows: list[EventRow]) -> None:
     board.add([_event(row) for row in rows])
+
+
+async def _fold_streams(
+    conn: AsyncConnection,
+    board: ScoreboardFold,
+    *,
+    period: tuple[datetime, datetime],
+    known_at: datetime,
+    size: int,
+    advance: Advance | None,
+) -> int:
+    """Fold the streams `board`'s period needs, each batch off the event loop while the next
+    is read; how many events were folded. No fold is left running when this returns or
+    raises."""
+    folded = 0
+    folding: asyncio.Future[None] | None = None
+    start, end = period
+    batches = _whole_streams(conn, start=start, end=end, known_at=known_at, size=size)
+    try:
+        async for rows in batches:
+            if folding is not None:
+                await folding
+            folding = asyncio.ensure_future(asyncio.to_thread(_fold_rows, board, rows))
+            folded += len(rows)
+            if advance is not None:
+                advance(folded)
+    finally:
+        if folding is not None:
+            await asyncio.gather(folding, return_exceptions=True)
+    if folding is not None:
+        await folding  # its own failure, if any, now that nothing else failed
+    return folded
 
 
 async def replay(
@@ -109,29 +147,27 @@ async def replay(
     """Replay [start, end) as known at `known_at` inside `conn`'s snapshot, by rep and in total.
 
     Two passes over the period's events: their digest in log order (no data read), then the
-    fold stream by stream, `fold_events` (default `FOLD_EVENTS`) at a time, each batch folded
-    off the event loop while the next is read. `read_models_position` is the read models'
-    checkpoint in the same snapshot: they are compared only when it covers every event
-    recorded by `known_at`.
+    fold stream by stream (less those settled before `start`), `fold_events` (default
+    `FOLD_EVENTS`) at a time, each batch folded off the event loop while the next is read.
+    `read_models_position` is the read models' checkpoint in the same snapshot: they are
+    compared only when it covers every event recorded by `known_at`.
     """
     with progress(await head_position(conn)) as advance:
         digest, retractions = await period_digest(
             conn, end=end, known_at=known_at, on_progress=advance
         )
     board = ScoreboardFold(start=start, end=end, known_at=known_at, group_by="rep")
-    folded = 0
     with progress(digest.count) as advance:
-        folding: asyncio.Future[None] | None = None
-        size = fold_events or FOLD_EVENTS
-        async for rows in _whole_streams(conn, end=end, known_at=known_at, size=size):
-            if folding is not None:
-                await folding
-            folding = asyncio.ensure_future(asyncio.to_thread(_fold_rows, board, rows))
-            folded += len(rows)
-            if advance is not None:
-                advance(folded)
-        if folding is not None:
-            await folding
+        folded = await _fold_streams(
+            conn,
+            board,
+            period=(start, end),
+            known_at=known_at,
+            size=fold_events or FOLD_EVENTS,
+            advance=advance,
+        )
+        if advance is not None:
+            advance(digest.count)  # the settled streams' events are counted, never read
     projection: Scoreboard | None = None
     if read_models_position >= await last_known_position(conn, known_at):
         projection = await scoreboard_query.scoreboard(
@@ -141,6 +177,7 @@ async def replay(
     return ReplayReport(
         board=result,
         events_considered=digest.count,
+        events_folded=folded,
         retractions=retractions,
         digest=digest.hexdigest(),
         read_models_position=read_models_position,

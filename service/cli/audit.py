@@ -163,6 +163,7 @@ def _print_report(body: dict[str, Any], report: ReplayReport) -> None:
     table.add_row("total", *_cells(report.board.totals), style="bold")
     out.print(table)
     out.print(f"events considered: {report.events_considered} ({report.retractions} retractions)")
+    out.print(f"events folded: {report.events_folded} (the rest: deals settled before the period)")
     out.print(f"digest: {report.digest}")
     matches = report.projection_matches
     if matches is None:

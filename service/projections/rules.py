@@ -232,6 +232,35 @@ class RuleTable:
         return tuple(group.number for group in self.open_groups)
 
     @property
+    def settled_stages(self) -> frozenset[str]:
+        """The stages no open number counts and no conditional effect leaves (none is an
+        `only_from`): a deal in one stays there until an unconditional effect moves it."""
+        counted = {stage for group in self.open_groups for stage in group.stages}
+        left = {effect.only_from for effect in self.effects.values() if effect.only_from}
+        return frozenset(self.stage_names) - counted - left
+
+    @property
+    def settling_types(self) -> frozenset[str]:
+        """The event types that put a deal in a settled stage whatever stage it was in."""
+        settled = self.settled_stages
+        return frozenset(
+            event_type
+            for event_type, effect in self.effects.items()
+            if effect.only_from is None and effect.to in settled
+        )
+
+    @property
+    def unsettling_types(self) -> frozenset[str]:
+        """The event types that put a deal in a stage that is not settled, whatever stage it
+        was in (the conditional ones cannot move a settled deal)."""
+        settled = self.settled_stages
+        return frozenset(
+            event_type
+            for event_type, effect in self.effects.items()
+            if effect.only_from is None and effect.to not in settled
+        )
+
+    @property
     def open_by_stage(self) -> dict[str | None, tuple[int, ...]]:
         """Stage → the indexes (in `open_numbers`) of the open numbers it counts in.
 

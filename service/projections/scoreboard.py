@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from service.events.recorded import RecordedEvent
+from service.events.vocabulary import RETRACTION
 from service.projections.accounts import (
     DealAccount,
     account_key,
@@ -324,6 +325,43 @@ def _credit(
     return rep_id
 
 
+_SETTLING: Final = RULES.settling_types
+_UNSETTLING: Final = RULES.unsettling_types
+
+
+def settled_before(stream: Iterable[RecordedEvent], start: datetime) -> bool:
+    """Whether one deal stream adds nothing to a scoreboard from `start` on, whatever its end.
+
+    `stream` is the stream's events a period selects (`period_events`: those recorded by its
+    `known_at` that occurred before its end, and their retractions). It adds nothing when
+    none is a retraction, none occurred from `start` on (no flow in the period) and its latest
+    settling event (`RuleTable.settling_types`) occurred after every unsettling one: in the
+    contract's order nothing moves the deal out of a settled stage after it, so at the end
+    the deal counts in no open number. Rows by rep, team and all only: rows by account also
+    take account names from every deal. The replay's SQL asks the same of each stream
+    (`period_events.period_streams`), and a property test holds the two alike.
+    """
+    settled_at: datetime | None = None
+    unsettled_at: datetime | None = None
+    for event in stream:
+        at, event_type = event.occurred_at, event.type
+        if event_type == RETRACTION or at >= start:
+            return False
+        if event_type in _SETTLING and (settled_at is None or at > settled_at):
+            settled_at = at
+        elif event_type in _UNSETTLING and (unsettled_at is None or at > unsettled_at):
+            unsettled_at = at
+    return settled_at is not None and (unsettled_at is None or unsettled_at < settled_at)
+
+
+def _tally_of(tallies: dict[str | None, _Tally], key: str | None) -> _Tally:
+    """The key's tally, made on first use (not `setdefault`, which makes one per call)."""
+    tally = tallies.get(key)
+    if tally is None:
+        tally = tallies[key] = _Tally()
+    return tally
+
+
 class ScoreboardFold:
     """`compute_scoreboard` fed a few streams at a time, so that no caller holds the whole log.
 
@@ -374,14 +412,14 @@ class ScoreboardFold:
                 key = _account_of(open_deals.get(event.subject))
             else:
                 key = _credit(group_by, teams, event.data.get("rep_id"), event.occurred_at)
-            flow(tallies.setdefault(key, _Tally()), event)
+            flow(_tally_of(tallies, key), event)
             flow(totals, event)
         for state in open_deals.values():
             if by_account:
                 key = _account_of(state)
             else:
                 key = _credit(group_by, teams, state.owner_rep_id, self._last_instant)
-            tallies.setdefault(key, _Tally()).count_open(state.stage)
+            _tally_of(tallies, key).count_open(state.stage)
             totals.count_open(state.stage)
         if by_account:
             self._accounts.update(deal_accounts(known, self._last_instant))

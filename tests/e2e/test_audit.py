@@ -30,6 +30,7 @@ from service.audit import replay as replay_module
 from service.events.recorded import RecordedEvent
 from service.keys.api_keys import Scope
 from service.projections import compute_scoreboard
+from service.projections.scoreboard import settled_before
 from service.store.database.engines import create_engine
 from tests import databases
 from tests.conftest import bearer, make_settings
@@ -198,6 +199,7 @@ async def test_replay_of_a_quarter(client, tokens):
     # Out: the team event, D-3's signing after the quarter and its retraction. In: the other
     # eleven deal events (D-1's from before the quarter too) and the retraction of D-1's visit.
     assert (body["events_considered"], body["retractions"]) == (12, 1)
+    assert body["events_folded"] == 12  # no deal was settled before the quarter
     assert body["projection_matches"] is True and body["differences"] == []
     rows = {row["key"]: row for row in body["rows"]}
     assert rows["R-1"]["closed_value"] == {"TWD": "500.00"}
@@ -220,6 +222,41 @@ async def test_replay_of_a_quarter(client, tokens):
     assert (again["digest"], again["totals"]) == (body["digest"], body["totals"])
     later = await get_json(client, "/v1/audit/replay", audit, **Q1)
     assert later["events_considered"] == body["events_considered"] + 1
+
+
+async def test_a_replay_folds_no_deal_settled_before_the_quarter(client, tokens):
+    # Given deals signed, lost and disqualified in 2025, two of them lost and re-qualified,
+    # one lost after a committee approval sent late, and the quarter's own history
+    history = [
+        *quarter_history(),
+        sourced("D-10", "R-1", "2025-10-01T10:00:00Z"),
+        signed("D-10", "R-1", "2025-11-01T10:00:00Z", amount="70.00"),
+        sourced("D-11", "R-2", "2025-10-02T10:00:00Z"),
+        ce("deal.lost", "D-11", "2025-11-02T10:00:00Z", {"rep_id": "R-2", "reason": "price"}),
+        qualified("D-11", "R-2", "2025-12-02T10:00:00Z"),
+        sourced("D-12", "R-2", "2025-10-03T10:00:00Z"),
+        ce("deal.lost", "D-12", "2025-11-03T10:00:00Z", {"rep_id": "R-2", "reason": "price"}),
+        ce("deal.committee_approved", "D-12", "2025-11-01T10:00:00Z", {"rep_id": "R-2"}),
+        sourced("D-13", "R-3", "2025-10-04T10:00:00Z"),
+        ce("deal.disqualified", "D-13", "2025-10-05T10:00:00Z", {"rep_id": "R-3", "reason": "x"}),
+        visit("D-13", "R-3", "2025-10-06T10:00:00Z"),
+        # lost and re-qualified at the same instant: the log's order decides, so not settled
+        sourced("D-14", "R-3", "2025-10-07T10:00:00Z"),
+        ce("deal.lost", "D-14", "2025-11-07T10:00:00Z", {"rep_id": "R-3", "reason": "price"}),
+        qualified("D-14", "R-3", "2025-11-07T10:00:00Z"),
+    ]
+    await post_all(client, tokens["events:write"], history)
+    # When the quarter is replayed
+    body = await get_json(client, "/v1/audit/replay", tokens["audit"], **Q1)
+    # Then every event is considered (and in the digest) but the settled deals' (D-10, D-12,
+    # D-13: seven events) are not folded, and the answer is the read models' all the same
+    assert body["events_considered"] == 12 + 14
+    assert body["events_folded"] == 12 + 3 + 3  # D-11 and D-14 are not settled
+    assert body["projection_matches"] is True, body["differences"]
+    assert body["totals"]["open"] == {"leads": 1, "opportunities": 3, "committed_deals": 0}
+    log = await feed(client, tokens["read"])
+    known_at = datetime.fromisoformat(body["known_at"])
+    assert body["digest"] == digest_of(selected(log, datetime(2026, 4, 1, tzinfo=UTC), known_at))
 
 
 async def test_replay_names_the_rows_where_read_models_differ(app, client, tokens):
@@ -304,6 +341,12 @@ async def _assert_replay(
     chosen = selected(log, end, known_at)
     assert body["events_considered"] == len(chosen)
     assert body["digest"] == digest_of(chosen)
+    # And it folded the streams of the selection the pure rule does not find settled
+    streams: dict[str, list[RecordedEvent]] = {}
+    for item in chosen:
+        streams.setdefault(item["subject"], []).append(recorded_from_feed(item))
+    unsettled = [s for s in streams.values() if not settled_before(s, start)]
+    assert body["events_folded"] == sum(len(stream) for stream in unsettled)
 
 
 async def test_an_export_is_reproduced_by_the_standalone_verifier(client, tokens, tmp_path):

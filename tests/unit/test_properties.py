@@ -19,11 +19,13 @@ from service.projections import (
     deal_state_at,
     evolve,
     fold,
+    is_deal,
     segment_at,
     team_history,
     timeline,
     visible,
 )
+from service.projections.scoreboard import settled_before
 from tests.unit.factory import DEFAULT_DATA, RECORDED_BASE, EventLog
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -48,7 +50,12 @@ FAST = settings(max_examples=150, deadline=None, database=None)
 
 @st.composite
 def event_logs(
-    draw: st.DrawFn, deals: list[str] = DEALS, *, retractions: bool = True, teams: bool = True
+    draw: st.DrawFn,
+    deals: list[str] = DEALS,
+    *,
+    retractions: bool = True,
+    teams: bool = True,
+    instants: list[datetime] = INSTANTS,
 ) -> EventLog:
     """A log as the store would hold it: arrival order unrelated to valid time."""
     log = EventLog()
@@ -56,7 +63,7 @@ def event_logs(
     actions = ["event"] * 5 + ["retract"] * retractions + ["team"] * teams
     for _ in range(draw(st.integers(0, 30))):
         action = draw(st.sampled_from(actions))
-        when = draw(st.sampled_from(INSTANTS))
+        when = draw(st.sampled_from(instants))
         if action == "retract" and live:
             target = live.pop(draw(st.integers(0, len(live) - 1)))
             log.retract(target, when)
@@ -245,6 +252,69 @@ def test_the_scoreboard_folded_a_few_streams_at_a_time_is_the_whole_fold(
         log.events, start=START, end=END, known_at=known_at, group_by=group_by
     )
     assert board.scoreboard().to_json() == expected.to_json()
+
+
+BEFORE_START = [datetime(2026, 2, day, tzinfo=UTC) for day in (10, 20, 27)]
+MOSTLY_BEFORE = [*BEFORE_START * 3, *INSTANTS]
+"""Valid times most of them before the period, so that many streams settle before it."""
+MANY_DEALS = [f"D-{number}" for number in range(1, 7)]
+
+
+def _selected(
+    events: list[RecordedEvent], end: datetime, known_at: datetime | None
+) -> list[RecordedEvent]:
+    """What a period [.., end) selects as known at `known_at` (`period_events`): the deal
+    events that occurred before `end`, and the retractions of those."""
+    known = [e for e in events if known_at is None or e.recorded_at <= known_at]
+    chosen = [e for e in known if e.type != "event.retracted" and e.occurred_at < end]
+    keys = {(e.source, e.id) for e in chosen}
+    retractions = [
+        e
+        for e in known
+        if e.type == "event.retracted" and (e.data["event_source"], e.data["event_id"]) in keys
+    ]
+    return [e for e in chosen + retractions if is_deal(e.subject)]
+
+
+@FAST
+@given(
+    event_logs(MANY_DEALS, instants=MOSTLY_BEFORE, teams=False),
+    known_ats,
+    st.sampled_from(GROUPS),
+)
+def test_a_stream_settled_before_the_period_adds_nothing_to_its_scoreboard(
+    log: EventLog, known_at: datetime | None, group_by: GroupBy
+) -> None:
+    # Given the streams the period's selection shows settled before its start
+    streams: dict[str, list[RecordedEvent]] = {}
+    for event in _selected(log.events, END, known_at):
+        streams.setdefault(event.subject, []).append(event)
+    settled = {subject for subject, stream in streams.items() if settled_before(stream, START)}
+    # When the scoreboard is folded without them
+    rest = [event for event in log.events if event.subject not in settled]
+    board = compute_scoreboard(rest, start=START, end=END, known_at=known_at, group_by=group_by)
+    # Then it is the scoreboard of the whole log
+    whole = compute_scoreboard(
+        log.events, start=START, end=END, known_at=known_at, group_by=group_by
+    )
+    assert board.to_json() == whole.to_json()
+
+
+def test_a_deal_signed_or_lost_before_the_period_is_settled_until_something_reopens_it() -> None:
+    log = EventLog()
+    early, later = BEFORE_START[0], BEFORE_START[1]
+    stream = [
+        log.add("lead.sourced", "D-1", early, rep_id="R-1"),
+        log.add("deal.lost", "D-1", later, rep_id="R-1"),
+    ]
+    assert settled_before(stream, START)
+    # an unsettling event at the same instant as the settling one: not provably settled
+    assert not settled_before([*stream, log.add("deal.qualified", "D-1", later)], START)
+    # reopened later, an event in the period, a retraction, no settling event: not settled
+    assert not settled_before([*stream, log.add("deal.qualified", "D-1", BEFORE_START[2])], START)
+    assert not settled_before([*stream, log.add("visit.completed", "D-1", START)], START)
+    assert not settled_before([*stream, log.retract(stream[0], early)], START)
+    assert not settled_before(stream[:1], START)
 
 
 def test_rows_by_team_need_the_team_history() -> None:

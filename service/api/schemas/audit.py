@@ -34,6 +34,11 @@ class ReplayModel(BaseModel):
     events_considered: int = Field(
         description="How many events the replay read: the period's events (docs/audit.md)."
     )
+    events_folded: int = Field(
+        description="How many of them were folded: the events of the deal streams not settled "
+        "before the period (a deal signed, lost or disqualified before it, and not moved "
+        "since, adds nothing to it; docs/audit.md)."
+    )
     retractions: int = Field(description="How many of them are retractions.")
     digest: str = Field(
         description="SHA-256 (hex) over the considered events' 32-byte chain hashes, in "
