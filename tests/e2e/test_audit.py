@@ -32,6 +32,7 @@ from service.keys.api_keys import Scope
 from service.projections import compute_scoreboard
 from service.projections.scoreboard import settled_before
 from service.store.database.engines import create_engine
+from service.store.log import period_events as period_events_module
 from tests import databases
 from tests.conftest import bearer, make_settings
 from tests.e2e.served import Served, serve
@@ -307,9 +308,14 @@ async def test_replay_agrees_with_the_read_models_and_the_fold(
                 events = [recorded_from_feed(item) for item in log]
                 moments = known_ats(events)
                 # When a period is replayed at several moments of knowledge
-                # (folding a few events at a time, so that batches of whole streams are cut)
+                # (folding a few events at a time, so that batches of whole streams are cut,
+                # and digesting a few log positions at a time)
                 fold_events = data.draw(st.integers(1, 8))
-                with patch.object(replay_module, "FOLD_EVENTS", fold_events):
+                positions = data.draw(st.integers(1, 8))
+                with (
+                    patch.object(replay_module, "FOLD_EVENTS", fold_events),
+                    patch.object(period_events_module, "DIGEST_POSITIONS", positions),
+                ):
                     for known_at in data.draw(
                         st.lists(st.sampled_from(moments), min_size=1, max_size=4, unique=True)
                     ):

@@ -57,10 +57,14 @@ _EXPORT_PAGE = (
     f"SELECT {_EXPORT_COLUMNS} {_WHERE}AND e.position > $3 AND e.position <= $4 "
     "ORDER BY e.position LIMIT $5"
 )
-# What the digest needs, in position order: a pass that reads no event's data.
-_DIGEST = (
-    "SELECT e.position, e.hash, e.type = 'event.retracted' AS retraction "
-    f"{_WHERE}ORDER BY e.position"
+# What the digest needs, a range of positions ($3, $4] at a time, joined in the server: the
+# chain hashes in position order as one value, their count and the retractions among them.
+DIGEST_POSITIONS = 100_000
+"""Log positions per statement of `period_digest` (3.2 MB of hashes at most)."""
+_DIGEST_PAGE = (
+    "SELECT count(*) AS events, count(*) FILTER (WHERE e.type = 'event.retracted') AS "
+    "retractions, string_agg(e.hash, ''::bytea ORDER BY e.position) AS hashes "
+    f"{_WHERE}AND e.position > $3 AND e.position <= $4"
 )
 # Stream by stream (the `(subject, stream_version)` key's order), so that a reader can fold
 # each stream as soon as its last event has arrived.
@@ -85,15 +89,19 @@ _HEAD = text("SELECT COALESCE(max(position), 0) FROM events")
 _BEGIN = text("SELECT 1")
 
 
-async def _cursor(conn: AsyncConnection, statement: str, *args: Any) -> Any:
-    """A server-side cursor of the driver's own over `statement` in `conn`'s transaction."""
-    # The driver's own cursor: SQLAlchemy's row processing would double the time of a replay.
+async def _prepared(conn: AsyncConnection, statement: str) -> Any:
+    """`statement` prepared on the driver's own connection, inside `conn`'s transaction."""
+    # The driver's own statements: SQLAlchemy's row processing would double a replay's time.
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
     if not driver.is_in_transaction():
         await conn.execute(_BEGIN)  # SQLAlchemy starts the driver's transaction lazily
-    prepared = await driver.prepare(statement)
-    return await prepared.cursor(*args)
+    return await driver.prepare(statement)
+
+
+async def _cursor(conn: AsyncConnection, statement: str, *args: Any) -> Any:
+    """A server-side cursor of the driver's own over `statement` in `conn`'s transaction."""
+    return await (await _prepared(conn, statement)).cursor(*args)
 
 
 async def _chunks(
@@ -149,18 +157,28 @@ async def period_digest(
     end: datetime,
     known_at: datetime,
     on_progress: Callable[[int], None] | None = None,
-    chunk: int = 50_000,
+    positions: int | None = None,
 ) -> tuple[Digest, int]:
     """The digest of the period's events (in position order) and how many are retractions,
-    in `conn`'s transaction; `on_progress` is told each log position reached."""
+    in `conn`'s transaction; `on_progress` is told each log position reached.
+
+    The log is read `positions` (default `DIGEST_POSITIONS`) positions at a time (a range of
+    the primary key, whatever the period keeps of it), each range's hashes joined in the
+    server: no row per event crosses the connection.
+    """
+    step = positions or DIGEST_POSITIONS
     digest = Digest()
     retractions = 0
-    async for rows in _chunks(conn, _DIGEST, end, known_at, chunk):
-        for row in rows:
-            digest.add(row["hash"])
-            retractions += row["retraction"]
+    head = await head_position(conn)
+    statement = await _prepared(conn, _DIGEST_PAGE)
+    for after in range(0, head, step):
+        through = min(after + step, head)
+        page = await statement.fetchrow(end, known_at, after, through)
+        if page["events"]:
+            digest.add_many(page["hashes"], page["events"])
+            retractions += page["retractions"]
         if on_progress is not None:
-            on_progress(rows[-1]["position"])
+            on_progress(through)
     return digest, retractions
 
 
@@ -200,6 +218,15 @@ class Digest:
         """Take in one more event's hash."""
         self._sha.update(chain_hash)
         self.count += 1
+
+    def add_many(self, chain_hashes: bytes, count: int) -> None:
+        """Take in `count` events' hashes, concatenated in position order."""
+        if len(chain_hashes) != 32 * count:
+            raise ValueError(
+                f"{count} chain hashes are {32 * count} bytes, not {len(chain_hashes)}"
+            )
+        self._sha.update(chain_hashes)
+        self.count += count
 
     def hexdigest(self) -> str:
         """The digest so far, as lower-case hex."""
