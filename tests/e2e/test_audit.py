@@ -309,11 +309,13 @@ async def test_replay_agrees_with_the_read_models_and_the_fold(
                 moments = known_ats(events)
                 # When a period is replayed at several moments of knowledge
                 # (folding a few events at a time, so that batches of whole streams are cut,
-                # and digesting a few log positions at a time)
+                # reading a few streams and digesting a few log positions at a time)
                 fold_events = data.draw(st.integers(1, 8))
+                streams = data.draw(st.integers(1, 3))
                 positions = data.draw(st.integers(1, 8))
                 with (
                     patch.object(replay_module, "FOLD_EVENTS", fold_events),
+                    patch.object(period_events_module, "STREAMS_PER_READ", streams),
                     patch.object(period_events_module, "DIGEST_POSITIONS", positions),
                 ):
                     for known_at in data.draw(
