@@ -191,10 +191,29 @@ def _count_events(
             totals[number] = int(np.count_nonzero(counted))
         if flow.measure is not None:
             weights = np.where(of_kind, facts.measure, 0)
-            sums = np.zeros(size, dtype=np.int64)
-            np.add.at(sums, keys, weights)  # integer sums, exact (bincount's weights are floats)
-            per_key[flow.measure.number] = sums.tolist()
+            per_key[flow.measure.number] = integer_sums(keys, weights, size).tolist()
             totals[flow.measure.number] = int(weights.sum())
+
+
+_EXACT_IN_FLOAT = 2**53
+"""Integers up to this are exact in float64, and so is every sum that stays below it."""
+
+
+def integer_sums(keys: I32, weights: Whole, size: int) -> I64:
+    """Per key code (0 .. size - 1), the exact sum of its `weights`.
+
+    `np.bincount` sums in float64, exactly while every partial sum stays below 2**53 (checked
+    first: the count times the largest magnitude); `np.add.at`, exact at any size, took a
+    fifth of a cold scoreboard's time at ten million events.
+    """
+    if len(weights):
+        largest = max(abs(int(weights.max())), abs(int(weights.min())))
+        if largest * len(weights) >= _EXACT_IN_FLOAT:
+            sums = np.zeros(size, dtype=np.int64)
+            np.add.at(sums, keys, weights.astype(np.int64))
+            return sums
+    counted: I64 = np.bincount(keys, weights=weights, minlength=size).astype(np.int64)
+    return counted
 
 
 def _repeats(
