@@ -48,17 +48,13 @@ def _counting(columns: Columns, start: datetime, end: datetime, known_at: dateti
     retracted by then (only the period's slice of the sorted facts, and the tail, are read)."""
     low, high, k = micros(start), micros(end), micros(known_at)
     facts = columns.facts
-    found = []
-    for rows in columns.fact_slices(low, high):
-        occurred = facts.occurred[rows]
-        meets = (
-            (occurred >= low)
-            & (occurred < high)
-            & (facts.recorded[rows] <= k)
-            & (facts.retracted[rows] > k)
-        )
-        found.append(np.flatnonzero(meets) + rows.start)
-    return np.concatenate(found)
+    ordered, tail = columns.fact_slices(low, high)
+    # The sorted slice occurred in [low, high) by construction; the tail is checked whole.
+    known = (facts.recorded[ordered] <= k) & (facts.retracted[ordered] > k)
+    occurred = facts.occurred[tail]
+    in_period = np.flatnonzero((occurred >= low) & (occurred < high)) + tail.start
+    known_late = (facts.recorded[in_period] <= k) & (facts.retracted[in_period] > k)
+    return np.concatenate((np.flatnonzero(known) + ordered.start, in_period[known_late]))
 
 
 def _keys(
@@ -287,15 +283,16 @@ def _at(columns: Columns, instant: datetime, known_at: datetime, *, open_only: b
     those of an open stage (`Columns.segments_valid_after`)."""
     segments = columns.segments
     t, k = micros(instant), micros(known_at)
+    *runs, tail = columns.segments_valid_after(t, open_only=open_only)
     found = []
-    for rows in columns.segments_valid_after(t, open_only=open_only):
-        covers = (
-            (segments.valid_from[rows] <= t)
-            & (segments.valid_to[rows] > t)
-            & (segments.known_from[rows] <= k)
-            & (segments.known_to[rows] > k)
-        )
-        found.append(np.flatnonzero(covers) + rows.start)
+    for rows in [*runs, tail]:
+        # Valid from by `t` first: in a run still valid after `t`, most began after it. The
+        # sorted runs' rows are valid after `t` by construction; the tail's are checked.
+        began = np.flatnonzero(segments.valid_from[rows] <= t) + rows.start
+        if rows is tail:
+            began = began[segments.valid_to[began] > t]
+        known = (segments.known_from[began] <= k) & (segments.known_to[began] > k)
+        found.append(began[known])
     covering: I64 = np.concatenate(found)
     return covering
 
