@@ -286,13 +286,14 @@ def _at(columns: Columns, instant: datetime, known_at: datetime, *, open_only: b
     *runs, tail = columns.segments_valid_after(t, open_only=open_only)
     found = []
     for rows in [*runs, tail]:
-        # Valid from by `t` first: in a run still valid after `t`, most began after it. The
-        # sorted runs' rows are valid after `t` by construction; the tail's are checked.
-        began = np.flatnonzero(segments.valid_from[rows] <= t) + rows.start
-        if rows is tail:
-            began = began[segments.valid_to[began] > t]
-        known = (segments.known_from[began] <= k) & (segments.known_to[began] > k)
-        found.append(began[known])
+        covers = (
+            (segments.valid_from[rows] <= t)
+            & (segments.known_from[rows] <= k)
+            & (segments.known_to[rows] > k)
+        )
+        if rows is tail:  # the sorted runs' rows are valid after `t` by construction
+            covers &= segments.valid_to[rows] > t
+        found.append(np.flatnonzero(covers) + rows.start)
     covering: I64 = np.concatenate(found)
     return covering
 
