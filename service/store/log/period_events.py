@@ -66,9 +66,6 @@ _DIGEST_PAGE = (
     "retractions, string_agg(e.hash, ''::bytea ORDER BY e.position) AS hashes "
     f"{_WHERE}AND e.position > $3 AND e.position <= $4"
 )
-# Stream by stream (the `(subject, stream_version)` key's order), so that a reader can fold
-# each stream as soon as its last event has arrived.
-_BY_STREAM = f"SELECT {_REPLAY_COLUMNS} {_WHERE}ORDER BY e.subject, e.stream_version"
 # The subjects of the streams not settled before the period's start ($3), in order:
 # `settled_before` asked of each stream (the event types from the rule table: $4 settling,
 # $5 unsettling), grouped in one pass over the table in its own order (`_GROUPED_IN_PLACE`).
@@ -80,7 +77,8 @@ _UNSETTLED_SUBJECTS = (
     ">= max(e.occurred_at) FILTER (WHERE e.type = ANY($4::text[])) "
     "ORDER BY e.subject"
 )
-# The period's events of some subjects ($3), stream by stream.
+# The period's events of some subjects ($3), stream by stream (the `(subject, stream_version)`
+# key's order), so that a reader can fold each stream as soon as its last event has arrived.
 _STREAMS_OF = (
     f"SELECT {_REPLAY_COLUMNS} {_WHERE}AND e.subject = ANY($3::text[]) "
     "ORDER BY e.subject, e.stream_version"
@@ -119,16 +117,10 @@ async def _cursor(conn: AsyncConnection, statement: str, *args: Any) -> Any:
 
 
 async def _chunks(
-    conn: AsyncConnection,
-    statement: str,
-    end: datetime,
-    known_at: datetime,
-    chunk: int,
-    *extra: object,
+    conn: AsyncConnection, statement: str, end: datetime, known_at: datetime, chunk: int
 ) -> AsyncIterator[Sequence[EventRow]]:
-    """`statement`'s rows for the period, `chunk` at a time, over a server-side cursor
-    (`extra`: its parameters after the period's end and `known_at`)."""
-    cursor = await _cursor(conn, statement, end, known_at, *extra)
+    """`statement`'s rows for the period, `chunk` at a time, over a server-side cursor."""
+    cursor = await _cursor(conn, statement, end, known_at)
     while rows := await cursor.fetch(chunk):
         yield rows
 
@@ -143,33 +135,17 @@ def period_rows(
     return _chunks(conn, _EXPORT, end, known_at, chunk)
 
 
-def period_streams(
-    conn: AsyncConnection,
-    *,
-    end: datetime,
-    known_at: datetime,
-    settled_before: datetime | None = None,
-    chunk: int = 10_000,
+async def period_streams(
+    conn: AsyncConnection, *, end: datetime, known_at: datetime, settled_before: datetime
 ) -> AsyncIterator[Sequence[EventRow]]:
-    """The period's events stream by stream (by subject, then stream version), `chunk` rows
-    at a time, in `conn`'s transaction: a stream's events may end one chunk and begin the
-    next, never interleaved with another stream's.
-
-    With `settled_before` (the period's start), less the streams settled before it
-    (`scoreboard.settled_before`), which add nothing to the period's scoreboard by rep, team
-    or all (at ten million events, most of the log): the streams of `STREAMS_PER_READ`
-    subjects at a time then, each stream whole in one chunk.
+    """The period's events stream by stream (by subject, then stream version), in `conn`'s
+    transaction, less the streams settled before `settled_before` (the period's start,
+    `scoreboard.settled_before`), which add nothing to the period's scoreboard by rep, team or
+    all: at ten million events, most of the log. The subjects kept come in order over one
+    cursor, and their streams `STREAMS_PER_READ` subjects at a time, each stream whole in
+    one chunk.
     """
-    if settled_before is None:
-        return _chunks(conn, _BY_STREAM, end, known_at, chunk)
-    return _unsettled_streams(conn, end, known_at, settled_before)
-
-
-async def _unsettled_streams(
-    conn: AsyncConnection, end: datetime, known_at: datetime, start: datetime
-) -> AsyncIterator[Sequence[EventRow]]:
-    """`period_streams` less the streams settled before `start`: the subjects kept, in
-    order over one cursor, and their streams read a few subjects at a time."""
+    start = settled_before
     driver = await _driver(conn)
     saved = await _set_locally(driver, _GROUPED_IN_PLACE)
     subjects = await _cursor(
