@@ -278,7 +278,7 @@ def _selected(
 
 @FAST
 @given(
-    event_logs(MANY_DEALS, instants=MOSTLY_BEFORE, teams=False),
+    event_logs(MANY_DEALS, instants=MOSTLY_BEFORE),
     known_ats,
     st.sampled_from(GROUPS),
 )
