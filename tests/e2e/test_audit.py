@@ -250,7 +250,7 @@ async def test_a_replay_folds_no_deal_settled_before_the_quarter(client, tokens)
     # When the quarter is replayed
     body = await get_json(client, "/v1/audit/replay", tokens["audit"], **Q1)
     # Then every event is considered (and in the digest) but the settled deals' (D-10, D-12,
-    # D-13: seven events) are not folded, and the answer is the read models' all the same
+    # D-13: eight events) are not folded, and the answer is the read models' all the same
     assert body["events_considered"] == 12 + 14
     assert body["events_folded"] == 12 + 3 + 3  # D-11 and D-14 are not settled
     assert body["projection_matches"] is True, body["differences"]
