@@ -29,10 +29,11 @@ I16 = npt.NDArray[np.int16]
 I8 = npt.NDArray[np.int8]
 Objects = npt.NDArray[np.object_]
 
-Codes = npt.NDArray[np.int32] | npt.NDArray[np.int64]
 Whole = npt.NDArray[np.int64] | npt.NDArray[np.int32]
 """An integer column kept as int32 while its values fit, as int64 once they do not
 (`mirror_columns.narrow`): numpy's arithmetic and `np.concatenate` widen as needed."""
+Codes = Whole
+"""Group codes, int32 or int64."""
 OddMoney = tuple[Decimal | None, str | None]
 """The amount and currency of a row whose integers cannot give them back."""
 NO_AMOUNT = 127
