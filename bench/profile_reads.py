@@ -95,8 +95,11 @@ async def known_past(engine: AsyncEngine) -> datetime:
     return instant
 
 
-async def in_process(engine: AsyncEngine, past: datetime, count: int) -> dict[str, Any]:
-    """p50/p95 of each read's query functions, from SQL and from the in-memory mirror."""
+async def in_process(
+    engine: AsyncEngine, past: datetime, count: int, *, sql: bool = True
+) -> dict[str, Any]:
+    """p50/p95 of each read's query functions, from SQL (unless not `sql`) and from the
+    in-memory mirror."""
     from service.store.mirror import reads as mirrored_reads
     from service.store.mirror.read_mirror import ReadMirror
     from service.store.projection import checkpoints
@@ -146,6 +149,8 @@ async def in_process(engine: AsyncEngine, past: datetime, count: int) -> dict[st
         await mirror.columns_at(conn, position)
     say("mirror full load, s", round(time.perf_counter() - began, 2))
     sources: tuple[tuple[str, ReadMirror | None], ...] = (("sql", None), ("mirror", mirror))
+    if not sql:
+        sources = sources[1:]
     for source, memory in sources:
         calls: dict[str, Callable[[], Awaitable[None]]] = {
             "scoreboard_by_rep_cold": partial(board, "rep", memory),
@@ -236,7 +241,7 @@ async def main(args: argparse.Namespace) -> None:
         say("past known_at", past.isoformat())
         if args.explain:
             await explain(engine, past)
-        await in_process(engine, past, args.count)
+        await in_process(engine, past, args.count, sql=not args.no_sql)
         if not args.no_http:
             await over_http(args.database, engine, past, args.count)
     finally:
@@ -251,6 +256,7 @@ if __name__ == "__main__":
     parser.add_argument("--count", type=int, default=40, help="requests per read")
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--no-http", action="store_true")
+    parser.add_argument("--no-sql", action="store_true", help="in-process: the mirror only")
     arguments = parser.parse_args()
     if arguments.serve_dir is not None:
         print(serve(arguments.serve_dir))

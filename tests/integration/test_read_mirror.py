@@ -104,6 +104,42 @@ async def test_a_full_load_runs_in_the_background_while_sql_answers(engine: Asyn
     await mirror.close()
 
 
+async def test_a_deal_signed_again_is_worth_its_latest_signing_by_time_then_position(
+    engine: AsyncEngine,
+) -> None:
+    # Given deals signed more than once in 2026-Q1: D-1 again later by another rep, D-2 twice
+    # at one instant (the later position wins), D-3 last by a signing that arrived first
+    await _append(
+        engine,
+        [
+            sourced("D-1", "R-1", "2026-01-05T09:00:00Z"),
+            signed("D-1", "R-1", "2026-02-01T09:00:00Z", amount="100.00"),
+            signed("D-1", "R-2", "2026-02-10T09:00:00Z", amount="250.00"),
+            sourced("D-2", "R-1", "2026-01-05T09:00:00Z"),
+            signed("D-2", "R-1", "2026-02-03T09:00:00Z", amount="300.00"),
+            signed("D-2", "R-1", "2026-02-03T09:00:00Z", amount="50.00", id="again"),
+            sourced("D-3", "R-3", "2026-01-05T09:00:00Z"),
+            signed("D-3", "R-3", "2026-03-05T09:00:00Z", amount="70.00"),
+        ],
+    )
+    await _append(engine, [signed("D-3", "R-3", "2026-03-01T09:00:00Z", amount="999.00")])
+    mirror = ReadMirror(engine)
+    async with engine.connect() as conn:
+        await mirror.columns_at(conn, await _position(conn))
+    await mirror.settled()
+    async with engine.connect() as conn:
+        assert await mirror.columns_at(conn, await _position(conn)) is not None
+        ours, sql = await _both(conn, mirror)
+    # Then each rep's value is its own latest signing of each deal, and the total each deal's
+    # latest: 250 + 50 + 70, in memory as in SQL
+    assert ours == sql
+    assert isinstance(ours, dict)
+    values = {row["key"]: row["closed_value"] for row in ours["rows"]}
+    assert values == {"R-1": {"TWD": "150.00"}, "R-2": {"TWD": "250.00"}, "R-3": {"TWD": "70.00"}}
+    assert ours["totals"]["closed_value"] == {"TWD": "370.00"}
+    await mirror.close()
+
+
 def _deals(first: int, count: int) -> list[dict[str, object]]:
     """Two events for each of `count` deals numbered from `first`, in 2026-Q1."""
     raws: list[dict[str, object]] = []

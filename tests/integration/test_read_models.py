@@ -22,6 +22,7 @@ from service.store.database.engines import create_engine
 from service.store.log.appender import EventAppender
 from service.store.log.reader import EventReader
 from service.store.mirror import columns as columns_module
+from service.store.mirror import current as current_module
 from service.store.mirror import reads as mirrored_reads
 from service.store.mirror.read_mirror import ReadMirror
 from service.store.projection import checkpoints
@@ -150,9 +151,14 @@ async def test_read_models_equal_the_fold(
     engine = create_engine(url, pool_size=2)
     # (the copy's reloaded deals left in its unsorted tails, or sorted in at once)
     unsorted_rows = data.draw(st.sampled_from([0, columns_module.UNSORTED_ROWS]), label="tail")
+    # (the current segments' counts kept per block of a few rows, or of many)
+    block_rows = data.draw(st.sampled_from([1, 3, current_module.BLOCK_ROWS]), label="block")
     try:
         mirror = ReadMirror(reload_beyond=data.draw(st.integers(1, 100), label="reload beyond"))
-        with patch.object(columns_module, "UNSORTED_ROWS", unsorted_rows):
+        with (
+            patch.object(columns_module, "UNSORTED_ROWS", unsorted_rows),
+            patch.object(current_module, "BLOCK_ROWS", block_rows),
+        ):
             log = await _append_and_project(engine, delivery, data, mirror)
         # When the read models are asked about each moment knowledge changed (and now)
         async with engine.connect() as conn:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.projections.deal import STAGES
 from service.projections.rules import RULES
+from service.store.mirror.current import CurrentIndex, empty_index
 from service.store.mirror.sums import OddMoney, Whole, money_columns
 
 I64 = npt.NDArray[np.int64]
@@ -40,12 +41,15 @@ VISIT_CODES = (
 )
 """The codes of `visit_kind`: a visit's kind, or the sub-count a fact counts in (calls)."""
 STAGE_CODES = tuple(str(stage) for stage in STAGES)
+STAGE_WIDTH = len(STAGE_CODES) + 1
+"""Columns of a per-(owner, stage) count: stage None, then each stage code."""
 OPEN_STAGE_CODES = sorted(
     {STAGE_CODES.index(str(stage)) for group in RULES.open_groups for stage in group.stages}
 )
 """The codes of the stages some open number counts."""
 # Codes are int8: the rule table stays far below 127 stages or kinds.
-_MONEY = frozenset({"units", "exponent", "currency_number"})
+MONEY_COLUMNS = frozenset({"units", "exponent", "currency_number"})
+"""The facts' money columns (`Facts.take` may leave them out)."""
 
 
 _INT32 = np.iinfo(np.int32)
@@ -158,14 +162,14 @@ class Facts:
         """Only the rows where `rows` is true."""
         return self.take(np.flatnonzero(rows))
 
-    def take(self, index: I64, *, money: bool = True) -> Facts:
+    def take(self, index: I64, *, leave_out: frozenset[str] = frozenset()) -> Facts:
         """The rows at `index`, in that order (one take per column, not one mask scan each).
 
-        Without `money`, the money columns are left empty: a reader that needs them for a few
+        The columns named in `leave_out` are left empty: a reader that needs them for a few
         rows takes those from the full columns (`index[i]` is row i's place there).
         """
         taken = {
-            name: getattr(self, name)[index if money or name not in _MONEY else index[:0]]
+            name: getattr(self, name)[index[:0] if name in leave_out else index]
             for name in FACT_COLUMNS
         }
         return Facts(**taken, odd_money=self.odd_money)
@@ -228,11 +232,14 @@ class Columns:
     """Both read models at one log position, with the id tables their codes refer to.
 
     Facts are kept in `occurred` order, so that a period's facts are one slice. Segments are
-    kept in two runs, those of a stage no open number counts, then those of an open stage,
+    kept in three runs: those of a stage no open number counts, then those of an open stage,
     each in `valid_to` order, so that the segments still valid at an instant are a suffix of
-    each run, and the open numbers read only the second. The first `facts_sorted` facts and
-    `segments_sorted` segments are in order (the open run begins at `open_segments_from`);
-    the rows after them (the deals reloaded since the last sort, `replace_deals`) in none.
+    each run, and the open numbers read only the second; then the current ones (valid and
+    known until further notice: most rows at ten million events) in `valid_from` order,
+    counted through `current` rather than read. The first `facts_sorted` facts and
+    `segments_sorted` segments are in order (the open run begins at `open_segments_from`, the
+    current one at `current_from`); the rows after them (the deals reloaded since the last
+    sort, `replace_deals`) in none.
     """
 
     facts: Facts
@@ -242,21 +249,40 @@ class Columns:
     facts_sorted: int = 0
     segments_sorted: int = 0
     open_segments_from: int = 0
+    current_from: int = 0
+    current: CurrentIndex = field(default_factory=lambda: empty_index(STAGE_WIDTH))
 
     def in_order(self) -> Columns:
         """These columns with every row in its table's order."""
         facts = self.facts.take(np.argsort(self.facts.occurred, kind="stable"))
-        is_open = np.isin(self.segments.stage, OPEN_STAGE_CODES)
-        order = np.lexsort((self.segments.valid_to, is_open))
-        segments = Segments(*(getattr(self.segments, name)[order] for name in Segments.__slots__))
+        segments = self.segments
+        is_current = (segments.valid_to == NEVER) & (segments.known_to == NEVER)
+        is_open = np.isin(segments.stage, OPEN_STAGE_CODES) & ~is_current
+        within_run = np.where(is_current, segments.valid_from, segments.valid_to)
+        order = np.lexsort((within_run, is_open, is_current))
+        segments = Segments(*(getattr(segments, name)[order] for name in Segments.__slots__))
+        current_from = len(order) - int(np.count_nonzero(is_current))
+        run = slice(current_from, len(order))
         return replace(
             self,
             facts=facts,
             segments=segments,
             facts_sorted=len(facts.occurred),
-            segments_sorted=len(segments.valid_to),
-            open_segments_from=len(is_open) - int(np.count_nonzero(is_open)),
+            segments_sorted=len(order),
+            open_segments_from=current_from - int(np.count_nonzero(is_open)),
+            current_from=current_from,
+            current=CurrentIndex.build(
+                known_from=segments.known_from[run],
+                owner=segments.owner[run],
+                stage=segments.stage[run],
+                owners=len(self.reps.names),
+                width=STAGE_WIDTH,
+            ),
         )
+
+    def current_run(self) -> slice:
+        """The rows of the current segments' run (`current` counts them)."""
+        return slice(self.current_from, self.segments_sorted)
 
     def replace_deals(self, deal_ids: Sequence[str], facts: Facts, segments: Segments) -> Columns:
         """These columns with every row of `deal_ids` replaced by the rows given (appended to
@@ -266,13 +292,21 @@ class Columns:
         )
         kept_facts = ~np.isin(self.facts.deal, touched)
         kept_segments = ~np.isin(self.segments.deal, touched)
+        kept = self.segments.keep(kept_segments)
+        current_from = int(np.count_nonzero(kept_segments[: self.current_from]))
+        segments_sorted = int(np.count_nonzero(kept_segments[: self.segments_sorted]))
+        run = slice(current_from, segments_sorted)
         result = replace(
             self,
             facts=self.facts.keep(kept_facts).plus(facts),
-            segments=self.segments.keep(kept_segments).plus(segments),
+            segments=kept.plus(segments),
             facts_sorted=int(np.count_nonzero(kept_facts[: self.facts_sorted])),
-            segments_sorted=int(np.count_nonzero(kept_segments[: self.segments_sorted])),
+            segments_sorted=segments_sorted,
             open_segments_from=int(np.count_nonzero(kept_segments[: self.open_segments_from])),
+            current_from=current_from,
+            current=self.current.kept(
+                kept_segments[self.current_run()], owner=kept.owner[run], stage=kept.stage[run]
+            ),
         )
         if _outgrown(len(result.facts.occurred), result.facts_sorted) or _outgrown(
             len(result.segments.valid_to), result.segments_sorted
@@ -288,11 +322,12 @@ class Columns:
         return slice(first, last), slice(self.facts_sorted, len(self.facts.occurred))
 
     def segments_valid_after(self, instant: int, *, open_only: bool = False) -> list[slice]:
-        """The rows of the segments that may still be valid after `instant` (microseconds):
-        those of each sorted run with `valid_to` > `instant`, and the unsorted tail. With
-        `open_only`, not the run of the stages no open number counts (the tail may hold some)."""
+        """The rows of the segments that may still be valid after `instant` (microseconds),
+        but for the current run (`current` counts it): those of each other sorted run with
+        `valid_to` > `instant`, and the unsorted tail. With `open_only`, not the run of the
+        stages no open number counts (the tail may hold some)."""
         valid_to = self.segments.valid_to
-        runs = [(self.open_segments_from, self.segments_sorted)]
+        runs = [(self.open_segments_from, self.current_from)]
         if not open_only:
             runs.insert(0, (0, self.open_segments_from))
         found = [

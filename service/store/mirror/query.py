@@ -7,11 +7,13 @@ Each function answers exactly what its SQL twin in `service/store/queries/scoreb
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from service.projections.deal import STAGES
 from service.projections.rules import RULES, just_before
@@ -21,8 +23,10 @@ from service.store.mirror.columns import (
     FLOW_KIND_CODES,
     I32,
     I64,
+    MONEY_COLUMNS,
     NEVER,
     STAGE_CODES,
+    STAGE_WIDTH,
     VISIT_CODES,
     Codes,
     Columns,
@@ -35,7 +39,11 @@ from service.store.queries.teams import team_intervals
 
 _KIND = {name: code for code, name in enumerate(FLOW_KIND_CODES)}
 _MONEY = _KIND[RULES.money_kind.name]
-_PER_EVENT = [_KIND[flow.name] for flow in RULES.flows if flow.per_event]
+_COUNTED_ONCE = np.array([False, *(not flow.per_event for flow in RULES.flows)])
+"""By kind code + 1 (an unknown kind is -1): whether its facts count once per deal."""
+_LEFT_BEHIND = MONEY_COLUMNS | {"recorded", "retracted"}
+"""The facts' columns a board leaves behind once the counting rows are found (the few rows'
+money is read from the full columns)."""
 _SPLIT = [(number, VISIT_CODES.index(value)) for value, number in SPLIT.items()]
 _OPEN_COLUMNS = [
     [STAGE_CODES.index(stage) + 1 for stage in group.stages] for group in RULES.open_groups
@@ -142,22 +150,10 @@ def board_parts(
 ) -> BoardParts:
     """The rows `scoreboard_query.board_parts` reads from SQL, from the columns."""
     index = _counting(columns, start, end, known_at)
-    facts = columns.facts.take(index, money=False)
+    facts = columns.facts.take(index, leave_out=_LEFT_BEHIND)
     keys, names = _keys(columns, facts, group_by, history)
     size = len(names)
-    own_flag = facts.repeats_for_rep if group_by == "rep" else facts.repeats_for_deal
-    per_key: dict[str, list[int]] = {}
-    totals: dict[str, int] = {}
-    for kind, name in DEAL_KINDS.items():
-        of_kind = facts.kind == _KIND[kind]
-        per_key[name] = np.bincount(keys[of_kind & ~own_flag], minlength=size).tolist()
-        totals[f"total_{name}"] = int(np.count_nonzero(of_kind & ~facts.repeats_for_deal))
-    for name, code in _SPLIT:
-        visits = facts.visit == code
-        per_key[name] = np.bincount(keys[visits], minlength=size).tolist()
-        totals[name] = int(np.count_nonzero(visits))
-    _count_events(facts, keys, size, per_key, totals)
-    present = np.bincount(keys, minlength=size).tolist()
+    per_key, totals, present = _flow_counts(facts, keys, size, own_is_rep=group_by == "rep")
     flow: list[tuple[str | None, bool, dict[str, int]]] = [
         (names[code], False, {name: counts[code] for name, counts in per_key.items()})
         for code in range(size)
@@ -166,29 +162,117 @@ def board_parts(
     flow.append((None, True, totals))
     return BoardParts(
         flow=flow,
-        repeats=_repeats(columns, facts, keys, names),
+        repeats=_repeats(
+            len(columns.deals.names), facts, keys, names, own_is_rep=group_by == "rep"
+        ),
         values=_values(facts, keys, names, columns.facts, index),
         opens=_opens(columns, just_before(end), known_at),
     )
 
 
-def _count_events(
-    facts: Facts, keys: I32, size: int, per_key: dict[str, list[int]], totals: dict[str, int]
-) -> None:
-    """`_event_counts`: each event kind's count, sub-count and measure, per key and overall."""
+_KINDS = len(FLOW_KIND_CODES) + 1
+_VISITS = len(VISIT_CODES) + 1
+_CLASSES = _KINDS * _VISITS * 4
+"""A fact's class: its kind, its visit code (each + 1: an unknown code is -1) and its two
+repeat flags, as one number (`_classes`); every count is a sum over some classes."""
+
+
+def _classes(facts: Facts) -> I64:
+    """Each fact's class (`_CLASSES`)."""
+    kind = facts.kind.astype(np.int64) + 1
+    visit = facts.visit.astype(np.int64) + 1
+    flags = facts.repeats_for_rep.astype(np.int64) * 2 + facts.repeats_for_deal
+    classes: I64 = (kind * _VISITS + visit) * 4 + flags
+    return classes
+
+
+def _class_mask(
+    *, kind: str | None = None, visit: str | None = None, own: str | None = None
+) -> npt.NDArray[np.float64]:
+    """1.0 for the classes of `kind` (any if None) with `visit` (any if None) whose flag `own`
+    ("rep": `repeats_for_rep`, "deal": `repeats_for_deal`; None: either) is false."""
+    kinds = np.arange(_CLASSES) // (_VISITS * 4) - 1
+    visits = np.arange(_CLASSES) // 4 % _VISITS - 1
+    flags = np.arange(_CLASSES) % 4
+    chosen = np.ones(_CLASSES, dtype=np.bool_)
+    if kind is not None:
+        chosen &= kinds == _KIND[kind]
+    if visit is not None:
+        chosen &= visits == VISIT_CODES.index(visit)
+    if own == "rep":
+        chosen &= flags & 2 == 0
+    elif own == "deal":
+        chosen &= flags & 1 == 0
+    return chosen.astype(np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class _CountMasks:
+    """The counted numbers, and for each a column of 1.0s over the classes it counts per key
+    and overall: `_flow_sql`'s and `_event_counts`' FILTERs, from the same rule table."""
+
+    names: list[str]
+    """Each number's name in a key's row."""
+    total_names: list[str]
+    """Its name in the totals' row (a deal kind's: `total_` and its name)."""
+    per_key: npt.NDArray[np.float64]
+    overall: npt.NDArray[np.float64]
+
+
+def _count_masks(own: str) -> _CountMasks:
+    """The masks when a key's own repeats are flagged by `own` ("rep" or "deal"); overall,
+    a deal kind leaves out the repeats for the deal."""
+    names: list[str] = []
+    total_names: list[str] = []
+    per_key: list[npt.NDArray[np.float64]] = []
+    overall: list[npt.NDArray[np.float64]] = []
+
+    def add(name: str, key: npt.NDArray[np.float64], total: npt.NDArray[np.float64]) -> None:
+        names.append(name)
+        total_names.append(f"total_{name}" if name in DEAL_KINDS.values() else name)
+        per_key.append(key)
+        overall.append(total)
+
+    for kind, name in DEAL_KINDS.items():
+        add(name, _class_mask(kind=kind, own=own), _class_mask(kind=kind, own="deal"))
+    for value, name in SPLIT.items():
+        mask = _class_mask(visit=value)
+        add(name, mask, mask)
     for flow in RULES.event_kinds:
-        of_kind = facts.kind == _KIND[flow.name]
-        per_key[flow.number] = np.bincount(keys[of_kind], minlength=size).tolist()
-        totals[flow.number] = int(np.count_nonzero(of_kind))
+        mask = _class_mask(kind=flow.name)
+        add(flow.number, mask, mask)
         if flow.subcount is not None:
-            number = flow.subcount.number
-            counted = of_kind & (facts.visit == VISIT_CODES.index(number))
-            per_key[number] = np.bincount(keys[counted], minlength=size).tolist()
-            totals[number] = int(np.count_nonzero(counted))
+            sub = _class_mask(kind=flow.name, visit=flow.subcount.number)
+            add(flow.subcount.number, sub, sub)
+    return _CountMasks(names, total_names, np.stack(per_key, axis=1), np.stack(overall, axis=1))
+
+
+_COUNT_MASKS = {own: _count_masks(own) for own in ("rep", "deal")}
+
+
+def _flow_counts(
+    facts: Facts, keys: I32, size: int, *, own_is_rep: bool
+) -> tuple[dict[str, list[int]], dict[str, int], list[int]]:
+    """`_flow_sql`: per key and overall, every count and measure; and each key's fact count.
+
+    One `bincount` of (key, class) pairs; each number per key is then the sum of its classes'
+    columns (a product with `_COUNT_MASKS`, in float64: exact, as every count is below 2**53).
+    """
+    masks = _COUNT_MASKS["rep" if own_is_rep else "deal"]
+    pairs = keys.astype(np.int64) * _CLASSES + _classes(facts)
+    counts = np.bincount(pairs, minlength=size * _CLASSES).reshape(size, _CLASSES)
+    as_float = counts.astype(np.float64)
+    by_key = (as_float @ masks.per_key).astype(np.int64).T.tolist()
+    overall = (as_float.sum(axis=0) @ masks.overall).astype(np.int64).tolist()
+    per_key = dict(zip(masks.names, by_key, strict=True))
+    totals = dict(zip(masks.total_names, overall, strict=True))
+    for flow in RULES.event_kinds:
         if flow.measure is not None:
-            weights = np.where(of_kind, facts.measure, 0)
+            weights = np.where(facts.kind == _KIND[flow.name], facts.measure, 0)
             per_key[flow.measure.number] = integer_sums(keys, weights, size).tolist()
             totals[flow.measure.number] = int(weights.sum())
+    present: list[int] = counts.sum(axis=1).tolist()
+    return per_key, totals, present
 
 
 _EXACT_IN_FLOAT = 2**53
@@ -213,37 +297,38 @@ def integer_sums(keys: I32, weights: Whole, size: int) -> I64:
 
 
 def _repeats(
-    columns: Columns, facts: Facts, keys: I32, names: list[str | None]
-) -> list[tuple[str | None, str, str, bool]]:
-    """`_repeats_sql`: distinct (key, kind, deal, repeats_for_rep) of repeated deal facts."""
-    rows = np.flatnonzero(facts.repeats_for_deal & ~np.isin(facts.kind, _PER_EVENT))
-    found = {
-        (
-            names[int(keys[row])],
-            FLOW_KIND_CODES[int(facts.kind[row])],
-            columns.deals.names[int(facts.deal[row])],
-            bool(facts.repeats_for_rep[row]),
-        )
-        for row in rows
-    }
-    return list(found)
+    deals: int, facts: Facts, keys: I32, names: list[str | None], *, own_is_rep: bool
+) -> list[tuple[str | None, bool, str, int]]:
+    """`_repeats_sql`: per (key, kind) and per kind overall, the distinct deals among the
+    repeated deal facts (by rep, a rep's own repeats only). `deals`: how many deal codes."""
+    counted = facts.repeats_for_deal & _COUNTED_ONCE[facts.kind + 1]
+    rows = np.flatnonzero(counted)
+    deals = max(deals, 1)
+    kinds = facts.kind[rows].astype(np.int64)
+    deal = facts.deal[rows].astype(np.int64)
+    found: list[tuple[str | None, bool, str, int]] = []
+    overall = np.bincount(np.unique(kinds * deals + deal) // deals, minlength=_KINDS)
+    found.extend(
+        (None, True, FLOW_KIND_CODES[kind], int(overall[kind]))
+        for kind in np.flatnonzero(overall).tolist()
+    )
+    own = facts.repeats_for_rep[rows] if own_is_rep else np.ones(len(rows), dtype=np.bool_)
+    pairs = keys[rows][own].astype(np.int64) * _KINDS + kinds[own]
+    per_pair = np.bincount(
+        np.unique(pairs * deals + deal[own]) // deals, minlength=len(names) * _KINDS
+    )
+    found.extend(
+        (names[pair // _KINDS], False, FLOW_KIND_CODES[pair % _KINDS], int(per_pair[pair]))
+        for pair in np.flatnonzero(per_pair).tolist()
+    )
+    return found
 
 
-def _latest(groups: tuple[I32, ...], occurred: I64, position: Whole) -> I64:
-    """Indices of the latest (by `occurred`, then `position`) element of each group.
-
-    A group is a run of equal values in every array of `groups` (all aligned).
-    """
-    keys: list[Whole] = [position, occurred, *reversed(groups)]
-    order = np.lexsort(keys)
-    last = np.zeros(len(order), dtype=np.bool_)
-    if len(order):
-        last[-1] = True
-    for column in groups:
-        ordered = column[order]
-        last[:-1] |= ordered[:-1] != ordered[1:]
-    chosen: I64 = order[last]
-    return chosen
+def _latest_of_each(groups: I64) -> I64:
+    """Indices of the last element of each group (elements of equal `groups` codes)."""
+    _, first_from_the_end = np.unique(groups[::-1], return_index=True)
+    latest: I64 = len(groups) - 1 - first_from_the_end
+    return latest
 
 
 def _values(
@@ -252,13 +337,16 @@ def _values(
     """`_value_sql`: per key and overall, each deal's latest counting signing, summed.
 
     `facts` are the counting rows without their money; row i's amount and currency are those
-    of row `index[i]` of `money` (every row).
+    of row `index[i]` of `money` (every row). The signings are put in time order (`occurred`,
+    then `position`) once; a deal's latest, per key or overall, is then its last.
     """
     rows = np.flatnonzero(facts.kind == _MONEY)
-    occurred, position, deals = facts.occurred[rows], facts.position[rows], facts.deal[rows]
+    rows = rows[np.lexsort((facts.position[rows], facts.occurred[rows]))]
+    deals = facts.deal[rows].astype(np.int64)
+    per_key = keys[rows].astype(np.int64) * (int(deals.max(initial=0)) + 1) + deals
     chosen = [
-        (False, rows[_latest((keys[rows], deals), occurred, position)]),
-        (True, rows[_latest((deals,), occurred, position)]),
+        (False, rows[_latest_of_each(per_key)]),
+        (True, rows[_latest_of_each(deals)]),
     ]
     found: list[tuple[bool, str | None, str, Decimal]] = []
     for is_total, latest in chosen:
@@ -279,8 +367,9 @@ def _values(
 
 
 def _at(columns: Columns, instant: datetime, known_at: datetime, *, open_only: bool) -> I64:
-    """The rows of the segments that cover (`instant`, `known_at`); with `open_only`, at least
-    those of an open stage (`Columns.segments_valid_after`)."""
+    """The rows, but for the current run's, of the segments that cover (`instant`,
+    `known_at`); with `open_only`, at least those of an open stage
+    (`Columns.segments_valid_after`)."""
     segments = columns.segments
     t, k = micros(instant), micros(known_at)
     *runs, tail = columns.segments_valid_after(t, open_only=open_only)
@@ -298,27 +387,46 @@ def _at(columns: Columns, instant: datetime, known_at: datetime, *, open_only: b
     return covering
 
 
+def _stage_counts(
+    columns: Columns, instant: datetime, known_at: datetime, *, open_only: bool
+) -> I64:
+    """Per owner (rep codes, then None last) and stage (None, then each code), the segments
+    covering (`instant`, `known_at`); with `open_only`, right in the open stages' columns
+    only: the rows read, then the current run's counts."""
+    segments = columns.segments
+    rows = _at(columns, instant, known_at, open_only=open_only)
+    size = len(columns.reps.names) + 1
+    owners = segments.owner[rows]
+    codes = np.where(owners < 0, size - 1, owners).astype(np.int64)
+    counts = np.bincount(
+        codes * STAGE_WIDTH + (segments.stage[rows] + 1), minlength=size * STAGE_WIDTH
+    ).reshape(size, STAGE_WIDTH)
+    run = columns.current_run()
+    current = columns.current.counts(
+        segments.valid_from[run],
+        segments.owner[run],
+        segments.stage[run],
+        instant=micros(instant),
+        known_at=micros(known_at),
+    )
+    counts[: columns.current.owners] += current[1:]
+    counts[size - 1] += current[0]
+    return counts
+
+
 def _opens(columns: Columns, instant: datetime, known_at: datetime) -> list[tuple[Any, ...]]:
     """`_open_sql`: per owner, the open numbers then (`RULES.open_groups`).
 
     Only the segments of an open stage need be read (and the unsorted tail is read whole): the
     others count in no open number, and an owner whose numbers are all zero gets no row.
     """
-    covering = _at(columns, instant, known_at, open_only=True)
-    owners = columns.segments.owner[covering]
-    stages = columns.segments.stage[covering]
-    size = len(columns.reps.names) + 1
-    # One count per (owner, stage): owner None as the last code, stage None (-1) as column 0.
-    codes = np.where(owners < 0, size - 1, owners).astype(np.int64)
-    width = len(STAGE_CODES) + 1
-    counts = np.bincount(codes * width + (stages + 1), minlength=size * width)
-    counts = counts.reshape(size, width)
-    present = counts.sum(axis=1).tolist()
-    groups = [counts[:, stages].sum(axis=1).tolist() for stages in _OPEN_COLUMNS]
+    counts = _stage_counts(columns, instant, known_at, open_only=True)
+    size = len(counts)
+    groups = np.stack([counts[:, stages].sum(axis=1) for stages in _OPEN_COLUMNS], axis=1)
+    present = np.flatnonzero(groups.any(axis=1)).tolist()
+    numbers = groups.tolist()
     return [
-        (columns.reps.name(code if code < size - 1 else -1), *(group[code] for group in groups))
-        for code in range(size)
-        if present[code]
+        (columns.reps.name(code if code < size - 1 else -1), *numbers[code]) for code in present
     ]
 
 
@@ -326,15 +434,12 @@ def funnel(
     columns: Columns, *, as_of: datetime, known_at: datetime, rep_id: str | None
 ) -> dict[str, int]:
     """`scoreboard_query.funnel` from the columns: deals per stage at (`as_of`, `known_at`)."""
-    stages = dict.fromkeys(STAGES, 0)
-    rows = _at(columns, as_of, known_at, open_only=False)
-    rows = rows[columns.segments.stage[rows] >= 0]
-    if rep_id is not None:
+    counts = _stage_counts(columns, as_of, known_at, open_only=False)
+    if rep_id is None:
+        per_stage = counts.sum(axis=0)
+    else:
         owner = columns.reps.index.get(rep_id)
         if owner is None:
-            return stages
-        rows = rows[columns.segments.owner[rows] == owner]
-    counts = np.bincount(columns.segments.stage[rows], minlength=len(STAGE_CODES)).tolist()
-    for stage, count in zip(STAGES, counts, strict=True):
-        stages[stage] = count
-    return stages
+            return dict.fromkeys(STAGES, 0)
+        per_stage = counts[owner]
+    return dict(zip(STAGES, per_stage[1:].tolist(), strict=True))

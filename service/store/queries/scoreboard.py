@@ -118,36 +118,31 @@ def _flow_sql(tables: Tables, group_by: GroupBy) -> str:
 
 
 def _repeats_sql(tables: Tables, group_by: GroupBy) -> str:
-    """The (key, kind, deal) of counting facts whose (deal, kind) has several facts."""
+    """Per (key, kind) and per kind overall, the distinct deals among the counting facts whose
+    (deal, kind) has several (by rep, a rep's own repeats only: `repeats_for_rep`)."""
+    own = "repeats_for_rep" if group_by == "rep" else "true"
     return (
         f"WITH counting AS ({_counting(tables, group_by)} AND f.repeats_for_deal "
         f"AND f.kind NOT IN ({_PER_EVENT_KINDS})) "
-        "SELECT DISTINCT key, kind, deal_id, repeats_for_rep FROM counting"
+        "SELECT key, GROUPING(key) AS is_total, kind, "
+        f"count(DISTINCT deal_id) FILTER (WHERE {own}) AS per_key, "
+        "count(DISTINCT deal_id) AS overall "
+        "FROM counting GROUP BY GROUPING SETS ((key, kind), (kind))"
     )
 
 
 def _add_repeats(
-    rows: Iterable[tuple[str | None, str, str, bool]],
-    group_by: GroupBy,
+    rows: Iterable[tuple[str | None, bool, str, int]],
     keys: dict[str | None, _Numbers],
     totals: _Numbers,
 ) -> None:
     """Add the distinct deals among repeated facts to the single-fact counts."""
-    per_key: set[tuple[str | None, str, str]] = set()
-    overall: set[tuple[str, str]] = set()
-    for key, kind, deal_id, repeats_for_rep in rows:
-        overall.add((kind, deal_id))
-        if group_by != "rep" or repeats_for_rep:
-            per_key.add((key, kind, deal_id))
-    for key, kind, _ in per_key:
-        numbers = keys.setdefault(key, _Numbers())
-        numbers.flow = {
-            **numbers.flow,
-            DEAL_KINDS[kind]: numbers.flow.get(DEAL_KINDS[kind], 0) + 1,
-        }
-    for kind, _ in overall:
+    for key, is_total, kind, deals in rows:
+        if not deals:
+            continue
+        numbers = totals if is_total else keys.setdefault(key, _Numbers())
         name = DEAL_KINDS[kind]
-        totals.flow = {**totals.flow, name: totals.flow.get(name, 0) + 1}
+        numbers.flow = {**numbers.flow, name: numbers.flow.get(name, 0) + deals}
 
 
 def _value_sql(tables: Tables, group_by: GroupBy) -> str:
@@ -210,8 +205,9 @@ class BoardParts:
 
     flow: Sequence[tuple[str | None, bool, Mapping[str, int]]]
     """(key, is_total, counts): `_flow_sql`'s rows."""
-    repeats: Sequence[tuple[str | None, str, str, bool]]
-    """(key, kind, deal_id, repeats_for_rep): `_repeats_sql`'s rows."""
+    repeats: Sequence[tuple[str | None, bool, str, int]]
+    """(key, is_total, kind, distinct deals): `_repeats_sql`'s rows (is_total: over every
+    key, each deal once)."""
     values: Sequence[tuple[bool, str | None, str, Decimal]]
     """(is_total, key, currency, value): `_value_sql`'s rows."""
     opens: Sequence[tuple[Any, ...]]
@@ -278,7 +274,7 @@ async def board_parts(
         for row in await conn.execute(text(_flow_sql(tables, group_by)), params)
     ]
     repeats = [
-        (row.key, row.kind, row.deal_id, row.repeats_for_rep)
+        (row.key, bool(row.is_total), row.kind, row.overall if row.is_total else row.per_key)
         for row in await conn.execute(text(_repeats_sql(tables, group_by)), params)
     ]
     values = [
@@ -311,7 +307,7 @@ def assemble(
             totals.flow |= {name: counted[name] for name in (*SPLIT.values(), *EVENT_NUMBERS)}
         else:
             keys.setdefault(key, _Numbers()).flow = counted
-    _add_repeats(parts.repeats, group_by, keys, totals)
+    _add_repeats(parts.repeats, keys, totals)
     for is_total, key, currency, value in parts.values:
         target = totals if is_total else keys.setdefault(key, _Numbers())
         target.value[currency] = value
