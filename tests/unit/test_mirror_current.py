@@ -128,12 +128,19 @@ def test_the_counts_of_the_read_rows_and_the_current_run_are_those_of_a_full_sca
                 [DEALS[deal] for deal in touched], no_facts, _segments(new_rows, deals, reps)
             )
             expected = [row for row in expected if row[0] not in touched] + new_rows
-            # Then the current run holds current segments only, in `valid_from` order
-            run = columns.current_run()
+            # Then the superseded run holds rows valid until further notice but known until a
+            # time, in `known_to` order; the current run those valid and known until further
+            # notice, in `valid_from` order; the others are valid until a time
             segments = columns.segments
+            superseded = slice(columns.superseded_from, columns.current_from)
+            assert (segments.valid_to[superseded] == NEVER).all()
+            assert (segments.known_to[superseded] < NEVER).all()
+            assert (np.diff(segments.known_to[superseded]) >= 0).all()
+            run = columns.current_run()
             assert (segments.valid_to[run] == NEVER).all()
             assert (segments.known_to[run] == NEVER).all()
             assert (np.diff(segments.valid_from[run]) >= 0).all()
+            assert (segments.valid_to[: columns.superseded_from] < NEVER).all()
         # And every count is that of a scan of every row
         scanned = _scan(expected, instant, known_at)
         assert _counted(columns, instant, known_at, open_only=False) == scanned

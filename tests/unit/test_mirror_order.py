@@ -89,7 +89,9 @@ def _valid_after(
     columns: Columns, instant: int, *, open_only: bool
 ) -> list[tuple[str | None, int]]:
     segments, found = columns.segments, []
-    for part in columns.segments_valid_after(instant, open_only=open_only):
+    # (no row is valid until further notice here: the runs by `known_to` and `valid_from` are
+    # empty, so `known_at` bounds nothing)
+    for part in columns.segments_covering(instant, 0, open_only=open_only):
         rows = np.flatnonzero(segments.valid_to[part] > instant) + part.start
         found += [
             (columns.deals.name(int(segments.deal[row])), int(segments.valid_to[row]))
@@ -127,6 +129,7 @@ def test_the_ordered_rows_and_the_tail_find_what_a_full_scan_finds(
             # Then the sorted rows stay sorted (segments in two runs: closed stages, open ones)
             opened = columns.open_segments_from
             assert (np.diff(columns.facts.occurred[: columns.facts_sorted]) >= 0).all()
+            assert columns.superseded_from == columns.segments_sorted
             for run in (slice(0, opened), slice(opened, columns.segments_sorted)):
                 assert (np.diff(columns.segments.valid_to[run]) >= 0).all()
             assert not np.isin(columns.segments.stage[:opened], OPEN_STAGE_CODES).any()

@@ -222,6 +222,8 @@ def _joined(tables: Sequence[object], names: Sequence[str]) -> list[Any]:
     return [np.concatenate([getattr(table, name) for table in tables]) for name in names]
 
 
+_SUPERSEDED, _CURRENT, _RUNS = 2, 3, 4
+"""The segments' runs in order: closed stages (0), open stages (1), superseded, current."""
 UNSORTED_ROWS = 50_000
 """Rows a table's unsorted tail may grow to (or a sixteenth of the table, if more) before
 `replace_deals` sorts the table again."""
@@ -232,14 +234,19 @@ class Columns:
     """Both read models at one log position, with the id tables their codes refer to.
 
     Facts are kept in `occurred` order, so that a period's facts are one slice. Segments are
-    kept in three runs: those of a stage no open number counts, then those of an open stage,
-    each in `valid_to` order, so that the segments still valid at an instant are a suffix of
-    each run, and the open numbers read only the second; then the current ones (valid and
-    known until further notice: most rows at ten million events) in `valid_from` order,
-    counted through `current` rather than read. The first `facts_sorted` facts and
-    `segments_sorted` segments are in order (the open run begins at `open_segments_from`, the
-    current one at `current_from`); the rows after them (the deals reloaded since the last
-    sort, `replace_deals`) in none.
+    kept in four runs, each sorted so that the rows that may cover an instant t as known at k
+    are a suffix or are counted without being read:
+
+    - those of a stage no open number counts, then those of an open stage, each in `valid_to`
+      order (the rows valid after t are a suffix; the open numbers read only the second run);
+    - the superseded ones valid until further notice (`valid_to` infinity, `known_to` not),
+      in `known_to` order: the rows still known at k are a suffix;
+    - the current ones (valid and known until further notice: most rows) in `valid_from`
+      order, counted through `current` rather than read.
+
+    The first `facts_sorted` facts and `segments_sorted` segments are in order (the runs begin
+    at 0, `open_segments_from`, `superseded_from` and `current_from`); the rows after them
+    (the deals reloaded since the last sort, `replace_deals`) in none.
     """
 
     facts: Facts
@@ -249,6 +256,7 @@ class Columns:
     facts_sorted: int = 0
     segments_sorted: int = 0
     open_segments_from: int = 0
+    superseded_from: int = 0
     current_from: int = 0
     current: CurrentIndex = field(default_factory=lambda: empty_index(STAGE_WIDTH))
 
@@ -256,12 +264,22 @@ class Columns:
         """These columns with every row in its table's order."""
         facts = self.facts.take(np.argsort(self.facts.occurred, kind="stable"))
         segments = self.segments
-        is_current = (segments.valid_to == NEVER) & (segments.known_to == NEVER)
-        is_open = np.isin(segments.stage, OPEN_STAGE_CODES) & ~is_current
-        within_run = np.where(is_current, segments.valid_from, segments.valid_to)
-        order = np.lexsort((within_run, is_open, is_current))
+        until_further_notice = segments.valid_to == NEVER
+        is_current = until_further_notice & (segments.known_to == NEVER)
+        is_open = np.isin(segments.stage, OPEN_STAGE_CODES)
+        runs = np.where(
+            until_further_notice, np.where(is_current, _CURRENT, _SUPERSEDED), is_open
+        ).astype(np.int8)
+        within_run = np.where(
+            is_current,
+            segments.valid_from,
+            np.where(until_further_notice, segments.known_to, segments.valid_to),
+        )
+        order = np.lexsort((within_run, runs))
         segments = Segments(*(getattr(segments, name)[order] for name in Segments.__slots__))
-        current_from = len(order) - int(np.count_nonzero(is_current))
+        open_from, superseded_from, current_from = np.cumsum(np.bincount(runs, minlength=_RUNS))[
+            :3
+        ].tolist()
         run = slice(current_from, len(order))
         return replace(
             self,
@@ -269,7 +287,8 @@ class Columns:
             segments=segments,
             facts_sorted=len(facts.occurred),
             segments_sorted=len(order),
-            open_segments_from=current_from - int(np.count_nonzero(is_open)),
+            open_segments_from=open_from,
+            superseded_from=superseded_from,
             current_from=current_from,
             current=CurrentIndex.build(
                 known_from=segments.known_from[run],
@@ -303,6 +322,7 @@ class Columns:
             facts_sorted=int(np.count_nonzero(kept_facts[: self.facts_sorted])),
             segments_sorted=segments_sorted,
             open_segments_from=int(np.count_nonzero(kept_segments[: self.open_segments_from])),
+            superseded_from=int(np.count_nonzero(kept_segments[: self.superseded_from])),
             current_from=current_from,
             current=self.current.kept(
                 kept_segments[self.current_run()], owner=kept.owner[run], stage=kept.stage[run]
@@ -321,19 +341,23 @@ class Columns:
         first, last = np.searchsorted(ordered, [low, high], side="left").tolist()
         return slice(first, last), slice(self.facts_sorted, len(self.facts.occurred))
 
-    def segments_valid_after(self, instant: int, *, open_only: bool = False) -> list[slice]:
-        """The rows of the segments that may still be valid after `instant` (microseconds),
-        but for the current run (`current` counts it): those of each other sorted run with
-        `valid_to` > `instant`, and the unsorted tail. With `open_only`, not the run of the
-        stages no open number counts (the tail may hold some)."""
-        valid_to = self.segments.valid_to
-        runs = [(self.open_segments_from, self.current_from)]
-        if not open_only:
-            runs.insert(0, (0, self.open_segments_from))
+    def segments_covering(self, instant: int, known_at: int, *, open_only: bool) -> list[slice]:
+        """The rows of the segments that may cover `instant` as known at `known_at`
+        (microseconds), but for the current run (`current` counts it): those of the closed
+        and open runs with `valid_to` > `instant`, those of the superseded run with `known_to`
+        > `known_at`, and the unsorted tail. With `open_only`, not the run of the closed
+        stages (the superseded run and the tail may hold some)."""
+        valid_to, known_to = self.segments.valid_to, self.segments.known_to
+
+        def suffix(column: I64, begin: int, end: int, bound: int) -> slice:
+            return slice(begin + int(np.searchsorted(column[begin:end], bound, "right")), end)
+
         found = [
-            slice(begin + int(np.searchsorted(valid_to[begin:end], instant, side="right")), end)
-            for begin, end in runs
+            suffix(valid_to, self.open_segments_from, self.superseded_from, instant),
+            suffix(known_to, self.superseded_from, self.current_from, known_at),
         ]
+        if not open_only:
+            found.insert(0, suffix(valid_to, 0, self.open_segments_from, instant))
         return [*found, slice(self.segments_sorted, len(valid_to))]
 
 

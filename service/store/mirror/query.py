@@ -153,11 +153,9 @@ def board_parts(
     facts = columns.facts.take(index, leave_out=_LEFT_BEHIND)
     keys, names = _keys(columns, facts, group_by, history)
     size = len(names)
-    per_key, totals, present = _flow_counts(facts, keys, size, own_is_rep=group_by == "rep")
+    numbers, per_key, totals = _flow_counts(facts, keys, size, own_is_rep=group_by == "rep")
     flow: list[tuple[str | None, bool, dict[str, int]]] = [
-        (names[code], False, {name: counts[code] for name, counts in per_key.items()})
-        for code in range(size)
-        if present[code]
+        (names[code], False, dict(zip(numbers, row, strict=True))) for code, row in per_key
     ]
     flow.append((None, True, totals))
     return BoardParts(
@@ -252,8 +250,9 @@ _COUNT_MASKS = {own: _count_masks(own) for own in ("rep", "deal")}
 
 def _flow_counts(
     facts: Facts, keys: I32, size: int, *, own_is_rep: bool
-) -> tuple[dict[str, list[int]], dict[str, int], list[int]]:
-    """`_flow_sql`: per key and overall, every count and measure; and each key's fact count.
+) -> tuple[list[str], list[tuple[int, list[int]]], dict[str, int]]:
+    """`_flow_sql`: the numbers' names, then (key code, each number) of every key with a
+    counting fact, and the totals: every count and measure.
 
     One `bincount` of (key, class) pairs; each number per key is then the sum of its classes'
     columns (a product with `_COUNT_MASKS`, in float64: exact, as every count is below 2**53).
@@ -262,17 +261,18 @@ def _flow_counts(
     pairs = keys.astype(np.int64) * _CLASSES + _classes(facts)
     counts = np.bincount(pairs, minlength=size * _CLASSES).reshape(size, _CLASSES)
     as_float = counts.astype(np.float64)
-    by_key = (as_float @ masks.per_key).astype(np.int64).T.tolist()
+    by_key = (as_float @ masks.per_key).astype(np.int64)
     overall = (as_float.sum(axis=0) @ masks.overall).astype(np.int64).tolist()
-    per_key = dict(zip(masks.names, by_key, strict=True))
+    numbers = list(masks.names)
     totals = dict(zip(masks.total_names, overall, strict=True))
     for flow in RULES.event_kinds:
         if flow.measure is not None:
             weights = np.where(facts.kind == _KIND[flow.name], facts.measure, 0)
-            per_key[flow.measure.number] = integer_sums(keys, weights, size).tolist()
+            by_key = np.column_stack((by_key, integer_sums(keys, weights, size)))
+            numbers.append(flow.measure.number)
             totals[flow.measure.number] = int(weights.sum())
-    present: list[int] = counts.sum(axis=1).tolist()
-    return per_key, totals, present
+    present = np.flatnonzero(counts.any(axis=1))
+    return numbers, list(zip(present.tolist(), by_key[present].tolist(), strict=True)), totals
 
 
 _EXACT_IN_FLOAT = 2**53
@@ -369,19 +369,17 @@ def _values(
 def _at(columns: Columns, instant: datetime, known_at: datetime, *, open_only: bool) -> I64:
     """The rows, but for the current run's, of the segments that cover (`instant`,
     `known_at`); with `open_only`, at least those of an open stage
-    (`Columns.segments_valid_after`)."""
+    (`Columns.segments_covering`)."""
     segments = columns.segments
     t, k = micros(instant), micros(known_at)
-    *runs, tail = columns.segments_valid_after(t, open_only=open_only)
     found = []
-    for rows in [*runs, tail]:
+    for rows in columns.segments_covering(t, k, open_only=open_only):
         covers = (
             (segments.valid_from[rows] <= t)
+            & (segments.valid_to[rows] > t)
             & (segments.known_from[rows] <= k)
             & (segments.known_to[rows] > k)
         )
-        if rows is tail:  # the sorted runs' rows are valid after `t` by construction
-            covers &= segments.valid_to[rows] > t
         found.append(np.flatnonzero(covers) + rows.start)
     covering: I64 = np.concatenate(found)
     return covering

@@ -18,6 +18,7 @@ give the very same `Decimal` (value and exponent alike) for every group:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, getcontext
 
@@ -119,6 +120,7 @@ def _amount(units: int, exponent: int, odd: OddMoney | None) -> Decimal | None:
     return Decimal(f"{units}E{exponent}")  # exact: a string is never rounded
 
 
+@functools.cache
 def _currency(number: int) -> str:
     return "".join(chr(65 + number // 26**place % 26) for place in (2, 1, 0))
 
