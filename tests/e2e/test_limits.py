@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from service.api.security.rate_limit import RateLimiter
 from service.keys.api_keys import Scope
 from tests.conftest import bearer, make_settings
 from tests.databases import _asyncpg_dsn
+from tests.factories import signed, sourced
 from tests.webhooks import (
     AIRCALL_TOKEN,
     HUBSPOT_SECRET,
@@ -140,3 +142,43 @@ async def test_a_started_stream_outlives_the_deadline():
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         response = await http.get("/")
     assert (response.status_code, response.content) == (200, b"late but whole")
+
+
+async def test_a_read_failing_while_the_rows_are_computed_is_a_500_and_the_next_answers(
+    database_url, caplog
+):
+    # Given a service answering scoreboards from its in-memory copy
+    caplog.set_level(logging.DEBUG)
+    async for application, http in running(database_url=database_url):
+        keys = application.state.services.keys
+        writer = (await keys.create("w", frozenset({Scope.EVENTS_WRITE}))).token
+        reader = (await keys.create("r", frozenset({Scope.READ}))).token
+        events = [
+            sourced("D-1", "R-1", "2026-01-05T09:00:00Z"),
+            signed("D-1", "R-1", "2026-02-01T09:00:00Z"),
+        ]
+        posted = await http.post(
+            "/v1/events",
+            content=dumps(events),
+            headers={**bearer(writer), "Content-Type": "application/json"},
+        )
+        assert posted.status_code in (200, 201), posted.text
+        board = "/v1/scoreboard?period=2026-Q1&group_by="
+        assert (await http.get(f"{board}all", headers=bearer(reader))).status_code == 200
+        assert application.state.services.mirror.position is not None
+        # When the plan, read while the rows by rep are computed, cannot be read
+        conn = await asyncpg.connect(_asyncpg_dsn(database_url))
+        try:
+            await conn.execute("ALTER TABLE rm_plan_events RENAME TO rm_plan_events_gone")
+            failed = await http.get(f"{board}rep", headers=bearer(reader))
+            await conn.execute("ALTER TABLE rm_plan_events_gone RENAME TO rm_plan_events")
+        finally:
+            await conn.close()
+        # Then that request is a 500 problem, and the next one is answered
+        assert failed.status_code == 500
+        assert failed.headers["content-type"] == "application/problem+json"
+        again = await http.get(f"{board}rep", headers=bearer(reader))
+        assert again.status_code == 200
+        assert again.json()["totals"]["closed_deals"] == 1
+    gc.collect()
+    assert "never retrieved" not in caplog.text
