@@ -16,10 +16,8 @@ from service.application.board_cache import BoardCache, cache_key
 from service.application.consistent_reads import Consistency, Read, Snapshot, snapshot
 from service.application.services import Services
 from service.projections.attainment import with_targets
-from service.projections.profiles import ProfileHistory, with_profiles
+from service.projections.profiles import with_profiles
 from service.projections.scoreboard import GroupBy, Scoreboard
-from service.projections.targets import Plan
-from service.projections.teams import TeamHistory
 from service.projections.workdays import MONDAY_TO_FRIDAY
 from service.store.mirror import reads as mirrored_reads
 from service.store.mirror.read_mirror import ReadMirror
@@ -62,7 +60,7 @@ async def scoreboard_with_targets(
     if cached is not None:
         return cached
     teams = await team_history_known_at(conn, known_at)
-    computing = await mirrored_reads.begin_scoreboard(
+    board = await mirrored_reads.scoreboard(
         conn,
         mirror,
         position,
@@ -72,36 +70,14 @@ async def scoreboard_with_targets(
         group_by=group_by,
         history=teams,
     )
-    # The plan and the profiles are read while the rows are computed.
-    try:
-        known_plan = await plan_known_at(conn, known_at)
-        profiles = await profile_history_known_at(conn, known_at) if group_by == "rep" else {}
-    except BaseException:
-        # The worker thread cannot be stopped: let it end; this error is the one reported.
-        await asyncio.wait([computing])
-        if not computing.cancelled():
-            computing.exception()  # retrieved: never logged as an unhandled error
-        raise
-    board = await computing
+    known_plan = await plan_known_at(conn, known_at)
     # Off the event loop: a board of many rows with targets is pure CPU.
-    board = await asyncio.to_thread(
-        _with_targets_and_profiles, board, known_plan, teams, zone, workweek, profiles
-    )
+    board = await asyncio.to_thread(with_targets, board, known_plan, teams, zone, workweek)
+    if group_by == "rep":
+        board = with_profiles(board, await profile_history_known_at(conn, known_at))
     if cache is not None:
         cache.put(key, board)
     return board
-
-
-def _with_targets_and_profiles(
-    board: Scoreboard,
-    known_plan: Plan,
-    teams: TeamHistory,
-    zone: ZoneInfo,
-    workweek: frozenset[int],
-    profiles: ProfileHistory,
-) -> Scoreboard:
-    """`with_targets`, then (rows by rep) `with_profiles`."""
-    return with_profiles(with_targets(board, known_plan, teams, zone, workweek), profiles)
 
 
 async def _board(

@@ -144,7 +144,7 @@ async def test_a_started_stream_outlives_the_deadline():
     assert (response.status_code, response.content) == (200, b"late but whole")
 
 
-async def test_a_read_failing_while_the_rows_are_computed_is_a_500_and_the_next_answers(
+async def test_a_read_failing_midway_through_a_scoreboard_is_a_500_and_the_next_answers(
     database_url, caplog
 ):
     # Given a service answering scoreboards from its in-memory copy
@@ -166,7 +166,7 @@ async def test_a_read_failing_while_the_rows_are_computed_is_a_500_and_the_next_
         board = "/v1/scoreboard?period=2026-Q1&group_by="
         assert (await http.get(f"{board}all", headers=bearer(reader))).status_code == 200
         assert application.state.services.mirror.position is not None
-        # When the plan, read while the rows by rep are computed, cannot be read
+        # When the plan, read once the rows by rep are computed in memory, cannot be read
         conn = await asyncpg.connect(_asyncpg_dsn(database_url))
         try:
             await conn.execute("ALTER TABLE rm_plan_events RENAME TO rm_plan_events_gone")

@@ -27,34 +27,10 @@ async def scoreboard(
     group_by: GroupBy,
     history: TeamHistory,
 ) -> Scoreboard:
-    """`scoreboard_query.scoreboard` on `conn`'s snapshot (at `position`), given its teams."""
-    computing = await begin_scoreboard(
-        conn,
-        mirror,
-        position,
-        start=start,
-        end=end,
-        known_at=known_at,
-        group_by=group_by,
-        history=history,
-    )
-    return await computing
+    """`scoreboard_query.scoreboard` on `conn`'s snapshot (at `position`), given its teams.
 
-
-async def begin_scoreboard(
-    conn: AsyncConnection,
-    mirror: ReadMirror | None,
-    position: int,
-    *,
-    start: datetime,
-    end: datetime,
-    known_at: datetime,
-    group_by: GroupBy,
-    history: TeamHistory,
-) -> asyncio.Future[Scoreboard]:
-    """`scoreboard`, its reads on `conn` done and its in-memory work (grouping a span's facts,
-    assembling the rows) started in a worker thread: the future is its answer. `conn` and the
-    event loop are free meanwhile; the caller must await the future.
+    The in-memory work (grouping a span's facts, assembling the rows) runs in a worker thread:
+    the event loop goes on serving other requests meanwhile.
     """
     # Rows by account are answered from SQL: the copy holds no deal's account.
     use_copy = mirror is not None and group_by != "account"
@@ -63,12 +39,26 @@ async def begin_scoreboard(
         parts = await scoreboard_query.board_parts(
             conn, start=start, end=end, known_at=known_at, group_by=group_by, history=history
         )
-        work = functools.partial(scoreboard_query.assemble, parts)
-    else:
-        work = functools.partial(_from_columns, columns)
-    return asyncio.ensure_future(
-        asyncio.to_thread(
-            work, start=start, end=end, known_at=known_at, group_by=group_by, history=history
+        return await asyncio.to_thread(
+            functools.partial(
+                scoreboard_query.assemble,
+                parts,
+                start=start,
+                end=end,
+                known_at=known_at,
+                group_by=group_by,
+                history=history,
+            )
+        )
+    return await asyncio.to_thread(
+        functools.partial(
+            _from_columns,
+            columns,
+            start=start,
+            end=end,
+            known_at=known_at,
+            group_by=group_by,
+            history=history,
         )
     )
 
