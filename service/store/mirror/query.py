@@ -297,17 +297,17 @@ def integer_sums(keys: I32, weights: Whole, size: int) -> I64:
 
 
 def _repeats(
-    deals: int, facts: Facts, keys: I32, names: list[str | None], *, own_is_rep: bool
+    deal_codes: int, facts: Facts, keys: I32, names: list[str | None], *, own_is_rep: bool
 ) -> list[tuple[str | None, bool, str, int]]:
     """`_repeats_sql`: per (key, kind) and per kind overall, the distinct deals among the
-    repeated deal facts (by rep, a rep's own repeats only). `deals`: how many deal codes."""
+    repeated deal facts (by rep, a rep's own repeats only); `deal_codes` deal codes exist."""
     counted = facts.repeats_for_deal & _COUNTED_ONCE[facts.kind + 1]
     rows = np.flatnonzero(counted)
-    deals = max(deals, 1)
+    width = max(deal_codes, 1)
     kinds = facts.kind[rows].astype(np.int64)
     deal = facts.deal[rows].astype(np.int64)
     found: list[tuple[str | None, bool, str, int]] = []
-    overall = np.bincount(np.unique(kinds * deals + deal) // deals, minlength=_KINDS)
+    overall = np.bincount(np.unique(kinds * width + deal) // width, minlength=_KINDS)
     found.extend(
         (None, True, FLOW_KIND_CODES[kind], int(overall[kind]))
         for kind in np.flatnonzero(overall).tolist()
@@ -315,7 +315,7 @@ def _repeats(
     own = facts.repeats_for_rep[rows] if own_is_rep else np.ones(len(rows), dtype=np.bool_)
     pairs = keys[rows][own].astype(np.int64) * _KINDS + kinds[own]
     per_pair = np.bincount(
-        np.unique(pairs * deals + deal[own]) // deals, minlength=len(names) * _KINDS
+        np.unique(pairs * width + deal[own]) // width, minlength=len(names) * _KINDS
     )
     found.extend(
         (names[pair // _KINDS], False, FLOW_KIND_CODES[pair % _KINDS], int(per_pair[pair]))
