@@ -242,7 +242,8 @@ async def _loaded(conn: AsyncConnection, tables: Tables) -> Columns:
     segments = await load_segments(conn, tables.segments, deals, reps, None)
     columns = Columns(facts, segments, deals, reps)
     del facts, segments  # the unordered columns go before the trim
-    columns = columns.in_order()
+    # Sorting is numpy's work: in a worker thread, the event loop goes on serving meanwhile.
+    columns = await asyncio.to_thread(columns.in_order)
     give_back_free_memory()
     return columns
 
@@ -254,4 +255,5 @@ async def _refreshed(conn: AsyncConnection, columns: Columns, old: int, new: int
         return columns
     facts, _, _ = await load_facts(conn, LIVE.facts, columns, touched)
     segments = await load_segments(conn, LIVE.segments, columns.deals, columns.reps, touched)
-    return columns.replace_deals(touched, facts, segments)
+    # Swapping the rows in (and sorting, now and then) in a worker thread, as `_loaded` sorts.
+    return await asyncio.to_thread(columns.replace_deals, touched, facts, segments)
