@@ -242,8 +242,7 @@ async def _loaded(conn: AsyncConnection, tables: Tables) -> Columns:
     segments = await load_segments(conn, tables.segments, deals, reps, None)
     columns = Columns(facts, segments, deals, reps)
     del facts, segments  # the unordered columns go before the trim
-    # Sorting is numpy's work: in a worker thread, the event loop goes on serving meanwhile.
-    columns = await asyncio.to_thread(columns.in_order)
+    columns = columns.in_order()
     give_back_free_memory()
     return columns
 
@@ -255,5 +254,4 @@ async def _refreshed(conn: AsyncConnection, columns: Columns, old: int, new: int
         return columns
     facts, _, _ = await load_facts(conn, LIVE.facts, columns, touched)
     segments = await load_segments(conn, LIVE.segments, columns.deals, columns.reps, touched)
-    # Swapping the rows in (and sorting, now and then) in a worker thread, as `_loaded` sorts.
-    return await asyncio.to_thread(columns.replace_deals, touched, facts, segments)
+    return columns.replace_deals(touched, facts, segments)
