@@ -24,9 +24,8 @@ from service.store.mirror.columns import (
     Facts,
     Segments,
 )
-from tests.unit.test_mirror_order import _facts
+from tests.unit.test_mirror_order import DEALS, _facts
 
-DEALS = [f"D-{number}" for number in range(6)]
 REPS = ["r-0", "r-1", "r-2"]
 TIMES = st.integers(0, 12)
 ENDS = st.one_of(st.just(NEVER), TIMES)

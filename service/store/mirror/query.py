@@ -389,8 +389,8 @@ def _stage_counts(
     columns: Columns, instant: datetime, known_at: datetime, *, open_only: bool
 ) -> I64:
     """Per owner (rep codes, then None last) and stage (None, then each code), the segments
-    covering (`instant`, `known_at`); with `open_only`, right in the open stages' columns
-    only: the rows read, then the current run's counts."""
+    covering (`instant`, `known_at`): the rows read, plus the current run's counts. With
+    `open_only`, only the open stages' columns are sure to be right."""
     segments = columns.segments
     rows = _at(columns, instant, known_at, open_only=open_only)
     size = len(columns.reps.names) + 1
