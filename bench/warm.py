@@ -12,9 +12,9 @@ warm-up. The windows and what they compare:
 - bulk load: `--bulk` new events appended through the real appender (1000 per transaction)
   while the service runs with its projector; the requests start as soon as the read models
   reach the head;
-- rebuild: `funnel-ledger rebuild` in a process of its own (the service's copy reloads in full
-  after the swap, SQL answering meanwhile) against `POST /v1/admin/rebuild` (the service
-  preloads the new generation before the swap);
+- rebuild: `funnel-ledger rebuild` in a process of its own (which announces the new generation
+  before its swap and waits until the service has preloaded it) against
+  `POST /v1/admin/rebuild` (the service preloads it itself);
 - workers: resident and proportional memory of each worker once warm (`/proc/PID/smaps_rollup`),
   and single events at concurrency 16 (`bench/load.py`) for `--seconds` per worker count.
 """

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     run_projector: bool = Field(default=True, alias="FUNNEL_RUN_PROJECTOR")
     warm_wait_seconds: float = Field(default=600.0, alias="FUNNEL_WARM_WAIT_SECONDS", ge=0)
     """How long start-up waits for the in-memory copy's first load before serving (0: not)."""
+    rebuild_preload_wait_seconds: float = Field(
+        default=600.0, alias="FUNNEL_REBUILD_PRELOAD_WAIT_SECONDS", ge=0
+    )
+    """How long a rebuild waits, before its swap, for the running services to preload the new
+    read models (0: swap at once; they then reload after it, SQL answering meanwhile)."""
     pool_size: int = Field(default=10, alias="FUNNEL_DB_POOL_SIZE", ge=1)
     webhooks_config: Path | None = Field(default=None, alias="FUNNEL_WEBHOOKS_CONFIG")
     rate_limit_per_second: float = Field(default=200.0, alias="FUNNEL_RATE_LIMIT_PER_SECOND", gt=0)

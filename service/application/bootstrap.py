@@ -19,6 +19,7 @@ from service.runtime import open_database, open_read_engine
 from service.settings import Settings
 from service.store.log.reader import EventReader
 from service.store.log.recent import RecentEvents
+from service.store.mirror.preload_listener import PreloadListener
 from service.store.mirror.read_mirror import ReadMirror
 from service.store.projection.projector import RECENT_EVENTS, Projector
 from service.waiting import within
@@ -34,9 +35,10 @@ async def bootstrap(
 
     `serving` (the web app) also loads the webhook receivers' configuration, starts the
     projector unless `FUNNEL_RUN_PROJECTOR` is false, and loads the in-memory copy of the read
-    models, which then follows them (start-up waits for that first load up to
-    `FUNNEL_WARM_WAIT_SECONDS`, so the first request is answered from memory); a command gets
-    neither receivers nor background work (it starts what it needs). `metrics` counts what is
+    models, which then follows them and preloads the rebuilds of other processes (start-up
+    waits for that first load up to `FUNNEL_WARM_WAIT_SECONDS`, so the first request is
+    answered from memory); a command gets neither receivers nor background work (it starts
+    what it needs). `metrics` counts what is
     appended (a new registry when not given). On exit any background work started here or
     later (projector, in-memory load, rebuild) is stopped.
     """
@@ -79,11 +81,15 @@ async def bootstrap(
             if settings.run_projector:
                 projector.start()
             services.mirror.follow()
+            services.preloads = PreloadListener(engine, services.mirror)
+            services.preloads.start()
         try:
             if serving and settings.warm_wait_seconds > 0:
                 await within(settings.warm_wait_seconds, services.mirror.loaded_once())
             yield services
         finally:
+            if services.preloads is not None:
+                await services.preloads.close()
             await services.mirror.close()
             await projector.stop()
             await services.rebuilds.stop()

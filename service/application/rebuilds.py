@@ -12,8 +12,10 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.store.log.reader import EventReader
+from service.store.mirror.preload_listener import PreloadListener
 from service.store.mirror.read_mirror import ReadMirror
 from service.store.projection import checkpoints
+from service.store.projection.preload_notices import announce
 from service.store.projection.read_model_writer import READ_MODELS, Tables
 from service.store.projection.rebuild import Progress, RebuildReport, rebuild
 
@@ -50,11 +52,20 @@ class Rebuilds:
     def __init__(self) -> None:
         self.state = RebuildState()
 
-    def start(self, engine: AsyncEngine, mirror: ReadMirror | None = None) -> bool:
+    def start(
+        self,
+        engine: AsyncEngine,
+        mirror: ReadMirror | None = None,
+        *,
+        preload_wait_seconds: float = 0.0,
+        listener: PreloadListener | None = None,
+    ) -> bool:
         """Start rebuilding every read model from position 0; False if one is running.
 
         `mirror` (the service's in-memory copy) loads the new generation before it is swapped
-        in, so that reads go on being answered from memory across the swap.
+        in, so that reads go on being answered from memory across the swap; the other running
+        services are told to do the same and waited for up to `preload_wait_seconds`
+        (`listener` is this process's own, which is left out).
         """
         state = self.state
         if state.status == "running":
@@ -64,8 +75,12 @@ class Rebuilds:
             state.done, state.total = done, total
 
         async def preload(spare: Tables, position: int) -> None:
+            origin = listener.pid if listener is not None else 0
+            others = _announce(engine, position, preload_wait_seconds, origin)
             if mirror is not None:
-                await mirror.preload(engine, spare, position)
+                await asyncio.gather(mirror.preload(engine, spare, position), others)
+            else:
+                await others
 
         async def run() -> None:
             try:
@@ -98,9 +113,22 @@ def _swallow(task: asyncio.Task[None]) -> None:
         task.result()
 
 
-async def rebuild_now(engine: AsyncEngine, progress: Progress | None = None) -> RebuildReport:
-    """Rebuild the read models in the foreground and swap them in (the command line's)."""
-    return await rebuild(engine, progress=progress)
+async def rebuild_now(
+    engine: AsyncEngine, progress: Progress | None = None, *, preload_wait_seconds: float = 0.0
+) -> RebuildReport:
+    """Rebuild the read models in the foreground and swap them in (the command line's); the
+    running services are waited for up to `preload_wait_seconds` to preload them first."""
+
+    async def preload(_spare: Tables, position: int) -> None:
+        await _announce(engine, position, preload_wait_seconds, origin=0)
+
+    return await rebuild(engine, progress=progress, before_swap=preload)
+
+
+async def _announce(engine: AsyncEngine, position: int, wait_seconds: float, origin: int) -> None:
+    """The running services told of the spare generation and waited for (with a wait)."""
+    if wait_seconds > 0:
+        await announce(engine, position, wait_seconds=wait_seconds, origin=origin)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from service.keys.api_keys import KeyStore
 from service.settings import Settings
 from service.store.log.appender import EventAppender
 from service.store.log.reader import EventReader
+from service.store.mirror.preload_listener import PreloadListener
 from service.store.mirror.read_mirror import ReadMirror
 from service.store.projection.projector import Projector
 from service.webhooks.config import WebhookConfig
@@ -42,6 +43,8 @@ class Services:
     meetings: MeetingCache = field(default_factory=MeetingCache)
     mirror: ReadMirror = field(default_factory=ReadMirror)
     exports: ExportGate = field(default_factory=ExportGate)
+    preloads: PreloadListener | None = None
+    """Listens for other processes' rebuilds to preload them into `mirror` (a serving one)."""
 
     @property
     def read_log(self) -> EventReader:

@@ -309,7 +309,11 @@ def rebuild_command() -> None:
                 def progress(done: int, total: int) -> None:
                     bar.update(task, completed=done, total=total)
 
-                report = await rebuild_now(services.engine, progress)
+                report = await rebuild_now(
+                    services.engine,
+                    progress,
+                    preload_wait_seconds=services.settings.rebuild_preload_wait_seconds,
+                )
         console.print(
             f"rebuilt {report.events} events, {report.deals} deals; "
             f"read models at position {report.position}"

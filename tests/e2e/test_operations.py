@@ -118,4 +118,4 @@ async def test_readiness_reports_the_in_memory_read_models(client, tokens):
     await client.get("/v1/funnel", headers=bearer(tokens["read"]))
     # Then readiness states the position the copy reflects, and no load under way
     mirror = (await client.get("/readyz", headers=detail)).json()["read_mirror"]
-    assert mirror == {"position": 1, "loading": False, "warm": True}
+    assert mirror == {"position": 1, "loading": False, "warm": True, "full_loads": 1}

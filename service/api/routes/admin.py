@@ -68,6 +68,12 @@ async def projection_status(services: ServicesDep, _key: AdminKey) -> dict[str, 
 async def start_rebuild(services: ServicesDep, _key: AdminKey) -> Any:
     """Start rebuilding every read model from position 0; the service keeps answering."""
     rebuilds = services.rebuilds
-    if not rebuilds.start(services.engine, services.mirror):
+    started = rebuilds.start(
+        services.engine,
+        services.mirror,
+        preload_wait_seconds=services.settings.rebuild_preload_wait_seconds,
+        listener=services.preloads,
+    )
+    if not started:
         return JSONResponse(rebuilds.state.to_json(), status_code=409)
     return rebuilds.state.to_json()

@@ -44,6 +44,9 @@ class MirrorReadiness(BaseModel):
     position: int | None
     loading: bool
     warm: bool
+    full_loads: int
+    """Full loads completed since start-up: 1 once warm; each further one was a stretch of SQL
+    answers after the tables changed under the copy without a preload."""
 
 
 class ReplicaReadiness(BaseModel):
@@ -125,7 +128,12 @@ async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
         "running_here": services.settings.run_projector,
         "last_error": checkpoint.last_error,
     }
-    copy = {"position": mirror.position, "loading": mirror.loading, "warm": mirror.warm}
+    copy = {
+        "position": mirror.position,
+        "loading": mirror.loading,
+        "warm": mirror.warm,
+        "full_loads": mirror.full_loads,
+    }
     body = {
         "status": status,
         "warm": mirror.warm,

@@ -68,11 +68,20 @@ class ReadMirror:
         self._loading: asyncio.Task[None] | None = None
         self._following: asyncio.Task[None] | None = None
         self._first_load = asyncio.Event()
+        self.full_loads = 0
+        """Full loads completed: one at start-up; each further one followed a change of tables
+        that was not preloaded (SQL answered while it ran)."""
 
     @property
     def position(self) -> int | None:
         """The log position the in-memory copy reflects; None before its first load."""
         return self._stamp[0] if self._stamp is not None else None
+
+    @property
+    def preloaded_storage(self) -> tuple[int, int] | None:
+        """The file nodes (facts, segments) of the rebuilt tables preloaded, if any."""
+        preloaded = self._preloaded
+        return preloaded[0][1:] if preloaded is not None else None
 
     @property
     def loading(self) -> bool:
@@ -150,6 +159,7 @@ class ReadMirror:
         finally:
             self._first_load.set()
         async with self._lock:
+            self.full_loads += 1
             current = self._stamp
             if current is None or current[1:] != stamp[1:] or current[0] < stamp[0]:
                 self._columns, self._stamp = columns, stamp
