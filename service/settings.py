@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     run_projector: bool = Field(default=True, alias="FUNNEL_RUN_PROJECTOR")
     warm_wait_seconds: float = Field(default=600.0, alias="FUNNEL_WARM_WAIT_SECONDS", ge=0)
     """How long start-up waits for the in-memory copy's first load before serving (0: not)."""
+    read_holder_dir: Path | None = Field(default=None, alias="FUNNEL_READ_HOLDER_DIR")
+    """A private directory shared by the workers of one host: one of them holds the in-memory
+    copy and answers reads for all, over a Unix socket there (`serve --workers N` sets it)."""
     rebuild_preload_wait_seconds: float = Field(
         default=600.0, alias="FUNNEL_REBUILD_PRELOAD_WAIT_SECONDS", ge=0
     )

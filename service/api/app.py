@@ -18,6 +18,7 @@ from service.api.middleware.nul_in_url import RejectNulInUrl
 from service.api.middleware.request_observer import RequestObserver
 from service.api.middleware.strict_transport import StrictTransportSecurity
 from service.api.openapi_doc import install_openapi, operation_id
+from service.api.read_forwarding import ReadForwarding, reads_held
 from service.api.routes import STREAMING_PREFIXES, install_routes
 from service.api.security.failed_auth import ClientFailures
 from service.api.security.rate_limit import RateLimiter
@@ -51,7 +52,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         # CPU of a single-event request.
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
-        yield
+        async with reads_held(app, services):
+            yield
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -95,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestObserver, metrics=app.state.metrics)
     if settings.https:
         app.add_middleware(StrictTransportSecurity)
+    # Outermost: a worker that does not hold the in-memory copy passes its reads on untouched.
+    app.add_middleware(ReadForwarding)
     install_routes(app)
     install_dashboard(app)
     return app

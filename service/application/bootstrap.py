@@ -13,13 +13,13 @@ from contextlib import asynccontextmanager
 from service.application.exports import ExportGate
 from service.application.log_signal import LogSignal
 from service.application.metrics import MeteredAppender, Metrics
+from service.application.read_holder import ReadHolder
 from service.application.services import Services
 from service.keys.api_keys import KeyStore
 from service.runtime import open_database, open_read_engine
 from service.settings import Settings
 from service.store.log.reader import EventReader
 from service.store.log.recent import RecentEvents
-from service.store.mirror.preload_listener import PreloadListener
 from service.store.mirror.read_mirror import ReadMirror
 from service.store.projection.projector import RECENT_EVENTS, Projector
 from service.waiting import within
@@ -57,6 +57,10 @@ async def bootstrap(
             recent=recent,
         )
         live = LogSignal()
+        # With several workers one holds the in-memory copy; the others forward their reads.
+        holder = (
+            ReadHolder(settings.read_holder_dir) if serving and settings.read_holder_dir else None
+        )
 
         def on_append(position: int) -> None:
             projector.wake(position)
@@ -74,20 +78,22 @@ async def bootstrap(
             inbox=WebhookInbox(engine),
             metrics=metrics,
             live=live,
-            mirror=ReadMirror(reads),
+            mirror=ReadMirror(reads, dormant=holder is not None and not holder.claim()),
             exports=ExportGate(settings.max_concurrent_exports),
+            read_holder=holder,
         )
         if serving:
             if settings.run_projector:
                 projector.start()
-            services.mirror.follow()
-            services.preloads = PreloadListener(engine, services.mirror)
-            services.preloads.start()
+            if not services.mirror.dormant:
+                services.hold_reads()
         try:
-            if serving and settings.warm_wait_seconds > 0:
+            if serving and not services.mirror.dormant and settings.warm_wait_seconds > 0:
                 await within(settings.warm_wait_seconds, services.mirror.loaded_once())
             yield services
         finally:
+            if holder is not None:
+                holder.release()
             if services.preloads is not None:
                 await services.preloads.close()
             await services.mirror.close()

@@ -11,6 +11,7 @@ from service.application.exports import ExportGate
 from service.application.log_signal import LogSignal
 from service.application.meeting_cache import MeetingCache
 from service.application.metrics import Metrics
+from service.application.read_holder import ReadHolder
 from service.application.rebuilds import Rebuilds
 from service.keys.api_keys import KeyStore
 from service.settings import Settings
@@ -45,6 +46,15 @@ class Services:
     exports: ExportGate = field(default_factory=ExportGate)
     preloads: PreloadListener | None = None
     """Listens for other processes' rebuilds to preload them into `mirror` (a serving one)."""
+    read_holder: ReadHolder | None = None
+    """With several workers: whether this one holds the copy, and where the holder listens."""
+
+    def hold_reads(self) -> None:
+        """Keep the in-memory copy here: load it, follow the read models, preload rebuilds."""
+        self.mirror.follow()
+        if self.preloads is None:
+            self.preloads = PreloadListener(self.engine, self.mirror)
+            self.preloads.start()
 
     @property
     def read_log(self) -> EventReader:

@@ -4,12 +4,16 @@ audit commands (`verify`, `replay`) and `bi-role` are added from their own modul
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import logging.config
 import os
+import shutil
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -58,6 +62,14 @@ def serve(
             "Default: FUNNEL_WARM_WAIT_SECONDS, else 600.",
         ),
     ] = None,
+    copy_in_every_worker: Annotated[
+        bool,
+        typer.Option(
+            help="With several workers, each holds its own in-memory copy of the read models "
+            "and answers its own reads (memory: one copy per worker). By default one worker "
+            "holds it and answers every read, the others forwarding theirs to it.",
+        ),
+    ] = False,
 ) -> None:
     """Migrate the database, then serve the HTTP API (once the in-memory copy is loaded)."""
     if warm_wait is not None:
@@ -96,7 +108,8 @@ def serve(
     if workers > 1:
         if token is not None:
             _show_first_key(token)
-        uvicorn.run(**options)
+        with _read_holder_dir(copy_in_every_worker):
+            uvicorn.run(**options)
         return
     server = uvicorn.Server(uvicorn.Config(**options))
     if token is not None:
@@ -105,6 +118,21 @@ def serve(
     server.run()
     if not server.started:
         raise typer.Exit(3)  # uvicorn's own status when the server could not start
+
+
+@contextlib.contextmanager
+def _read_holder_dir(copy_in_every_worker: bool) -> Iterator[None]:
+    """The workers' private directory where one holds the copy (unless each holds its own)."""
+    if copy_in_every_worker:
+        os.environ.pop("FUNNEL_READ_HOLDER_DIR", None)
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="funnel-ledger-reads-")  # mode 0700: this user only
+    os.environ["FUNNEL_READ_HOLDER_DIR"] = directory
+    try:
+        yield
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _show_first_key(token: str) -> None:

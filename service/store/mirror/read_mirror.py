@@ -56,8 +56,10 @@ class ReadMirror:
         reload_beyond: int = 20_000,
         follow_seconds: float = FOLLOW_SECONDS,
         follow_beyond: int = FOLLOW_BEYOND,
+        dormant: bool = False,
     ) -> None:
         self._engine = engine
+        self._dormant = dormant
         self._columns: Columns | None = None
         self._stamp: Stamp | None = None
         self._preloaded: tuple[Stamp, Columns] | None = None
@@ -89,9 +91,14 @@ class ReadMirror:
         return self._loading is not None and not self._loading.done()
 
     @property
+    def dormant(self) -> bool:
+        """Whether this copy is kept by another process (it loads nothing until it `follow`s)."""
+        return self._dormant
+
+    @property
     def first_load_ended(self) -> bool:
-        """Whether the first full load has ended, loaded or failed."""
-        return self._first_load.is_set()
+        """Whether the first full load has ended, loaded or failed (a dormant copy has none)."""
+        return self._dormant or self._first_load.is_set()
 
     @property
     def warm(self) -> bool:
@@ -105,7 +112,9 @@ class ReadMirror:
             self._loading = asyncio.create_task(self._load(self._engine), name="read-mirror")
 
     def follow(self) -> None:
-        """Load every row in the background, then keep following the read models' checkpoint."""
+        """Load every row in the background, then keep following the read models' checkpoint
+        (a dormant copy wakes up)."""
+        self._dormant = False
         if self._engine is not None and self._following is None:
             self._following = asyncio.create_task(self._follow(self._engine), name="mirror-follow")
 
@@ -183,8 +192,10 @@ class ReadMirror:
         """Columns equal to the read models of `conn`'s snapshot, whose checkpoint is `position`.
 
         None when the snapshot is older than the mirror, or a full load is needed (and started
-        in the background): the caller answers from SQL then.
+        in the background), or the copy is dormant: the caller answers from SQL then.
         """
+        if self._dormant:
+            return None
         wanted = await _stamp(conn, position)
         async with self._lock:
             stamp, columns = self._current(wanted)

@@ -1,0 +1,265 @@
+"""Several workers, one in-memory copy: a worker that does not hold it forwards its reads to the
+worker that does, appends events itself, answers from SQL while no holder answers, and takes the
+copy over once the holder is gone."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from service.api.app import create_app
+from service.api.read_forwarding import FORWARDED, _request_headers
+from service.keys.api_keys import Scope
+from service.store.projection.preload_notices import LISTENER_NAME
+from tests.conftest import bearer, make_settings
+from tests.e2e.served import ROOT
+from tests.factories import signed, sourced
+from tests.reliability.harness import free_port
+
+pytestmark = pytest.mark.e2e
+
+Q1 = {"period": "2026-Q1"}
+
+
+@pytest.fixture
+def holder_dir() -> Iterator[Path]:
+    # Short: a Unix socket's path has a limit of about a hundred bytes.
+    directory = Path(tempfile.mkdtemp(prefix="fl-"))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@asynccontextmanager
+async def worker(database_url: str, holder_dir: Path) -> AsyncIterator[FastAPI]:
+    """One worker of a `serve --workers N`: the application with its lifespan running."""
+    app = create_app(make_settings(database_url, FUNNEL_READ_HOLDER_DIR=str(holder_dir)))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def client_of(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+async def eventually(check: Callable[[], object], seconds: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not check():
+        assert loop.time() < deadline, "not within the time allowed"
+        await asyncio.sleep(0.05)
+
+
+async def test_reads_go_to_the_worker_holding_the_copy(database_url: str, holder_dir: Path) -> None:
+    async with AsyncExitStack() as others:
+        # Given two workers of one service, the first holding the in-memory copy
+        holding = AsyncExitStack()
+        first = await holding.enter_async_context(worker(database_url, holder_dir))
+        second = await others.enter_async_context(worker(database_url, holder_dir))
+        assert first.state.services.read_holder.here
+        assert not second.state.services.read_holder.here
+        await eventually((holder_dir / "reads.sock").exists)
+        keys = first.state.services.keys
+        token = (await keys.create("w", frozenset({Scope.ADMIN}))).token
+        via_first, via_second = client_of(first), client_of(second)
+        others.push_async_callback(via_first.aclose)
+        others.push_async_callback(via_second.aclose)
+        headers = bearer(token)
+
+        # When events are sent through the second worker
+        for raw in (
+            sourced("D-1", "R-1", "2026-01-05T09:00:00Z"),
+            signed("D-1", "R-1", "2026-02-01T09:00:00Z"),
+        ):
+            sent = await via_second.post("/v1/events", json=raw, headers=headers)
+            assert sent.status_code in (200, 201, 202), sent.text
+        # Then it appended them itself, and its reads are the holder's answers, from its copy
+        ready = await via_second.get("/readyz", headers=headers)
+        assert ready.json()["read_mirror"]["warm"] is True
+        assert ready.json()["read_mirror"]["full_loads"] == 1
+        board = await via_second.get("/v1/scoreboard", params=Q1, headers=headers)
+        assert board.status_code == 200, board.text
+        direct = await via_first.get("/v1/scoreboard", params=Q1, headers=headers)
+        assert {**board.json(), "known_at": None} == {**direct.json(), "known_at": None}
+        assert board.json()["totals"]["closed_deals"] == 1
+        assert board.headers["content-type"] == direct.headers["content-type"]
+        csv = await via_second.get("/v1/scoreboard.csv", params=Q1, headers=headers)
+        assert (
+            csv.status_code == 200
+            and csv.text.splitlines()[0]
+            == (
+                await via_first.get("/v1/scoreboard.csv", params=Q1, headers=headers)
+            ).text.splitlines()[0]
+        )
+        # And a read sent with a body is answered, and so is the next on the same connections
+        for _ in range(2):
+            odd = await via_second.request(
+                "GET", "/v1/scoreboard", params=Q1, headers=headers, content=b"x" * 100
+            )
+            assert odd.status_code == 200
+        # And a bad key is refused by the holder as it would be here
+        refused = await via_second.get("/v1/scoreboard", params=Q1, headers=bearer("fl_x_y"))
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+        # And the second worker never loaded a copy of its own
+        assert second.state.services.mirror.dormant
+        assert second.state.services.mirror.full_loads == 0
+        # Its own liveness is its own
+        assert (await via_second.get("/healthz")).json() == {"status": "ok"}
+
+        # When the holder stops
+        await holding.aclose()
+        # Then the second worker still answers reads (from SQL, then from the copy it takes over)
+        board = await via_second.get("/v1/scoreboard", params=Q1, headers=headers)
+        assert board.status_code == 200
+        assert board.json()["totals"]["closed_deals"] == 1
+        services = second.state.services
+        await eventually(lambda: services.read_holder.here and services.mirror.warm)
+        assert services.mirror.full_loads == 1
+        await eventually((holder_dir / "reads.sock").exists)
+
+
+def test_a_client_cannot_pass_its_own_forwarded_headers_to_the_holder() -> None:
+    scope = {
+        "headers": [
+            (b"host", b"ledger.example"),
+            (b"x-forwarded-for", b"10.9.9.9"),
+            (b"forwarded", b"for=10.9.9.9"),
+            (b"x-forwarded-proto", b"https"),
+            (b"connection", b"keep-alive"),
+            (b"content-length", b"100"),
+            (b"transfer-encoding", b"chunked"),
+            (b"authorization", b"Bearer k"),
+        ],
+        "client": ("192.0.2.7", 5555),
+        "scheme": "http",
+    }
+    headers = _request_headers(scope)
+    assert [h for h in headers if h[0] in FORWARDED] == [
+        (b"x-forwarded-for", b"192.0.2.7"),
+        (b"x-forwarded-proto", b"http"),
+    ]
+    assert {name for name, _ in headers} == {
+        b"host",
+        b"authorization",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+    }
+    assert (b"authorization", b"Bearer k") in headers and (b"host", b"ledger.example") in headers
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _holding_lock(pid: int) -> bool:
+    """Whether process `pid` has the holder's lock file open (only the holder keeps it)."""
+    try:
+        targets = [link.readlink().name for link in Path(f"/proc/{pid}/fd").iterdir()]
+    except (FileNotFoundError, PermissionError):
+        return False
+    return "holder.lock" in targets
+
+
+async def _listeners(database_url: str) -> int:
+    connection = await asyncpg.connect(database_url)
+    try:
+        count = await connection.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", LISTENER_NAME
+        )
+        return int(count)
+    finally:
+        await connection.close()
+
+
+async def test_serve_with_two_workers_keeps_one_copy_and_survives_its_holder(
+    database_url: str,
+) -> None:
+    # Given `serve --workers 2`
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "FUNNEL_SESSION_SECRET": "s" * 40}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "service",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        token = (await asyncio.wait_for(process.stdout.readline(), 60)).decode().strip()
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, headers=bearer(token)) as http:
+            await _answering(http)
+            # Then one worker holds the copy: it alone listens for rebuilds
+            await eventually(lambda: len(_children(process.pid)) >= 2)
+            await _eventually_async(lambda: _listeners(database_url), 1)
+            holders = [pid for pid in _children(process.pid) if _holding_lock(pid)]
+            assert len(holders) == 1
+            # And every read is answered from that copy, whichever worker takes it
+            for _ in range(20):
+                ready = await http.get("/readyz")
+                mirror = ready.json()["read_mirror"]
+                assert (mirror["warm"], mirror["full_loads"]) == (True, 1)
+                for own in ("date", "server"):  # set once, by the worker the client reached
+                    assert len(ready.headers.get_list(own)) == 1
+            # When the holder is killed
+            os.kill(holders[0], signal.SIGKILL)
+            # Then reads go on being answered, and another worker takes the copy over
+            await eventually(
+                lambda: (
+                    [p for p in _children(process.pid) if _holding_lock(p)] not in ([], holders)
+                ),
+                60,
+            )
+            await _eventually_async(lambda: _listeners(database_url), 1)
+            board = await http.get("/v1/scoreboard", params=Q1)
+            assert board.status_code == 200, board.text
+            mirror = (await http.get("/readyz")).json()["read_mirror"]
+            assert mirror["warm"] is True
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 60)
+
+
+async def _answering(http: httpx.AsyncClient) -> None:
+    for _ in range(600):
+        try:
+            if (await http.get("/healthz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError("serve did not answer")
+
+
+async def _eventually_async(
+    value: Callable[[], Awaitable[int]], expected: int, seconds: float = 30.0
+) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (got := await value()) != expected:
+        assert loop.time() < deadline, f"{got} != {expected}"
+        await asyncio.sleep(0.1)
