@@ -16,7 +16,10 @@ warm-up. The windows and what they compare:
   before its swap and waits until the service has preloaded it) against
   `POST /v1/admin/rebuild` (the service preloads it itself);
 - workers: resident and proportional memory of each worker once warm (`/proc/PID/smaps_rollup`),
-  and single events at concurrency 16 (`bench/load.py`) for `--seconds` per worker count.
+  `--count` cold scoreboards through whichever worker the connection reaches, and single
+  events at concurrency 16 (`bench/load.py`) for `--seconds`, at 1, 2 and 4 workers: with one
+  copy, held by one worker that answers every read (as `serve --workers N` runs them), and with
+  a copy in every worker (`serve --copy-in-every-worker`).
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -213,14 +218,15 @@ def _memory_mb(pid: int) -> dict[str, float]:
     return values
 
 
-async def _settled(pids: list[int], floor: int, quiet_s: float = 10) -> float:
-    """Seconds until every process of `pids` holds at least `floor` bytes (a loaded copy; the
-    database builds the rows first, for seconds in which nothing grows) and none has grown by
-    more than 1 MB for `quiet_s` seconds."""
+async def _settled(pids: list[int], floor: int, *, each: bool, quiet_s: float = 10) -> float:
+    """Seconds until every process of `pids` (with `each`; else one of them) holds at least
+    `floor` bytes (a loaded copy; the database builds the rows first, for seconds in which
+    nothing grows) and none has grown by more than 1 MB for `quiet_s` seconds."""
     began = time.perf_counter()
     last = [psutil.Process(pid).memory_info().rss for pid in pids]
     quiet_since = time.perf_counter()
-    while (time.perf_counter() - quiet_since < quiet_s or min(last) < floor) and (
+    loaded = min if each else max
+    while (time.perf_counter() - quiet_since < quiet_s or loaded(last) < floor) and (
         time.perf_counter() - began < 900
     ):
         await asyncio.sleep(1)
@@ -231,12 +237,20 @@ async def _settled(pids: list[int], floor: int, quiet_s: float = 10) -> float:
     return time.perf_counter() - began
 
 
-async def workers_figures(url: str, token: str, seconds: float) -> dict[str, Any]:
-    """Memory of each warm worker, and single-event throughput, at 1, 2 and 4 workers."""
+async def workers_figures(
+    url: str, token: str, seconds: float, past: datetime, count: int
+) -> dict[str, Any]:
+    """Memory of each warm worker, cold scoreboards and single-event throughput at 1, 2 and 4
+    workers: with one copy held by one worker, as `serve --workers N` runs them, and with a
+    copy in every worker (`--copy-in-every-worker`)."""
     figures: dict[str, Any] = {}
     floor = 0  # set from the one worker's size: the others must reach most of it
-    for workers in (1, 2, 4):
-        server, start_s = start(url, workers=workers, FUNNEL_SESSION_SECRET="b" * 32)
+    for workers, each in ((1, False), (2, False), (4, False), (2, True), (4, True)):
+        holder_dir = tempfile.mkdtemp(prefix="fl-bench-")
+        env = {"FUNNEL_SESSION_SECRET": "b" * 32}
+        if not each and workers > 1:
+            env["FUNNEL_READ_HOLDER_DIR"] = holder_dir  # as `serve --workers N` sets it
+        server, start_s = start(url, workers=workers, **env)
         try:
             main = psutil.Process(server.pid)
             # With several workers uvicorn's process supervises them (with multiprocessing's
@@ -246,25 +260,30 @@ async def workers_figures(url: str, token: str, seconds: float) -> dict[str, Any
             ]
             pids = [child.pid for child in children] if workers > 1 else [server.pid]
             # /healthz answers once one worker is up; the others may still be loading.
-            settled_s = await _settled(pids, floor)
+            settled_s = await _settled(pids, floor, each=each)
             memory = [_memory_mb(pid) for pid in pids]
             if workers == 1:
                 floor = int(memory[0]["rss_mb"] * 0.8 * 2**20)
+            reads = await first_requests(server.base, token, past, count)
             load = await asyncio.to_thread(
                 single_load, server.base, "/v1/events", token, seconds, "ours"
             )
         finally:
             server.stop()
-        figures[f"workers_{workers}"] = {
+            shutil.rmtree(holder_dir, ignore_errors=True)
+        name = f"workers_{workers}" + ("_copy_in_every_worker" if each else "")
+        figures[name] = {
             "start_s": start_s,
             "all_loaded_s": round(start_s + settled_s, 1),
             "rss_mb_each": [m["rss_mb"] for m in memory],
             "pss_mb_total": round(sum(m["pss_mb"] for m in memory), 1),
+            "cold_scoreboard_p50_ms": reads["p50_ms"],
+            "cold_scoreboard_p95_ms": reads["p95_ms"],
             "single_events_per_s": load["requests_per_s"],
             "single_p99_ms": load["p99_ms"],
             "errors": load["errors"],
         }
-        say(f"{workers} workers", figures[f"workers_{workers}"])
+        say(name.replace("_", " "), figures[name])
     return figures
 
 
@@ -288,7 +307,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     if "rebuild" in steps:
         figures["rebuild"] = await rebuild_window(args.database, token, past, args.count)
     if "workers" in steps:
-        figures["workers"] = await workers_figures(args.database, token, args.seconds)
+        figures["workers"] = await workers_figures(
+            args.database, token, args.seconds, past, args.count
+        )
     figures["calibration_s"].append(calibrate())
     say("calibration at start and end, s", figures["calibration_s"])
     return figures

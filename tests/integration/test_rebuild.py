@@ -5,7 +5,7 @@ from __future__ import annotations
 import psutil
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bench.datagen import Shape, batches, history
 from service.events.envelope import parse_event
@@ -67,3 +67,27 @@ async def test_a_failing_fold_process_fails_the_segments_and_leaves_none_behind(
             engine, 50, "no_such_table", chunk=100, advance=lambda _: None, workers=2
         )
     assert not psutil.Process().children(recursive=True)
+
+
+async def test_a_rebuild_plans_its_statements_on_fresh_statistics_of_the_log(
+    engine: AsyncEngine,
+) -> None:
+    # Given a log whose statistics say it is empty (as after a large import autovacuum has
+    # not analyzed yet)
+    await EventAppender(engine).append(
+        [parse_event(raw) for raw in history(Shape(deals=20, reps=3, teams=1), seed=5)]
+    )
+    async with engine.connect() as conn:
+        assert await _analyzed(conn) is None
+    # When the read models are rebuilt
+    await rebuild(engine)
+    # Then the log was analyzed first
+    async with engine.connect() as conn:
+        assert await _analyzed(conn) is not None
+
+
+async def _analyzed(conn: AsyncConnection) -> object:
+    result = await conn.execute(
+        text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'events'")
+    )
+    return result.scalar_one()

@@ -97,6 +97,7 @@ async def _rebuild_locked(
     workers: int | None,
     before_swap: BeforeSwap | None,
 ) -> RebuildReport:
+    await _timed("statistics of the log", _analyze_log(engine))
     async with engine.begin() as conn:
         spare = await strip(conn)
         head = int((await conn.execute(text(_HEAD))).scalar_one())
@@ -128,6 +129,19 @@ async def _rebuild_locked(
     tracker.finish()
     _log.info("rebuilt %s events of %s deals in %.1f s", head, deals, time.perf_counter() - began)
     return RebuildReport(events=head, deals=deals, position=position)
+
+
+async def _analyze_log(engine: AsyncEngine) -> None:
+    """Fresh statistics of the log before the bulk statements are planned.
+
+    Right after a large import autovacuum may not have analyzed the events yet: planned on the
+    old figures, the per-event rows' statement ran for three to four minutes of a rebuild of a
+    million events (183 and 272 s in all, against 20 s once analyzed). Sampling costs about a
+    second.
+    """
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("ANALYZE events"))
 
 
 def _default_workers(head: int) -> int:
