@@ -79,10 +79,10 @@ class ReadForwarding:
             return
         services = getattr(scope["app"].state, "services", None) if "app" in scope else None
         target = self.forward_to(services) if scope["path"] not in LOCAL_PATHS else None
-        if target is None or not await self._forwarded(target, scope, send):
+        if target is None or not await self._forwarded(target, scope, receive, send):
             await self.app(scope, receive, send)
 
-    async def _forwarded(self, target: Path, scope: Scope, send: Send) -> bool:
+    async def _forwarded(self, target: Path, scope: Scope, receive: Receive, send: Send) -> bool:
         """Whether the holder answered (the answer sent on); False if it could not be reached
         before answering, twice (a pooled connection it had just closed, then a fresh one)."""
         client = self._client_for(target)
@@ -99,17 +99,7 @@ class ReadForwarding:
             _log.warning("the worker holding the read models does not answer; answering here")
             return False
         try:
-            headers = [
-                (name, value)
-                for name, value in response.headers.raw
-                if name.lower() not in HOP_BY_HOP and name.lower() not in OWN_RESPONSE_HEADERS
-            ]
-            await send(
-                {"type": "http.response.start", "status": response.status_code, "headers": headers}
-            )
-            async for chunk in response.aiter_raw():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await _relayed(response, receive, send)
         finally:
             await response.aclose()
         return True
@@ -121,6 +111,39 @@ class ReadForwarding:
             self._client = httpx.AsyncClient(transport=transport, limits=limits)
             self._socket = target
         return self._client
+
+
+async def _relayed(response: httpx.Response, receive: Receive, send: Send) -> None:
+    """Send the holder's answer on as it arrives, until it ends or the client goes (a stream
+    whose client has gone must not keep the holder streaming)."""
+
+    async def relay() -> None:
+        headers = [
+            (name, value)
+            for name, value in response.headers.raw
+            if name.lower() not in HOP_BY_HOP and name.lower() not in OWN_RESPONSE_HEADERS
+        ]
+        await send(
+            {"type": "http.response.start", "status": response.status_code, "headers": headers}
+        )
+        async for chunk in response.aiter_raw():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def client_gone() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    relaying = asyncio.create_task(relay())
+    watching = asyncio.create_task(client_gone())
+    try:
+        await asyncio.wait({relaying, watching}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (relaying, watching):
+            task.cancel()
+        await asyncio.gather(relaying, watching, return_exceptions=True)
+    if not relaying.cancelled() and (error := relaying.exception()) is not None:
+        raise error
 
 
 _TIMEOUT = httpx.Timeout(connect=2.0, read=None, write=30.0, pool=None)
@@ -189,11 +212,11 @@ async def _hold(app: ASGIApp, services: Services, stopping: asyncio.Event) -> No
     server = uvicorn.Server(config)
     listener = _unix_listener(holder.socket)
     serving = asyncio.create_task(server.serve(sockets=[listener]), name="holder-socket")
+    stop = asyncio.create_task(stopping.wait())
     try:
-        await asyncio.wait(
-            {serving, asyncio.ensure_future(stopping.wait())}, return_when="FIRST_COMPLETED"
-        )
+        await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        stop.cancel()
         server.should_exit = True  # a graceful end: open requests are answered first
         await asyncio.gather(serving, return_exceptions=True)
         listener.close()

@@ -38,9 +38,8 @@ async def bootstrap(
     models, which then follows them and preloads the rebuilds of other processes (start-up
     waits for that first load up to `FUNNEL_WARM_WAIT_SECONDS`, so the first request is
     answered from memory); a command gets neither receivers nor background work (it starts
-    what it needs). `metrics` counts what is
-    appended (a new registry when not given). On exit any background work started here or
-    later (projector, in-memory load, rebuild) is stopped.
+    what it needs). `metrics` counts what is appended (a new registry when not given). On exit
+    any background work started here or later (projector, in-memory load, rebuild) is stopped.
     """
     webhooks = (
         load_webhook_config(settings.webhooks_config, os.environ, public_url=settings.public_url)

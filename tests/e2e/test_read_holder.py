@@ -21,7 +21,7 @@ import pytest
 from fastapi import FastAPI
 
 from service.api.app import create_app
-from service.api.read_forwarding import FORWARDED, _request_headers
+from service.api.read_forwarding import FORWARDED, ReadForwarding, _request_headers
 from service.keys.api_keys import Scope
 from service.store.projection.preload_notices import LISTENER_NAME
 from tests.conftest import bearer, make_settings
@@ -109,6 +109,8 @@ async def test_reads_go_to_the_worker_holding_the_copy(database_url: str, holder
                 "GET", "/v1/scoreboard", params=Q1, headers=headers, content=b"x" * 100
             )
             assert odd.status_code == 200
+        # And a live stream relayed from the holder ends as soon as its client goes
+        await _stream_ends_with_its_client(holder_dir / "reads.sock", token)
         # And a bad key is refused by the holder as it would be here
         refused = await via_second.get("/v1/scoreboard", params=Q1, headers=bearer("fl_x_y"))
         assert refused.status_code == 401
@@ -129,6 +131,39 @@ async def test_reads_go_to_the_worker_holding_the_copy(database_url: str, holder
         await eventually(lambda: services.read_holder.here and services.mirror.warm)
         assert services.mirror.full_loads == 1
         await eventually((holder_dir / "reads.sock").exists)
+
+
+async def _stream_ends_with_its_client(socket: Path, token: str) -> None:
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/v1/events/stream",
+        "raw_path": b"/v1/events/stream",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"authorization", f"Bearer {token}".encode())],
+        "client": ("127.0.0.1", 50000),
+        "scheme": "http",
+    }
+    started = asyncio.Event()
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        if not sent:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await started.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.start":
+            started.set()
+
+    relayed = await asyncio.wait_for(
+        ReadForwarding(app=None)._forwarded(socket, scope, receive, send),  # type: ignore[arg-type]
+        10,
+    )
+    assert relayed
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
 
 
 def test_a_client_cannot_pass_its_own_forwarded_headers_to_the_holder() -> None:
