@@ -6,6 +6,7 @@ builds engines, appenders, keys or projectors.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,7 @@ from contextlib import asynccontextmanager
 from service.application.exports import ExportGate
 from service.application.log_signal import LogSignal
 from service.application.metrics import MeteredAppender, Metrics
-from service.application.read_holder import ReadHolder
+from service.application.read_holder import HOLDER_POLL_SECONDS, ReadHolder
 from service.application.services import Services
 from service.keys.api_keys import KeyStore
 from service.runtime import open_database, open_read_engine
@@ -25,6 +26,21 @@ from service.store.projection.projector import RECENT_EVENTS, Projector
 from service.waiting import within
 from service.webhooks.config import WebhookConfig, load_webhook_config
 from service.webhooks.inbox import WebhookInbox
+
+
+async def _warm(services: Services) -> None:
+    """Until reads are answered from memory: this process's copy loaded, or, in a worker that
+    forwards its reads, the holder's socket open (the holder opens it once its copy is
+    loaded); a worker that finds the copy unheld takes it and loads it."""
+    holder = services.read_holder
+    while services.mirror.dormant and holder is not None:
+        if holder.socket.exists():
+            return
+        if holder.claim():
+            services.hold_reads()
+            break
+        await asyncio.sleep(HOLDER_POLL_SECONDS)
+    await services.mirror.loaded_once()
 
 
 @asynccontextmanager
@@ -87,8 +103,8 @@ async def bootstrap(
             if not services.mirror.dormant:
                 services.hold_reads()
         try:
-            if serving and not services.mirror.dormant and settings.warm_wait_seconds > 0:
-                await within(settings.warm_wait_seconds, services.mirror.loaded_once())
+            if serving and settings.warm_wait_seconds > 0:
+                await within(settings.warm_wait_seconds, _warm(services))
             yield services
         finally:
             if holder is not None:

@@ -19,6 +19,8 @@ SOCKET_NAME = "reads.sock"
 LOCK_NAME = "holder.lock"
 CLAIM_SECONDS = 1.0
 """How often a worker that does not hold the copy tries to take it over."""
+HOLDER_POLL_SECONDS = 0.05
+"""How often a starting worker looks whether the holder's socket is open yet."""
 
 
 class ReadHolder:

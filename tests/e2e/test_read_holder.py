@@ -5,6 +5,7 @@ copy over once the holder is gone."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import shutil
 import signal
@@ -164,6 +165,54 @@ async def _stream_ends_with_its_client(socket: Path, token: str) -> None:
     )
     assert relayed
     assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
+
+
+async def test_a_worker_starts_serving_once_reads_are_answered_from_memory(
+    database_url: str, holder_dir: Path
+) -> None:
+    # Given a holder that has taken the lock and is still loading (no socket yet)
+    lock = os.open(holder_dir / "holder.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    stop = asyncio.Event()
+    workers: list[_Started] = []
+    try:
+        # When a worker starts, it does not serve yet
+        forwarding = _Started(database_url, holder_dir, stop)
+        workers.append(forwarding)
+        await asyncio.sleep(0.5)
+        assert not forwarding.ready.is_set()
+        # Then it serves once the holder's socket is open, forwarding its reads
+        (holder_dir / "reads.sock").touch()
+        await asyncio.wait_for(forwarding.ready.wait(), 10)
+        assert forwarding.app.state.services.mirror.dormant
+        # And a worker starting while the copy has no holder takes it, and serves once loaded
+        (holder_dir / "reads.sock").unlink()
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        holding = _Started(database_url, holder_dir, stop)
+        workers.append(holding)
+        await asyncio.wait_for(holding.ready.wait(), 20)
+        services = holding.app.state.services
+        assert services.read_holder.here
+        assert (services.mirror.dormant, services.mirror.full_loads) == (False, 1)
+    finally:
+        stop.set()
+        os.close(lock)
+        for started in workers:
+            await started.task
+
+
+class _Started:
+    """A worker whose start-up runs in the background: `ready` once it serves, until `stop`."""
+
+    def __init__(self, database_url: str, holder_dir: Path, stop: asyncio.Event) -> None:
+        self.ready = asyncio.Event()
+        self.app = create_app(make_settings(database_url, FUNNEL_READ_HOLDER_DIR=str(holder_dir)))
+        self.task = asyncio.create_task(self._run(stop))
+
+    async def _run(self, stop: asyncio.Event) -> None:
+        async with self.app.router.lifespan_context(self.app):
+            self.ready.set()
+            await stop.wait()
 
 
 def test_a_client_cannot_pass_its_own_forwarded_headers_to_the_holder() -> None:
