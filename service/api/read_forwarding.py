@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -227,11 +226,8 @@ def _unix_listener(path: Path) -> socket.socket:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old = os.umask(0o177)
-    try:
-        listener.bind(str(path))
-    finally:
-        os.umask(old)
+    listener.bind(str(path))  # in a directory only this user may enter
+    path.chmod(0o600)
     listener.listen(1024)
     listener.setblocking(False)  # noqa: FBT003 - the socket API's
     return listener

@@ -72,6 +72,7 @@ async def test_reads_go_to_the_worker_holding_the_copy(database_url: str, holder
         assert first.state.services.read_holder.here
         assert not second.state.services.read_holder.here
         await eventually((holder_dir / "reads.sock").exists)
+        assert (holder_dir / "reads.sock").stat().st_mode & 0o777 == 0o600
         keys = first.state.services.keys
         token = (await keys.create("w", frozenset({Scope.ADMIN}))).token
         via_first, via_second = client_of(first), client_of(second)
@@ -116,9 +117,17 @@ async def test_reads_go_to_the_worker_holding_the_copy(database_url: str, holder
         refused = await via_second.get("/v1/scoreboard", params=Q1, headers=bearer("fl_x_y"))
         assert refused.status_code == 401
         assert refused.headers["content-type"] == "application/problem+json"
-        # And the second worker never loaded a copy of its own
+        # And a rebuild started through the second worker is preloaded by the holder alone
+        started = await via_second.post("/v1/admin/rebuild", headers=headers)
+        assert started.status_code == 202, started.text
+        await second.state.services.rebuilds.state.task
+        assert second.state.services.rebuilds.state.status == "done"
+        ready = await via_second.get("/readyz", headers=headers)
+        assert (ready.json()["read_mirror"]["full_loads"], ready.json()["warm"]) == (1, True)
+        # And the second worker never loaded a copy of its own, nor a rebuild's
         assert second.state.services.mirror.dormant
         assert second.state.services.mirror.full_loads == 0
+        assert second.state.services.mirror.preloaded_storage is None
         # Its own liveness is its own
         assert (await via_second.get("/healthz")).json() == {"status": "ok"}
 

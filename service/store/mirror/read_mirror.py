@@ -140,8 +140,11 @@ class ReadMirror:
 
         Kept beside the current copy, which goes on answering for the live tables; the first
         snapshot that sees the new tables takes it (refreshed past `position`), so a rebuild
-        leaves no stretch of SQL answers behind. A failure only loses the preload.
+        leaves no stretch of SQL answers behind. A failure only loses the preload. A dormant
+        copy preloads nothing: the process holding the copy does.
         """
+        if self._dormant:
+            return
         try:
             async with engine.connect() as conn:
                 await conn.execution_options(isolation_level="REPEATABLE READ")
