@@ -122,6 +122,11 @@ async def announce(
             expected = await _listeners(conn, origin)
             if not expected:
                 return Announcement(0, 0, timed_out=False)
+            _log.info(
+                "waiting up to %.0f s for %d serving processes to preload the rebuilt read models",
+                wait_seconds,
+                len(expected),
+            )
             await conn.execute(
                 text("SELECT pg_notify(:channel, :payload)"),
                 {"channel": CHANNEL, "payload": notice.model_dump_json()},
