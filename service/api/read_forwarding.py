@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -51,6 +52,8 @@ OWN_RESPONSE_HEADERS = frozenset({b"date", b"server"})
 """Set by this worker's server on every answer: the holder's would be doubled."""
 HOLDER_KEEP_ALIVE_SECONDS = 75
 """The holder keeps a forwarder's idle connection longer than the forwarder's pool does."""
+WARN_EVERY_SECONDS = 10.0
+"""A worker answering reads itself because the holder does not answer says so this often."""
 STOP_SECONDS = 10.0
 """How long the holder's socket may take to finish its open requests when the worker stops."""
 _log = logging.getLogger(__name__)
@@ -63,6 +66,7 @@ class ReadForwarding:
         self.app = app
         self._client: httpx.AsyncClient | None = None
         self._socket: Path | None = None
+        self._warned_at = -WARN_EVERY_SECONDS
 
     def forward_to(self, services: Services | None) -> Path | None:
         """The holder's socket when reads are to be forwarded from here, else None."""
@@ -95,7 +99,10 @@ class ReadForwarding:
             except httpx.TransportError:
                 continue
         else:
-            _log.warning("the worker holding the read models does not answer; answering here")
+            now = time.monotonic()
+            if now - self._warned_at >= WARN_EVERY_SECONDS:
+                self._warned_at = now
+                _log.warning("the worker holding the read models does not answer; answering here")
             return False
         try:
             await _relayed(response, receive, send)
@@ -209,7 +216,11 @@ async def _hold(app: ASGIApp, services: Services, stopping: asyncio.Event) -> No
         access_log=False,
     )
     server = uvicorn.Server(config)
-    listener = _unix_listener(holder.socket)
+    try:
+        listener = _unix_listener(holder.socket)
+    except OSError:
+        _log.exception("the holder cannot open its socket: the other workers answer from SQL")
+        return
     serving = asyncio.create_task(server.serve(sockets=[listener]), name="holder-socket")
     stop = asyncio.create_task(stopping.wait())
     try:
