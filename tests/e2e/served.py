@@ -25,16 +25,20 @@ class Served:
     base: str
     admin_key: str
     env: dict[str, str]
+    pid: int
 
 
 @asynccontextmanager
-async def serve(database_url: str) -> AsyncIterator[Served]:
-    """`serve` on `database_url`, once it answers `/healthz`; terminated on exit.
+async def serve(
+    database_url: str, *options: str, env: dict[str, str] | None = None
+) -> AsyncIterator[Served]:
+    """`serve` on `database_url` (with `options` and more `env`), once it answers `/healthz`;
+    terminated on exit.
 
     On an empty database `serve` prints the first admin key as its first line of output.
     """
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {**os.environ, "DATABASE_URL": database_url, **(env or {})}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -42,6 +46,7 @@ async def serve(database_url: str) -> AsyncIterator[Served]:
         "serve",
         "--port",
         str(port),
+        *options,
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -62,7 +67,7 @@ async def serve(database_url: str) -> AsyncIterator[Served]:
                 await asyncio.sleep(0.05)
             else:
                 raise AssertionError(f"serve did not answer /healthz at {base}")
-        yield Served(base, key, env)
+        yield Served(base, key, env, process.pid)
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 30)

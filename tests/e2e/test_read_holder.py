@@ -9,8 +9,6 @@ import fcntl
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -26,9 +24,8 @@ from service.api.read_forwarding import FORWARDED, ReadForwarding, _request_head
 from service.keys.api_keys import Scope
 from service.store.projection.preload_notices import LISTENER_NAME
 from tests.conftest import bearer, make_settings
-from tests.e2e.served import ROOT
+from tests.e2e.served import serve
 from tests.factories import signed, sourced
-from tests.reliability.harness import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -284,68 +281,35 @@ async def test_serve_with_two_workers_keeps_one_copy_and_survives_its_holder(
     database_url: str,
 ) -> None:
     # Given `serve --workers 2`
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "FUNNEL_SESSION_SECRET": "s" * 40}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "service",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert process.stdout is not None
-        token = (await asyncio.wait_for(process.stdout.readline(), 60)).decode().strip()
-        base = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=base, headers=bearer(token)) as http:
-            await _answering(http)
-            # Then one worker holds the copy: it alone listens for rebuilds
-            await eventually(lambda: len(_children(process.pid)) >= 2)
-            await _eventually_async(lambda: _listeners(database_url), 1)
-            holders = [pid for pid in _children(process.pid) if _holding_lock(pid)]
-            assert len(holders) == 1
-            # And every read is answered from that copy, whichever worker takes it
-            for _ in range(20):
-                ready = await http.get("/readyz")
-                mirror = ready.json()["read_mirror"]
-                assert (mirror["warm"], mirror["full_loads"]) == (True, 1)
-                for own in ("date", "server"):  # set once, by the worker the client reached
-                    assert len(ready.headers.get_list(own)) == 1
-            # When the holder is killed
-            os.kill(holders[0], signal.SIGKILL)
-            # Then reads go on being answered, and another worker takes the copy over
-            await eventually(
-                lambda: (
-                    [p for p in _children(process.pid) if _holding_lock(p)] not in ([], holders)
-                ),
-                60,
-            )
-            await _eventually_async(lambda: _listeners(database_url), 1)
-            board = await http.get("/v1/scoreboard", params=Q1)
-            assert board.status_code == 200, board.text
-            mirror = (await http.get("/readyz")).json()["read_mirror"]
-            assert mirror["warm"] is True
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), 60)
-
-
-async def _answering(http: httpx.AsyncClient) -> None:
-    for _ in range(600):
-        try:
-            if (await http.get("/healthz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("serve did not answer")
+    secret = {"FUNNEL_SESSION_SECRET": "s" * 40}
+    async with (
+        serve(database_url, "--workers", "2", env=secret) as served,
+        httpx.AsyncClient(base_url=served.base, headers=bearer(served.admin_key)) as http,
+    ):
+        # Then one worker holds the copy: it alone listens for rebuilds
+        await eventually(lambda: len(_children(served.pid)) >= 2)
+        await _eventually_async(lambda: _listeners(database_url), 1)
+        holders = [pid for pid in _children(served.pid) if _holding_lock(pid)]
+        assert len(holders) == 1
+        # And every read is answered from that copy, whichever worker takes it
+        for _ in range(20):
+            ready = await http.get("/readyz")
+            mirror = ready.json()["read_mirror"]
+            assert (mirror["warm"], mirror["full_loads"]) == (True, 1)
+            for own in ("date", "server"):  # set once, by the worker the client reached
+                assert len(ready.headers.get_list(own)) == 1
+        # When the holder is killed
+        os.kill(holders[0], signal.SIGKILL)
+        # Then reads go on being answered, and another worker takes the copy over
+        await eventually(
+            lambda: [p for p in _children(served.pid) if _holding_lock(p)] not in ([], holders),
+            60,
+        )
+        await _eventually_async(lambda: _listeners(database_url), 1)
+        board = await http.get("/v1/scoreboard", params=Q1)
+        assert board.status_code == 200, board.text
+        mirror = (await http.get("/readyz")).json()["read_mirror"]
+        assert mirror["warm"] is True
 
 
 async def _eventually_async(
