@@ -327,10 +327,12 @@ def parser() -> argparse.ArgumentParser:
     return commands
 
 
-def run_fresh(deals: int, count: int, bulk: int, seconds: float) -> dict[str, Any]:
-    """On a fresh embedded PostgreSQL (as `bench/run.py` calls it)."""
+def run_fresh(
+    deals: int, count: int, bulk: int, seconds: float, only: list[str] | None = None
+) -> dict[str, Any]:
+    """On a fresh embedded PostgreSQL, `only` some of the steps if given."""
     namespace = argparse.Namespace(
-        database=None, deals=deals, count=count, bulk=bulk, seconds=seconds, only=None
+        database=None, deals=deals, count=count, bulk=bulk, seconds=seconds, only=only
     )
     with embedded_server() as url:
         namespace.database = url
@@ -340,6 +342,8 @@ def run_fresh(deals: int, count: int, bulk: int, seconds: float) -> dict[str, An
 if __name__ == "__main__":
     arguments = parser().parse_args()
     if arguments.database is None:
-        run_fresh(arguments.deals, arguments.count, arguments.bulk, arguments.seconds)
+        run_fresh(
+            arguments.deals, arguments.count, arguments.bulk, arguments.seconds, arguments.only
+        )
     else:
         asyncio.run(main(arguments))
