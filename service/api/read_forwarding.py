@@ -6,7 +6,7 @@ Unix socket there. Every other worker forwards its `GET` and `HEAD` requests to 
 (`ReadForwarding`, outermost middleware: the holder authenticates, limits, logs and answers
 them, streams included), and keeps appending events itself. If the holder cannot be reached
 the worker answers the read itself, from SQL, and takes the copy over as soon as the holder's
-lock is free (`hold_reads`).
+lock is free (`claim_reads`).
 """
 
 from __future__ import annotations
@@ -200,12 +200,11 @@ async def _hold(app: ASGIApp, services: Services, stopping: asyncio.Event) -> No
     """Wait for the copy (unless held already), then serve the socket until `stopping`."""
     holder = services.read_holder
     assert holder is not None
-    while not holder.claim():
-        if await within(CLAIM_SECONDS, stopping.wait()):
-            return
-    if services.mirror.dormant:
+    if not services.claim_reads():
+        while not services.claim_reads():
+            if await within(CLAIM_SECONDS, stopping.wait()):
+                return
         _log.info("this worker now holds the read models (the previous holder is gone)")
-        services.hold_reads()
     config = uvicorn.Config(
         app,
         lifespan="off",

@@ -33,12 +33,9 @@ async def _warm(services: Services) -> None:
     forwards its reads, the holder's socket open (the holder opens it once its copy is
     loaded); a worker that finds the copy unheld takes it and loads it."""
     holder = services.read_holder
-    while services.mirror.dormant and holder is not None:
+    while holder is not None and not services.claim_reads():
         if holder.socket.exists():
             return
-        if holder.claim():
-            services.hold_reads()
-            break
         await asyncio.sleep(HOLDER_POLL_SECONDS)
     await services.mirror.loaded_once()
 
@@ -93,15 +90,14 @@ async def bootstrap(
             inbox=WebhookInbox(engine),
             metrics=metrics,
             live=live,
-            mirror=ReadMirror(reads, dormant=holder is not None and not holder.claim()),
+            mirror=ReadMirror(reads, dormant=holder is not None),
             exports=ExportGate(settings.max_concurrent_exports),
             read_holder=holder,
         )
         if serving:
             if settings.run_projector:
                 projector.start()
-            if not services.mirror.dormant:
-                services.hold_reads()
+            services.claim_reads()
         try:
             if serving and settings.warm_wait_seconds > 0:
                 await within(settings.warm_wait_seconds, _warm(services))

@@ -49,12 +49,16 @@ class Services:
     read_holder: ReadHolder | None = None
     """With several workers: whether this one holds the copy, and where the holder listens."""
 
-    def hold_reads(self) -> None:
-        """Keep the in-memory copy here: load it, follow the read models, preload rebuilds."""
+    def claim_reads(self) -> bool:
+        """Keep the in-memory copy here unless another worker holds it (load it, follow the
+        read models, preload rebuilds); whether this process holds it. Idempotent."""
+        if self.read_holder is not None and not self.read_holder.claim():
+            return False
         self.mirror.follow()
         if self.preloads is None:
             self.preloads = PreloadListener(self.engine, self.mirror)
             self.preloads.start()
+        return True
 
     @property
     def read_log(self) -> EventReader:
