@@ -72,13 +72,19 @@ def _is_open(row: tuple[int, int]) -> bool:
 
 rows = st.lists(st.tuples(st.integers(0, len(DEALS) - 1), TIMES), max_size=30)
 reloads = st.lists(st.tuples(st.sets(st.integers(0, len(DEALS) - 1), min_size=1), rows), max_size=5)
+older = st.lists(st.integers(0, 3), max_size=5)
+"""Per reload, how many copies back it starts from: 0 is the latest, more is a swap begun from
+an older copy (a follower's swap that a request's overtook)."""
 
 
 def _facts_in(columns: Columns, low: int, high: int) -> list[tuple[str | None, int]]:
-    facts, found = columns.facts, []
+    facts, dead, found = columns.facts, columns.facts_dead, []
     for part in columns.fact_slices(low, high):
         occurred = facts.occurred[part]
-        rows = np.flatnonzero((occurred >= low) & (occurred < high)) + part.start
+        wanted = (occurred >= low) & (occurred < high)
+        if dead is not None:
+            wanted &= ~dead[part]
+        rows = np.flatnonzero(wanted) + part.start
         found += [
             (columns.deals.name(int(facts.deal[row])), int(facts.occurred[row])) for row in rows
         ]
@@ -88,11 +94,14 @@ def _facts_in(columns: Columns, low: int, high: int) -> list[tuple[str | None, i
 def _valid_after(
     columns: Columns, instant: int, *, open_only: bool
 ) -> list[tuple[str | None, int]]:
-    segments, found = columns.segments, []
+    segments, dead, found = columns.segments, columns.segments_dead, []
     # (no row is valid until further notice here: the runs by `known_to` and `valid_from` are
     # empty, so `known_at` bounds nothing)
     for part in columns.segments_covering(instant, 0, open_only=open_only):
-        rows = np.flatnonzero(segments.valid_to[part] > instant) + part.start
+        wanted = segments.valid_to[part] > instant
+        if dead is not None:
+            wanted &= ~dead[part]
+        rows = np.flatnonzero(wanted) + part.start
         found += [
             (columns.deals.name(int(segments.deal[row])), int(segments.valid_to[row]))
             for row in rows
@@ -100,67 +109,79 @@ def _valid_after(
     return sorted(found)
 
 
+Version = tuple[Columns, list[tuple[int, int]], list[tuple[int, int]]]
+
+
+def _reloaded(version: Version, touched: set[int], drawn: list[tuple[int, int]]) -> Version:
+    """A copy with `touched` deals reloaded as the rows of `drawn` that are theirs."""
+    columns, expected_facts, expected_segments = version
+    deals = columns.deals
+    new_rows = [(deal, when) for deal, when in drawn if deal in touched]
+    columns = columns.replace_deals(
+        [DEALS[deal] for deal in touched], _facts(new_rows, deals), _segments(new_rows, deals)
+    )
+    expected_facts = [row for row in expected_facts if row[0] not in touched] + new_rows
+    expected_segments = [row for row in expected_segments if row[0] not in touched] + new_rows
+    # The sorted rows stay sorted (segments in two runs: closed stages, then open ones)
+    opened = columns.open_segments_from
+    assert (np.diff(columns.facts.occurred[: columns.facts_sorted]) >= 0).all()
+    assert columns.superseded_from == columns.segments_sorted
+    for run in (slice(0, opened), slice(opened, columns.segments_sorted)):
+        assert (np.diff(columns.segments.valid_to[run]) >= 0).all()
+    assert not np.isin(columns.segments.stage[:opened], OPEN_STAGE_CODES).any()
+    assert np.isin(columns.segments.stage[opened : columns.segments_sorted], OPEN_STAGE_CODES).all()
+    return columns, expected_facts, expected_segments
+
+
 @FAST
-@given(rows, rows, reloads, st.sampled_from([0, 2, 10**6]), TIMES, TIMES, TIMES)
+@given(rows, rows, reloads, older, st.sampled_from([0, 2, 10**6]), TIMES, TIMES, TIMES)
 def test_the_ordered_rows_and_the_tail_find_what_a_full_scan_finds(
     facts: list[tuple[int, int]],
     segments: list[tuple[int, int]],
     reloaded: list[tuple[set[int], list[tuple[int, int]]]],
+    back: list[int],
     unsorted_rows: int,
     low: int,
     high: int,
     instant: int,
 ) -> None:
-    # Given the copy as loaded (sorted), then deals reloaded with new rows (the tails)
+    # Given the copy as loaded (sorted), then deals reloaded with new rows (dead rows and the
+    # tails), each reload begun from the latest copy or an older one
     deals = Codes()
     columns = Columns(_facts(facts, deals), _segments(segments, deals), deals, Codes()).in_order()
-    expected_facts, expected_segments = list(facts), list(segments)
+    versions: list[Version] = [(columns, list(facts), list(segments))]
     with patch.object(columns_module, "UNSORTED_ROWS", unsorted_rows):
-        for touched, drawn in reloaded:
-            new_rows = [(deal, when) for deal, when in drawn if deal in touched]
-            columns = columns.replace_deals(
-                [DEALS[deal] for deal in touched],
-                _facts(new_rows, deals),
-                _segments(new_rows, deals),
-            )
-            expected_facts = [row for row in expected_facts if row[0] not in touched] + new_rows
-            expected_segments = [row for row in expected_segments if row[0] not in touched]
-            expected_segments += new_rows
-            # Then the sorted rows stay sorted (segments in two runs: closed stages, open ones)
-            opened = columns.open_segments_from
-            assert (np.diff(columns.facts.occurred[: columns.facts_sorted]) >= 0).all()
-            assert columns.superseded_from == columns.segments_sorted
-            for run in (slice(0, opened), slice(opened, columns.segments_sorted)):
-                assert (np.diff(columns.segments.valid_to[run]) >= 0).all()
-            assert not np.isin(columns.segments.stage[:opened], OPEN_STAGE_CODES).any()
-            assert np.isin(
-                columns.segments.stage[opened : columns.segments_sorted], OPEN_STAGE_CODES
-            ).all()
-    # And a period's facts and the segments open after an instant are those of a full scan
-    assert _facts_in(columns, low, high) == sorted(
-        (DEALS[deal], when) for deal, when in expected_facts if low <= when < high
-    )
-    valid = [row for row in expected_segments if row[1] > instant]
-    assert _valid_after(columns, instant, open_only=False) == sorted(
-        (DEALS[deal], until) for deal, until in valid
-    )
-    # And asked for the open stages only, every open one and no closed one of the sorted runs
-    open_only = _valid_after(columns, instant, open_only=True)
-    assert {(DEALS[deal], until) for deal, until in valid if _is_open((deal, until))} <= set(
-        open_only
-    )
-    tail = set(
-        zip(
-            columns.segments.deal[columns.segments_sorted :].tolist(),
-            columns.segments.valid_to[columns.segments_sorted :].tolist(),
-            strict=True,
+        for step, (touched, drawn) in enumerate(reloaded):
+            start = versions[-1 - min(back[step] if step < len(back) else 0, len(versions) - 1)]
+            versions.append(_reloaded(start, touched, drawn))
+    # Then every copy, the older ones too (a reader may still hold one), finds a period's
+    # facts and the segments open after an instant as a full scan of its rows does
+    for columns, expected_facts, expected_segments in versions:
+        assert _facts_in(columns, low, high) == sorted(
+            (DEALS[deal], when) for deal, when in expected_facts if low <= when < high
         )
-    )
-    codes = columns.deals.index
-    assert all(
-        _is_open((DEALS.index(str(deal)), until)) or (codes[str(deal)], until) in tail
-        for deal, until in open_only
-    )
+        valid = [row for row in expected_segments if row[1] > instant]
+        assert _valid_after(columns, instant, open_only=False) == sorted(
+            (DEALS[deal], until) for deal, until in valid
+        )
+        # And asked for the open stages only, every open one and no closed one of the sorted
+        # runs
+        open_only = _valid_after(columns, instant, open_only=True)
+        assert {(DEALS[deal], until) for deal, until in valid if _is_open((deal, until))} <= set(
+            open_only
+        )
+        tail = set(
+            zip(
+                columns.segments.deal[columns.segments_sorted :].tolist(),
+                columns.segments.valid_to[columns.segments_sorted :].tolist(),
+                strict=True,
+            )
+        )
+        codes = columns.deals.index
+        assert all(
+            _is_open((DEALS.index(str(deal)), until)) or (codes[str(deal)], until) in tail
+            for deal, until in open_only
+        )
 
 
 INT32 = np.iinfo(np.int32)

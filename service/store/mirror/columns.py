@@ -3,7 +3,9 @@
 Instants are integer microseconds since the Unix epoch (`NEVER` for a missing `retracted_at` and
 for `infinity`); texts are codes into one shared table per kind of id. A deal's rows in both
 tables are a function of its own stream, so the rows of the deals touched since a position can be
-reloaded and swapped in for theirs (`Columns.replace_deals`).
+reloaded and swapped in for theirs (`Columns.replace_deals`): their old rows are marked dead and
+the new ones written into room kept behind the columns, so a swap costs the rows it changes and
+a pass over the deal codes, not a copy of every column.
 """
 
 from __future__ import annotations
@@ -222,11 +224,79 @@ def _joined(tables: Sequence[object], names: Sequence[str]) -> list[Any]:
     return [np.concatenate([getattr(table, name) for table in tables]) for name in names]
 
 
+_Table = TypeVar("_Table", Facts, Segments)
+
 _SUPERSEDED, _CURRENT, _RUNS = 2, 3, 4
 """The segments' runs in order: closed stages (0), open stages (1), superseded, current."""
 UNSORTED_ROWS = 50_000
 """Rows a table's unsorted tail may grow to (or a sixteenth of the table, if more) before
-`replace_deals` sorts the table again."""
+`replace_deals` sorts the table again (dropping its dead rows)."""
+
+
+def _tail_bound(rows: int) -> int:
+    """The rows the unsorted tail of a table of `rows` rows may hold (`UNSORTED_ROWS`)."""
+    return max(UNSORTED_ROWS, rows // 16)
+
+
+class _Room:
+    """The buffers behind one table's columns, longer than the table: rows are appended in
+    place, after every row of every copy that shares them, so no copy sees them.
+
+    Only the copy whose rows end where the buffers' claimed rows end may append (one of two
+    swaps begun from the same copy appends, the other copies); the buffers never move, so a
+    reader in a worker thread keeps reading its own rows while the event loop appends.
+    """
+
+    __slots__ = ("buffers", "claimed")
+
+    def __init__(self, buffers: dict[str, Any], claimed: int) -> None:
+        self.buffers = buffers
+        self.claimed = claimed
+
+    def appended(self, table: _Table, more: _Table, names: Sequence[str]) -> _Table | None:
+        """`table` (whose columns are views of these buffers) followed by `more`, or None
+        when there is no room for it (another copy appended first, the buffers are full, or
+        a column of `more` needs a wider type)."""
+        rows = _rows(table)
+        end = rows + _rows(more)
+        if self.claimed != rows or end > len(self.buffers[names[0]]):
+            return None
+        columns = [(self.buffers[name], getattr(more, name)) for name in names]
+        if any(np.result_type(buffer, values) != buffer.dtype for buffer, values in columns):
+            return None
+        for buffer, values in columns:
+            buffer[rows:end] = values
+        self.claimed = end
+        views: dict[str, Any] = {name: self.buffers[name][:end] for name in names}
+        if isinstance(table, Facts) and isinstance(more, Facts) and more.odd_money:
+            views["odd_money"] = {**table.odd_money, **more.odd_money}
+        return replace(table, **views)
+
+
+def _rows(table: Facts | Segments) -> int:
+    return len(table.deal)
+
+
+def _in_room(table: _Table, names: Sequence[str], order: I64) -> tuple[_Table, _Room]:
+    """`table`'s rows in `order`, as views of buffers with room for a tail behind them."""
+    rows = len(order)
+    buffers = {}
+    for name in names:
+        column = getattr(table, name)
+        buffer = np.empty(rows + _tail_bound(rows), dtype=column.dtype)
+        np.take(column, order, out=buffer[:rows])
+        buffers[name] = buffer
+    views: dict[str, Any] = {name: buffers[name][:rows] for name in names}
+    return replace(table, **views), _Room(buffers, rows)
+
+
+def _dead_with(dead: Flags | None, dying: Flags, added: int) -> Flags | None:
+    """The dead rows once `dying` rows die too and `added` live rows follow (None: none)."""
+    if dead is not None:
+        dying = dead | dying
+    elif not dying.any():
+        return None
+    return np.concatenate((dying, np.zeros(added, dtype=np.bool_)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +317,10 @@ class Columns:
     The first `facts_sorted` facts and `segments_sorted` segments are in order (the runs begin
     at 0, `open_segments_from`, `superseded_from` and `current_from`); the rows after them
     (the deals reloaded since the last sort, `replace_deals`) in none.
+
+    A row of a reloaded deal stays where it is, dead (`facts_dead`, `segments_dead`, None when
+    no row is; `dead_current` lists those of the current run, which `current` still counts):
+    every read leaves dead rows out, and the next sort drops them.
     """
 
     facts: Facts
@@ -259,11 +333,21 @@ class Columns:
     superseded_from: int = 0
     current_from: int = 0
     current: CurrentIndex = field(default_factory=lambda: empty_index(STAGE_WIDTH))
+    facts_dead: Flags | None = None
+    segments_dead: Flags | None = None
+    dead_current: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """The dead rows of the current run, as places in the run (ascending)."""
+    facts_room: _Room | None = field(default=None, compare=False)
+    segments_room: _Room | None = field(default=None, compare=False)
 
     def in_order(self) -> Columns:
-        """These columns with every row in its table's order."""
-        facts = self.facts.take(np.argsort(self.facts.occurred, kind="stable"))
-        segments = self.segments
+        """These columns with every live row in its table's order (dead rows dropped)."""
+        facts, segments = self.facts, self.segments
+        if self.facts_dead is not None:
+            facts = facts.keep(~self.facts_dead)
+        if self.segments_dead is not None:
+            segments = segments.keep(~self.segments_dead)
+        facts, facts_room = _in_room(facts, FACT_COLUMNS, np.argsort(facts.occurred, kind="stable"))
         until_further_notice = segments.valid_to == NEVER
         is_current = until_further_notice & (segments.known_to == NEVER)
         is_open = np.isin(segments.stage, OPEN_STAGE_CODES)
@@ -276,7 +360,7 @@ class Columns:
             np.where(until_further_notice, segments.known_to, segments.valid_to),
         )
         order = np.lexsort((within_run, runs))
-        segments = Segments(*(getattr(segments, name)[order] for name in Segments.__slots__))
+        segments, segments_room = _in_room(segments, Segments.__slots__, order)
         open_from, superseded_from, current_from = np.cumsum(np.bincount(runs, minlength=_RUNS))[
             :3
         ].tolist()
@@ -297,6 +381,11 @@ class Columns:
                 owners=len(self.reps.names),
                 width=STAGE_WIDTH,
             ),
+            facts_dead=None,
+            segments_dead=None,
+            dead_current=np.zeros(0, dtype=np.int64),
+            facts_room=facts_room,
+            segments_room=segments_room,
         )
 
     def current_run(self) -> slice:
@@ -304,32 +393,41 @@ class Columns:
         return slice(self.current_from, self.segments_sorted)
 
     def replace_deals(self, deal_ids: Sequence[str], facts: Facts, segments: Segments) -> Columns:
-        """These columns with every row of `deal_ids` replaced by the rows given (appended to
-        the unsorted tails; sorted again once a tail outgrows `UNSORTED_ROWS`)."""
-        touched = np.fromiter(
-            (self.deals.index.get(deal, -1) for deal in deal_ids), np.int32, len(deal_ids)
-        )
-        kept_facts = ~np.isin(self.facts.deal, touched)
-        kept_segments = ~np.isin(self.segments.deal, touched)
-        kept = self.segments.keep(kept_segments)
-        current_from = int(np.count_nonzero(kept_segments[: self.current_from]))
-        segments_sorted = int(np.count_nonzero(kept_segments[: self.segments_sorted]))
-        run = slice(current_from, segments_sorted)
+        """These columns with every row of `deal_ids` replaced by the rows given: the old rows
+        marked dead, the new ones appended to the unsorted tails (in the room behind the
+        columns when there is some); sorted again once a tail outgrows `_tail_bound`."""
+        reloaded = np.zeros(len(self.deals.names) + 1, dtype=np.bool_)  # code -1: the last
+        reloaded[[self.deals.index[deal] for deal in deal_ids if deal in self.deals.index]] = True
+        dying = reloaded[self.segments.deal]
+        run = dying[self.current_run()]
         result = replace(
             self,
-            facts=self.facts.keep(kept_facts).plus(facts),
-            segments=kept.plus(segments),
-            facts_sorted=int(np.count_nonzero(kept_facts[: self.facts_sorted])),
-            segments_sorted=segments_sorted,
-            open_segments_from=int(np.count_nonzero(kept_segments[: self.open_segments_from])),
-            superseded_from=int(np.count_nonzero(kept_segments[: self.superseded_from])),
-            current_from=current_from,
-            current=self.current.kept(
-                kept_segments[self.current_run()], owner=kept.owner[run], stage=kept.stage[run]
-            ),
+            facts_dead=_dead_with(self.facts_dead, reloaded[self.facts.deal], _rows(facts)),
+            segments_dead=_dead_with(self.segments_dead, dying, _rows(segments)),
+            dead_current=np.union1d(self.dead_current, np.flatnonzero(run))
+            if run.any()
+            else self.dead_current,
         )
-        if _outgrown(len(result.facts.occurred), result.facts_sorted) or _outgrown(
-            len(result.segments.valid_to), result.segments_sorted
+        more_facts = (
+            None
+            if self.facts_room is None
+            else self.facts_room.appended(self.facts, facts, FACT_COLUMNS)
+        )
+        more_segments = (
+            None
+            if self.segments_room is None
+            else self.segments_room.appended(self.segments, segments, Segments.__slots__)
+        )
+        if more_facts is None or more_segments is None:
+            # No room (or another copy took it): the plain join, then the sort, which makes room.
+            return replace(
+                result,
+                facts=self.facts.plus(facts) if more_facts is None else more_facts,
+                segments=self.segments.plus(segments) if more_segments is None else more_segments,
+            ).in_order()
+        result = replace(result, facts=more_facts, segments=more_segments)
+        if _rows(more_facts) - self.facts_sorted > _tail_bound(_rows(more_facts)) or (
+            _rows(more_segments) - self.segments_sorted > _tail_bound(_rows(more_segments))
         ):
             return result.in_order()
         return result
@@ -359,13 +457,6 @@ class Columns:
         if not open_only:
             found.insert(0, suffix(valid_to, 0, self.open_segments_from, instant))
         return [*found, slice(self.segments_sorted, len(valid_to))]
-
-
-def _outgrown(rows: int, ordered: int) -> bool:
-    return rows - ordered > max(UNSORTED_ROWS, rows // 16)
-
-
-_Table = TypeVar("_Table", Facts, Segments)
 
 
 def _ints(values: list[int] | None, dtype: type[np.int64] | type[np.int8]) -> Any:

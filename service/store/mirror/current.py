@@ -6,8 +6,10 @@ known now) covers the instant t as known at k exactly when `valid_from` <= t and
 `known_from` <= k. Kept in `valid_from` order, those with `valid_from` <= t are a prefix; the
 counts of every prefix of whole blocks are kept, so only the rest of the last block is read.
 From them, the rows known after k, a suffix in `known_from` order (few, unless k is far in the
-past), are taken away. At ten million events nearly every deal is settled or still open in its
-current segment: the open numbers and the funnel read about a block instead of a million rows.
+past), are taken away, and so are the run's dead rows (those of deals reloaded since the run
+was sorted: few, as the run is sorted again before they grow many). At ten million events nearly
+every deal is settled or still open in its current segment: the open numbers and the funnel
+read about a block instead of a million rows.
 """
 
 from __future__ import annotations
@@ -68,24 +70,20 @@ class CurrentIndex:
             known_sorted=known_from[order],
         )
 
-    def kept(self, rows: Flags, *, owner: I32, stage: I8) -> CurrentIndex:
-        """The index once only the run's `rows` are kept (in order): `owner` and `stage` are
-        the kept rows'. No sort: dropping rows leaves both orders as they were."""
-        place = np.cumsum(rows, dtype=np.int64) - 1
-        still = rows[self.known_order]
-        cells = stage_cells(owner, stage, self.width)
-        return CurrentIndex(
-            owners=self.owners,
-            width=self.width,
-            block_rows=self.block_rows,
-            prefix_counts=_prefix_counts(cells, (self.owners + 1) * self.width, self.block_rows),
-            known_order=place[self.known_order[still]].astype(np.int32),
-            known_sorted=self.known_sorted[still],
-        )
-
-    def counts(self, valid_from: I64, owner: I32, stage: I8, *, instant: int, known_at: int) -> I64:
-        """Per (owner + 1, stage + 1), the run's rows covering `instant` as known at `known_at`
-        (microseconds); `valid_from`, `owner` and `stage` are the run's columns."""
+    def counts(
+        self,
+        valid_from: I64,
+        owner: I32,
+        stage: I8,
+        *,
+        instant: int,
+        known_at: int,
+        dead: I64 | None = None,
+        known_from: I64 | None = None,
+    ) -> I64:
+        """Per (owner + 1, stage + 1), the run's live rows covering `instant` as known at
+        `known_at` (microseconds); `valid_from`, `owner`, `stage` (and `known_from`, with
+        `dead`) are the run's columns, `dead` the places of its dead rows, ascending."""
         cells = (self.owners + 1) * self.width
         covered = int(np.searchsorted(valid_from, instant, side="right"))
         block = covered // self.block_rows
@@ -96,6 +94,13 @@ class CurrentIndex:
         late = self.known_order[known:]
         late = late[late < covered]  # in `valid_from` order: row < covered is valid_from <= t
         counts -= np.bincount(stage_cells(owner[late], stage[late], self.width), minlength=cells)
+        if dead is not None and known_from is not None and len(dead):
+            # A dead row counted above: valid from t or before, known by k (not among `late`).
+            gone = dead[: int(np.searchsorted(dead, covered))]
+            gone = gone[known_from[gone] <= known_at]
+            counts -= np.bincount(
+                stage_cells(owner[gone], stage[gone], self.width), minlength=cells
+            )
         return counts.reshape(self.owners + 1, self.width)
 
 

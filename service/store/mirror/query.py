@@ -62,6 +62,10 @@ def _counting(columns: Columns, start: datetime, end: datetime, known_at: dateti
     occurred = facts.occurred[tail]
     in_period = np.flatnonzero((occurred >= low) & (occurred < high)) + tail.start
     known_late = (facts.recorded[in_period] <= k) & (facts.retracted[in_period] > k)
+    dead = columns.facts_dead
+    if dead is not None:
+        known &= ~dead[ordered]
+        known_late &= ~dead[in_period]
     return np.concatenate((np.flatnonzero(known) + ordered.start, in_period[known_late]))
 
 
@@ -370,7 +374,7 @@ def _at(columns: Columns, instant: datetime, known_at: datetime, *, open_only: b
     """The rows, but for the current run's, of the segments that cover (`instant`,
     `known_at`); with `open_only`, at least those of an open stage
     (`Columns.segments_covering`)."""
-    segments = columns.segments
+    segments, dead = columns.segments, columns.segments_dead
     t, k = micros(instant), micros(known_at)
     found = []
     for rows in columns.segments_covering(t, k, open_only=open_only):
@@ -380,6 +384,8 @@ def _at(columns: Columns, instant: datetime, known_at: datetime, *, open_only: b
             & (segments.known_from[rows] <= k)
             & (segments.known_to[rows] > k)
         )
+        if dead is not None:
+            covers &= ~dead[rows]
         found.append(np.flatnonzero(covers) + rows.start)
     covering: I64 = np.concatenate(found)
     return covering
@@ -406,6 +412,8 @@ def _stage_counts(
         segments.stage[run],
         instant=micros(instant),
         known_at=micros(known_at),
+        dead=columns.dead_current,
+        known_from=segments.known_from[run],
     )
     counts[: columns.current.owners] += current[1:]
     counts[size - 1] += current[0]
