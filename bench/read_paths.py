@@ -188,7 +188,12 @@ async def in_suite(url: str, deals: int, quick: bool) -> dict[str, Any]:
 
     count = 10 if quick else 30
     figures = await main(argparse.Namespace(database=url, deals=deals, count=count))
-    options = {"count": count, "bulk": 20_000 if quick else 200_000, "seconds": 3 if quick else 10}
+    options = {
+        "count": count,
+        "bulk": 20_000 if quick else 200_000,
+        "seconds": 3 if quick else 10,
+        "rate": 5.0,
+    }
     windows = argparse.Namespace(database=url, deals=deals, only=None, **options)
     figures["windows"] = await warm.main(windows)
     return figures

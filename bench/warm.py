@@ -15,6 +15,8 @@ warm-up. The windows and what they compare:
 - rebuild: `funnel-ledger rebuild` in a process of its own (which announces the new generation
   before its swap and waits until the service has preloaded it) against
   `POST /v1/admin/rebuild` (the service preloads it itself);
+- live: scoreboards on a quiet service, then while single events arrive (`--rate` a second):
+  each request that finds the read models moved swaps the deals touched into the copy first;
 - workers: resident and proportional memory of each worker once warm (`/proc/PID/smaps_rollup`),
   `--count` cold scoreboards through whichever worker the connection reaches, and single
   events at concurrency 16 (`bench/load.py`) for `--seconds`, at 1, 2 and 4 workers: with one
@@ -39,6 +41,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 import psutil
 from sqlalchemy import text
 
@@ -87,8 +90,11 @@ def _started(args: list[str], env: dict[str, str], port: int) -> Process:
     return start_process(args, env, port, wait_s=600)
 
 
-async def first_requests(base: str, token: str, past: datetime, count: int) -> dict[str, Any]:
-    """`count` cold scoreboards from the very first, each at a new past `known_at`."""
+async def first_requests(
+    base: str, token: str, past: datetime, count: int, pause_s: float = 0
+) -> dict[str, Any]:
+    """`count` cold scoreboards from the very first, each at a new past `known_at`, `pause_s`
+    apart."""
     samples = []
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=300) as http:
@@ -99,6 +105,7 @@ async def first_requests(base: str, token: str, past: datetime, count: int) -> d
             samples.append((time.perf_counter() - began) * 1000)
             if response.status_code != 200:
                 raise RuntimeError(f"{response.status_code} {response.text[:200]}")
+            await asyncio.sleep(pause_s)
     return {
         "first_ms": round(samples[0], 1),
         "p50_ms": round(statistics.median(samples), 1),
@@ -166,6 +173,45 @@ async def bulk_window(
         await engine.dispose()
         server.stop()
     say("after a bulk load", figures)
+    return figures
+
+
+async def live_window(
+    url: str, token: str, past: datetime, count: int, rate: float
+) -> dict[str, Any]:
+    """Cold scoreboards on a quiet service, then while single events arrive (`rate` a second,
+    new deals' events through `POST /v1/events`): a request that finds the read models moved
+    brings the copy to its snapshot before it answers, by swapping in the deals touched."""
+    events = fresh_events(max(100, int(count * rate)))
+    server, _ = start(url)
+    stop = asyncio.Event()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/cloudevents+json"}
+
+    async def trickle() -> int:
+        sent = 0
+        async with httpx.AsyncClient(base_url=server.base, headers=headers, timeout=60) as http:
+            for event in events:
+                if stop.is_set():
+                    break
+                response = await http.post("/v1/events", content=orjson.dumps(event))
+                if response.status_code >= 300:
+                    raise RuntimeError(f"{response.status_code} {response.text[:200]}")
+                sent += 1
+                await asyncio.sleep(1 / rate)
+        return sent
+
+    try:
+        figures: dict[str, Any] = {"quiet": await first_requests(server.base, token, past, count)}
+        sending = asyncio.create_task(trickle())
+        await asyncio.sleep(2)  # the first events projected
+        figures["live"] = await first_requests(
+            server.base, token, past - timedelta(hours=1), count, pause_s=0.2
+        )
+        stop.set()
+        figures["events_sent"] = await sending
+    finally:
+        server.stop()
+    say("live: quiet, then events arriving", figures)
     return figures
 
 
@@ -299,13 +345,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         past = await known_past(engine)
     finally:
         await engine.dispose()
-    steps = set(args.only or ("restart", "bulk", "rebuild", "workers"))
+    steps = set(args.only or ("restart", "bulk", "rebuild", "live", "workers"))
     if "restart" in steps:
         figures["restart"] = await restart_window(args.database, token, past, args.count)
     if "bulk" in steps:
         figures["bulk_load"] = await bulk_window(args.database, token, past, args.count, args.bulk)
     if "rebuild" in steps:
         figures["rebuild"] = await rebuild_window(args.database, token, past, args.count)
+    if "live" in steps:
+        figures["live"] = await live_window(args.database, token, past, args.count, args.rate)
     if "workers" in steps:
         figures["workers"] = await workers_figures(
             args.database, token, args.seconds, past, args.count
@@ -323,7 +371,10 @@ def parser() -> argparse.ArgumentParser:
     commands.add_argument("--count", type=int, default=30, help="requests per window")
     commands.add_argument("--bulk", type=int, default=200_000, help="events of the bulk load")
     commands.add_argument("--seconds", type=float, default=10, help="single-event load time")
-    commands.add_argument("--only", nargs="*", choices=("restart", "bulk", "rebuild", "workers"))
+    commands.add_argument("--rate", type=float, default=5, help="events a second, live window")
+    commands.add_argument(
+        "--only", nargs="*", choices=("restart", "bulk", "rebuild", "live", "workers")
+    )
     return commands
 
 
@@ -332,7 +383,7 @@ def run_fresh(
 ) -> dict[str, Any]:
     """On a fresh embedded PostgreSQL, `only` some of the steps if given."""
     namespace = argparse.Namespace(
-        database=None, deals=deals, count=count, bulk=bulk, seconds=seconds, only=only
+        database=None, deals=deals, count=count, bulk=bulk, seconds=seconds, only=only, rate=5.0
     )
     with embedded_server() as url:
         namespace.database = url

@@ -284,7 +284,7 @@ def _in_room(table: _Table, names: Sequence[str], order: I64) -> tuple[_Table, _
     for name in names:
         column = getattr(table, name)
         buffer = np.empty(rows + _tail_bound(rows), dtype=column.dtype)
-        np.take(column, order, out=buffer[:rows])
+        np.take(column, order, out=buffer[:rows], mode="clip")  # "raise" would buffer the out
         buffers[name] = buffer
     views: dict[str, Any] = {name: buffers[name][:rows] for name in names}
     return replace(table, **views), _Room(buffers, rows)
