@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from service.store.mirror.columns import Columns, Facts, Segments, load_facts, load_segments
+from service.store.mirror.columns import Columns, load_facts, load_segments
 from service.store.mirror.heap import give_back_free_memory
 from service.store.projection import checkpoints
 from service.store.projection.generations import live_storage, storage_of
@@ -41,6 +40,9 @@ Stamp = tuple[int, int, int]
 _log = logging.getLogger(__name__)
 FOLLOW_SECONDS = 0.5
 """How often a following mirror looks at the read models' checkpoint."""
+RELOAD_BEYOND = 250_000
+"""Events behind a request's snapshot up to which the request brings the copy there itself
+(more than one projector round, `projector.WINDOW`); further behind, SQL answers it."""
 FOLLOW_BEYOND = 2_000
 """Events behind the checkpoint from which the follower refreshes the copy; smaller gaps are
 left to the requests, which refresh it to their own snapshot (a copy moved past a request's
@@ -54,7 +56,7 @@ class ReadMirror:
         self,
         engine: AsyncEngine | None = None,
         *,
-        reload_beyond: int = 20_000,
+        reload_beyond: int = RELOAD_BEYOND,
         follow_seconds: float = FOLLOW_SECONDS,
         follow_beyond: int = FOLLOW_BEYOND,
         dormant: bool = False,
@@ -229,26 +231,22 @@ class ReadMirror:
     async def _bring_to(self, conn: AsyncConnection, position: int) -> None:
         """The follower's step: the copy refreshed to `conn`'s snapshot (at `position`).
 
-        However far behind it is, only the deals touched since are reloaded; the rows are read
-        outside the lock (requests go on being answered from the copy meanwhile) and swapped in
-        only if no request moved the copy in between.
+        However far behind it is, only the deals touched since are reloaded, under the copy's
+        lock: a request that comes meanwhile waits for the copy rather than asking SQL, and
+        finds it at its own snapshot unless the projector has moved on since.
         """
         wanted = await _stamp(conn, position)
         async with self._lock:
             stamp, columns = self._current(wanted)
-        if stamp == wanted:
-            return
-        if stamp is None or columns is None or stamp[1:] != wanted[1:]:
-            self.start_load()
-            return
-        if position - stamp[0] <= self._follow_beyond:
-            return
-        reloaded = await _reloaded(conn, columns, stamp[0], position)
-        async with self._lock:
-            if self._stamp == stamp:
-                # Swapped only onto the copy it was read for: one begun from an older copy
-                # would find the room behind the columns taken and copy every row.
-                self._columns, self._stamp = reloaded.swapped_into(columns), wanted
+            if stamp == wanted:
+                return
+            if stamp is None or columns is None or stamp[1:] != wanted[1:]:
+                self.start_load()
+                return
+            if position - stamp[0] <= self._follow_beyond:
+                return  # (a request has moved the copy past this snapshot, or will get there)
+            self._columns = await _refreshed(conn, columns, stamp[0], position)
+            self._stamp = wanted
 
     def _current(self, wanted: Stamp) -> tuple[Stamp | None, Columns | None]:
         """The copy to serve `wanted` from: a preload of its tables becomes the copy (locked)."""
@@ -274,31 +272,11 @@ async def _loaded(conn: AsyncConnection, tables: Tables) -> Columns:
     return columns
 
 
-@dataclass(frozen=True, slots=True)
-class _Reloaded:
-    """The rows of the deals touched between two positions, read for one copy."""
-
-    deals: list[str]
-    facts: Facts | None = None
-    segments: Segments | None = None
-
-    def swapped_into(self, columns: Columns) -> Columns:
-        """`columns` with these deals' rows replaced by the rows read."""
-        if self.facts is None or self.segments is None:
-            return columns
-        return columns.replace_deals(self.deals, self.facts, self.segments)
-
-
-async def _reloaded(conn: AsyncConnection, columns: Columns, old: int, new: int) -> _Reloaded:
-    """The rows of every deal touched after `old` up to `new`, for `columns` (at `old`)."""
-    touched = [row[0] for row in await conn.execute(_TOUCHED, {"old": old, "new": new})]
-    if not touched:
-        return _Reloaded(touched)
-    facts, _, _ = await load_facts(conn, LIVE.facts, columns, touched)
-    segments = await load_segments(conn, LIVE.segments, columns.deals, columns.reps, touched)
-    return _Reloaded(touched, facts, segments)
-
-
 async def _refreshed(conn: AsyncConnection, columns: Columns, old: int, new: int) -> Columns:
     """`columns` (at position `old`) with the rows of every deal touched up to `new` reloaded."""
-    return (await _reloaded(conn, columns, old, new)).swapped_into(columns)
+    touched = [row[0] for row in await conn.execute(_TOUCHED, {"old": old, "new": new})]
+    if not touched:
+        return columns
+    facts, _, _ = await load_facts(conn, LIVE.facts, columns, touched)
+    segments = await load_segments(conn, LIVE.segments, columns.deals, columns.reps, touched)
+    return columns.replace_deals(touched, facts, segments)
