@@ -26,10 +26,9 @@ from bench.infra import calibrate
 from bench.profile_reads import say
 from service.store.database.engines import create_engine
 from service.store.mirror.columns import Columns, load_facts, load_segments
-from service.store.mirror.read_mirror import _loaded
+from service.store.mirror.read_mirror import _TOUCHED, _loaded
 from service.store.projection.read_model_writer import LIVE
 
-_TOUCHED = text("SELECT DISTINCT subject FROM events WHERE position > :after")
 _HEAD = text("SELECT max(position) FROM events")
 
 
@@ -40,7 +39,8 @@ async def measure(url: str, times: int, swaps: int, back: int) -> list[float]:
         async with engine.connect() as conn:
             columns = await _loaded(conn, LIVE)
             head = int((await conn.execute(_HEAD)).scalar_one())
-            touched = [row[0] for row in await conn.execute(_TOUCHED, {"after": head - back})]
+            window = {"old": head - back, "new": head}
+            touched = [row[0] for row in await conn.execute(_TOUCHED, window)]
             facts, _, _ = await load_facts(conn, LIVE.facts, columns, touched)
             segments = await load_segments(
                 conn, LIVE.segments, columns.deals, columns.reps, touched

@@ -78,12 +78,12 @@ class CurrentIndex:
         *,
         instant: int,
         known_at: int,
-        dead: I64 | None = None,
-        known_from: I64 | None = None,
+        dead: I64,
+        known_from: I64,
     ) -> I64:
         """Per (owner + 1, stage + 1), the run's live rows covering `instant` as known at
-        `known_at` (microseconds); `valid_from`, `owner`, `stage` (and `known_from`, with
-        `dead`) are the run's columns, `dead` the places of its dead rows, ascending."""
+        `known_at` (microseconds); `valid_from`, `owner`, `stage` and `known_from` are the
+        run's columns, `dead` the places of its dead rows, ascending."""
         cells = (self.owners + 1) * self.width
         covered = int(np.searchsorted(valid_from, instant, side="right"))
         block = covered // self.block_rows
@@ -94,7 +94,7 @@ class CurrentIndex:
         late = self.known_order[known:]
         late = late[late < covered]  # in `valid_from` order: row < covered is valid_from <= t
         counts -= np.bincount(stage_cells(owner[late], stage[late], self.width), minlength=cells)
-        if dead is not None and known_from is not None and len(dead):
+        if len(dead):
             # A dead row counted above: valid from t or before, known by k (not among `late`).
             gone = dead[: int(np.searchsorted(dead, covered))]
             gone = gone[known_from[gone] <= known_at]
